@@ -13,6 +13,9 @@
 const fs = require('fs');
 const path = require('path');
 const http = require('http');
+// No log files: parse-server's module-level default logger would otherwise create ./logs at require time.
+// Everything goes to stdout/stderr (tests/hubserver.py writes that to parse.log in its temp dir).
+process.env.PARSE_SERVER_LOGS_FOLDER = 'null';
 const express = require('express');
 const { ParseServer } = require('parse-server');
 const FSFilesAdapter = require('@parse/fs-files-adapter');
