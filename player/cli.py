@@ -1,0 +1,164 @@
+"""``osc-player`` command line: run, demo, validate, preview, schedule."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from player import __version__
+from player.config import Config, load_config
+
+log = logging.getLogger("player")
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = text.lower().split("x")
+        size = int(w), int(h)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a size like 1920x1080") from None
+    if not (16 <= size[0] <= 16384 and 16 <= size[1] <= 16384):
+        raise argparse.ArgumentTypeError(f"'{text}': width and height must be 16..16384")
+    return size
+
+
+def _instant(text: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not an ISO 8601 date-time like 2026-12-01T10:00:00+01:00") from None
+    if when.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"'{text}' needs a UTC offset, e.g. 2026-12-01T10:00:00+01:00")
+    return when
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="osc-player", description="Digital-signage player for public screens.")
+    p.add_argument("--version", action="version", version=f"osc-player {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="play the configured content fullscreen")
+    run.add_argument("--config", type=Path, help="player.toml (default /etc/osc-player/player.toml)")
+    run.add_argument("--source", type=Path, help="play this folder (screen.json + media) instead of the configured source")
+    run.add_argument("--windowed", type=_size, metavar="WxH", help="a normal window of this size instead of fullscreen")
+    run.add_argument("--exit-after", type=float, metavar="S", help="quit after S seconds (tests, benchmarks)")
+
+    demo = sub.add_parser("demo", help="play the built-in demo content")
+    demo.add_argument("--config", type=Path)
+    demo.add_argument("--windowed", type=_size, metavar="WxH")
+    demo.add_argument("--exit-after", type=float, metavar="S")
+
+    val = sub.add_parser("validate", help="check screen documents (exit 1 with one line per problem)")
+    val.add_argument("files", type=Path, nargs="+")
+
+    prev = sub.add_parser("preview", help="render what the screen shows at a moment into a PNG (headless)")
+    prev.add_argument("--config", type=Path)
+    prev.add_argument("--source", type=Path, required=True)
+    prev.add_argument("--at", type=_instant, required=True, metavar="ISO8601")
+    prev.add_argument("--out", type=Path, required=True)
+    prev.add_argument("--size", type=_size, default=(1920, 1080), metavar="WxH")
+
+    sched = sub.add_parser("schedule", help="print the timeline: which layout plays when")
+    sched.add_argument("--config", type=Path)
+    sched.add_argument("--source", type=Path, required=True)
+    sched.add_argument("--from", dest="start", type=_instant, required=True, metavar="ISO8601")
+    sched.add_argument("--to", dest="end", type=_instant, required=True, metavar="ISO8601")
+    return p
+
+
+def _setup_logging(level: str = "info") -> None:
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+
+
+def _config(path: Path | None) -> Config:
+    config = load_config(path)
+    for line in config.problems:
+        log.warning("%s", line)
+    return config
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    _setup_logging()
+    if args.command == "validate":
+        return cmd_validate(args.files)
+    config = _config(args.config)
+    logging.getLogger().setLevel(getattr(logging, config["player"]["log_level"].upper(), logging.INFO))
+    if args.command == "demo":
+        from player.ui.app import DEMO_DIR, run_player
+
+        return run_player(config, DEMO_DIR, args.windowed, args.exit_after)
+    if args.command == "run":
+        from player.ui.app import DEMO_DIR, run_player
+
+        source = args.source or (Path(config["source"]["path"]) if config["source"]["path"] else DEMO_DIR)
+        return run_player(config, source, args.windowed, args.exit_after)
+    if args.command == "preview":
+        return cmd_preview(config, args.source, args.at, args.out, args.size)
+    if args.command == "schedule":
+        return cmd_schedule(config, args.source, args.start, args.end)
+    return 2
+
+
+def cmd_validate(files: list[Path]) -> int:
+    from player.layouts import DocumentError, load_screen
+
+    bad = 0
+    for path in files:
+        try:
+            load_screen(path, strict=True)
+            print(f"{path}: ok")
+        except DocumentError as exc:
+            bad += 1
+            for line in exc.lines:
+                print(line)
+    return 1 if bad else 0
+
+
+def cmd_preview(config: Config, source: Path, at: datetime, out: Path, size: tuple[int, int]) -> int:
+    from player.layouts import DocumentError
+    from player.ui.app import render_preview
+
+    try:
+        image, defects = render_preview(config, source, at, size)
+    except DocumentError as exc:
+        for line in exc.lines:
+            print(line, file=sys.stderr)
+        return 1
+    for line in defects:
+        log.warning("%s", line)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if not image.save(str(out), "PNG"):
+        print(f"{out}: cannot write the PNG", file=sys.stderr)
+        return 1
+    print(f"{out}: {image.width()}x{image.height()}")
+    return 0
+
+
+def cmd_schedule(config: Config, source: Path, start: datetime, end: datetime) -> int:
+    from zoneinfo import ZoneInfo
+
+    from player.layouts import DocumentError
+    from player.schedule import format_timeline, timeline
+    from player.sources.folder import FolderSource
+
+    if end <= start:
+        print("--to must be after --from", file=sys.stderr)
+        return 2
+    try:
+        loaded = FolderSource(source, timezone=config.timezone).load()
+    except DocumentError as exc:
+        for line in exc.lines:
+            print(line, file=sys.stderr)
+        return 1
+    schedule = loaded.screen.schedule
+    print(format_timeline(timeline(schedule, start, end), ZoneInfo(schedule.timezone)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

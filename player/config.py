@@ -1,0 +1,219 @@
+"""``player.toml`` -> typed configuration.
+
+Every key, its type and default is declared once in :data:`SCHEMA`; ``docs/configuration.md`` lists the same keys
+(a test keeps both in step). Environment variables ``OSC_PLAYER_<SECTION>_<KEY>`` override the file (e.g.
+``OSC_PLAYER_SOURCE_PATH=/media/usb``). Unknown keys and bad values give one line each naming the key and the file;
+they are errors for ``osc-player validate`` and reported (defaults used) by ``run``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+DEFAULT_PATH = Path("/etc/osc-player/player.toml")
+_COLOR = re.compile(r"^#(?:[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$")
+
+
+def _tz(v: Any) -> str | None:
+    try:
+        ZoneInfo(v)
+        return None
+    except (ZoneInfoNotFoundError, ValueError):
+        return "is not a known time zone (e.g. Europe/Berlin)"
+
+
+def _color(v: Any) -> str | None:
+    return None if _COLOR.match(v) else "is not a colour (#rrggbb)"
+
+
+def _choice(*allowed: Any):  # noqa: ANN202
+    def check(v: Any) -> str | None:
+        return None if v in allowed else "must be one of: " + ", ".join(str(a) for a in allowed)
+    return check
+
+
+def _positive(v: Any) -> str | None:
+    return None if v > 0 else "must be greater than 0"
+
+
+def _url(v: Any) -> str | None:
+    return None if v == "" or str(v).startswith(("http://", "https://")) else "must be an http(s) URL"
+
+
+# section -> key -> (type, default, check, description)
+SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], Any, Any, str]]] = {
+    "player": {
+        "city": (str, "Musterstadt", None, "City name shown in headers (`{city}` in texts)."),
+        "screen_name": (str, "", None, "Human-readable name of this screen; empty: the name the hub gives or the host name."),
+        "timezone": (str, "Europe/Berlin", _tz, "Time zone for schedules and clocks."),
+        "locale": (str, "de-DE", _choice("de-DE", "en-GB", "en-US"), "Language of the screen's own texts."),
+        "rotation": (int, 0, _choice(0, 90, 180, 270), "Screen rotation in degrees (portrait steles: 90 or 270)."),
+        "rotation_by": (str, "auto", _choice("auto", "display", "player"),
+                        "Who rotates: `display` (xrandr), `player` (the canvas is turned), `auto` (xrandr if it works)."),
+        "state_dir": (str, "/var/lib/osc-player", None, "Device id, snapshots, queues (small, rarely written)."),
+        "cache_dir": (str, "/var/cache/osc-player", None, "Downloaded media."),
+        "log_level": (str, "info", _choice("debug", "info", "warning", "error"), "Log level (logs go to stderr/journald)."),
+        "maintenance_chord": (bool, True, None, "Ctrl+Alt+Shift+Q closes the player in kiosk mode (for maintenance)."),
+    },
+    "source": {
+        "type": (str, "folder", _choice("folder", "hub"), "Where the screen's content comes from."),
+        "path": (str, "", None, "Folder with `screen.json` and media (type = folder). Empty: the built-in demo."),
+    },
+    "hub": {
+        "url": (str, "", _url, "Parse Server URL of the city's hub, e.g. https://hub.example.org/parse."),
+        "app_id": (str, "", None, "X-Parse-Application-Id."),
+        "secrets_file": (str, "/etc/osc-player/hub-secrets.toml", None,
+                         "File (mode 0600) with `rest_key` or `javascript_key`, optional `username`/`password`."),
+        "poll_interval_s": (int, 60, _positive, "Safety-net polling interval; LiveQuery pushes changes sooner."),
+        "live_query": (bool, True, None, "Use Parse LiveQuery (WebSocket) when the hub offers it."),
+        "allowed_file_hosts": (list, [], None, "Extra hosts media files may come from (the hub's own host is always allowed)."),
+    },
+    "cache": {
+        "quota_mb": (int, 4096, _positive, "Largest size of the media cache."),
+        "max_file_mb": (int, 2048, _positive, "Largest single download."),
+        "parallel_downloads": (int, 2, _choice(1, 2, 3, 4, 5, 6, 7, 8), "Downloads at once (2 suits a Pi)."),
+        "ca_file": (str, "", None, "Extra CA bundle for a city-internal hub with its own certificate authority."),
+    },
+    "branding": {
+        "primary": (str, "#003a70", _color, "Header/accent colour."),
+        "accent": (str, "#ffcc00", _color, "Highlight colour (ticker, badges)."),
+        "background": (str, "#0b2540", _color, "Background of built-in screens (setup, error)."),
+        "text": (str, "#ffffff", _color, "Text colour of built-in screens."),
+        "font_family": (str, "DejaVu Sans", None, "Default font family."),
+        "logo": (str, "", None, "Path of a logo image shown on built-in screens."),
+    },
+    "video": {
+        "vlc_args": (list, ["--no-osd", "--no-video-title-show", "--no-snapshot-preview", "--quiet", "--avcodec-hw=any"],
+                     None, "Arguments for libvlc (see docs/video.md)."),
+    },
+    "display": {
+        "power_backend": (str, "auto", _choice("auto", "vcgencmd", "wlr-randr", "xset", "cec", "none"),
+                          "How the display is switched on and off."),
+        "power_schedule": (dict, {}, None, "When the display is on, e.g. {\"mon-fri\" = \"06:00-22:00\"}; empty: always on."),
+    },
+    "report": {
+        "screenshot_interval_s": (int, 600, _positive, "Screenshots to the hub (SteleScreenshot)."),
+        "status_interval_s": (int, 60, _positive, "Status row (SteleScreenStatus) refresh."),
+        "proof_of_play": (bool, True, None, "Record every item shown and send it to the hub."),
+    },
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    values: dict[str, dict[str, Any]]
+    path: Path | None
+    problems: tuple[str, ...] = field(default=())
+
+    def __getitem__(self, section: str) -> dict[str, Any]:
+        return self.values[section]
+
+    @property
+    def state_dir(self) -> Path:
+        return Path(self.values["player"]["state_dir"])
+
+    @property
+    def cache_dir(self) -> Path:
+        return Path(self.values["player"]["cache_dir"])
+
+    @property
+    def timezone(self) -> str:
+        return str(self.values["player"]["timezone"])
+
+    @property
+    def city(self) -> str:
+        return str(self.values["player"]["city"])
+
+
+def _coerce_env(raw: str, typ: Any) -> Any:
+    types = typ if isinstance(typ, tuple) else (typ,)
+    if bool in types:
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        return raw
+    if int in types:
+        try:
+            return int(raw)
+        except ValueError:
+            return raw
+    if list in types:
+        return [p for p in raw.split(",") if p]
+    return raw
+
+
+def load_config(path: Path | None = None, env: dict[str, str] | None = None,
+                overrides: dict[str, dict[str, Any]] | None = None) -> Config:
+    """Reads the file (missing default file: all defaults), applies env and explicit overrides, validates."""
+    env = dict(os.environ) if env is None else env
+    origin = str(path) if path else str(DEFAULT_PATH)
+    problems: list[str] = []
+    data: dict[str, Any] = {}
+    if path is None and DEFAULT_PATH.exists():
+        path = DEFAULT_PATH
+    if path is not None:
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except FileNotFoundError:
+            problems.append(f"{path}: file not found; using defaults")
+        except tomllib.TOMLDecodeError as exc:
+            problems.append(f"{path}: not valid TOML: {exc}; using defaults")
+        except OSError as exc:
+            problems.append(f"{path}: cannot read: {exc.strerror}; using defaults")
+    values: dict[str, dict[str, Any]] = {s: {k: spec[1] for k, spec in keys.items()} for s, keys in SCHEMA.items()}
+    for section, body in data.items():
+        if section not in SCHEMA:
+            problems.append(f"{origin}: [{section}]: unknown section (known: {', '.join(SCHEMA)})")
+            continue
+        if not isinstance(body, dict):
+            problems.append(f"{origin}: {section}: must be a [section]")
+            continue
+        for key, value in body.items():
+            _set(values, section, key, value, f"{origin}: {section}.{key}", problems)
+    for name, raw in env.items():
+        if not name.startswith("OSC_PLAYER_"):
+            continue
+        rest = name[len("OSC_PLAYER_"):].lower()
+        section, _, key = rest.partition("_")
+        if section in SCHEMA and key in SCHEMA[section]:
+            _set(values, section, key, _coerce_env(raw, SCHEMA[section][key][0]),
+                 f"environment {name}", problems)
+    for section, body in (overrides or {}).items():
+        for key, value in body.items():
+            _set(values, section, key, value, f"command line {section}.{key}", problems)
+    return Config(values=values, path=path, problems=tuple(problems))
+
+
+def _set(values: dict[str, dict[str, Any]], section: str, key: str, value: Any, where: str,
+         problems: list[str]) -> None:
+    spec = SCHEMA[section].get(key)
+    if spec is None:
+        problems.append(f"{where}: unknown key (known in [{section}]: {', '.join(SCHEMA[section])})")
+        return
+    typ, default, check, _ = spec
+    types = typ if isinstance(typ, tuple) else (typ,)
+    if isinstance(value, bool) and bool not in types:
+        ok = False
+    else:
+        ok = isinstance(value, types)
+    if not ok:
+        problems.append(f"{where}: expected {'/'.join(t.__name__ for t in types)}, got {value!r}; "
+                        f"using default {default!r}")
+        return
+    if check is not None and (msg := check(value)):
+        problems.append(f"{where}: {value!r} {msg}; using default {default!r}")
+        return
+    values[section][key] = value
+
+
+def describe_keys() -> list[tuple[str, str, Any, str]]:
+    """(section, key, default, description) for every key, for docs and `osc-player config --list`."""
+    return [(s, k, spec[1], spec[3]) for s, keys in SCHEMA.items() for k, spec in keys.items()]

@@ -1,0 +1,145 @@
+"""Wiring of the Qt side: application, window, content loading off the GUI thread, preview rendering."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from PySide6.QtCore import QEventLoop, QTimer
+from PySide6.QtGui import QGuiApplication, QImage
+from PySide6.QtWidgets import QApplication
+
+from player.clock import Clock, FakeClock, SystemClock
+from player.config import Config
+from player.layouts import DocumentError, Loaded
+from player.sources.folder import FolderSource
+from player.ui.bridge import WorkerBridge, shared_bridge
+from player.ui.items import RenderContext
+from player.ui.window import PlayerWindow
+
+log = logging.getLogger(__name__)
+DEMO_DIR = Path(__file__).resolve().parent.parent / "demo"
+
+
+def ensure_app(headless: bool = False) -> QApplication:
+    if headless and not os.environ.get("QT_QPA_PLATFORM"):
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(sys.argv[:1])
+        app.setApplicationName("osc-player")
+    return app  # type: ignore[return-value]
+
+
+def make_context(config: Config, clock: Clock, bridge: WorkerBridge | None = None) -> RenderContext:
+    return RenderContext(
+        clock=clock,
+        timezone=ZoneInfo(config.timezone),
+        resolve_media=lambda _ref: None,
+        bridge=bridge or shared_bridge(),
+        city=config.city,
+        screen_name=config["player"]["screen_name"],
+        font_family=config["branding"]["font_family"],
+        locale=config["player"]["locale"],
+    )
+
+
+def make_window(config: Config, clock: Clock, windowed: tuple[int, int] | None) -> PlayerWindow:
+    window = PlayerWindow(make_context(config, clock), branding=dict(config["branding"]),
+                          kiosk=windowed is None, maintenance_chord=config["player"]["maintenance_chord"])
+    if windowed is not None:
+        window.resize(*windowed)
+    return window
+
+
+def load_folder_async(window: PlayerWindow, source: FolderSource,
+                      on_loaded: Callable[[Loaded], None] | None = None) -> None:
+    """Reads screen.json on a worker thread; the window shows it (or the error screen) on the GUI thread."""
+
+    def done(loaded: Loaded) -> None:
+        for line in loaded.defects:
+            log.warning("%s", line)
+        window.show_screen(loaded.screen, source.resolve)
+        if on_loaded:
+            on_loaded(loaded)
+
+    def failed(exc: BaseException) -> None:
+        lines = exc.lines if isinstance(exc, DocumentError) else [f"{source.document_path}: {exc}"]
+        for line in lines:
+            log.error("%s", line)
+        window.show_error(lines)
+
+    window.ctx.bridge.submit(source.load, done, failed)
+
+
+def run_player(config: Config, source_dir: Path, windowed: tuple[int, int] | None = None,
+               exit_after: float | None = None) -> int:
+    app = ensure_app()
+    clock = SystemClock()
+    window = make_window(config, clock, windowed)
+    source = FolderSource(source_dir, timezone=config.timezone)
+    if windowed is None:
+        window.showFullScreen()
+    else:
+        window.show()
+    load_folder_async(window, source)
+    _install_signal_handlers(app)
+    if exit_after is not None:
+        QTimer.singleShot(int(exit_after * 1000), lambda: (setattr(window, "_allow_close", True), app.quit()))
+    code = app.exec()
+    window.ctx.bridge.shutdown()
+    return int(code)
+
+
+def _install_signal_handlers(app: QApplication) -> None:
+    """SIGTERM/SIGINT end the event loop cleanly (systemd stop, Ctrl+C in a terminal)."""
+    signal.signal(signal.SIGTERM, lambda *_: app.quit())
+    signal.signal(signal.SIGINT, lambda *_: app.quit())
+    # Python only runs signal handlers between bytecodes: wake the interpreter regularly while Qt waits
+    timer = QTimer(app)
+    timer.start(500)
+    timer.timeout.connect(lambda: None)
+
+
+def wait_until(predicate: Callable[[], bool], timeout_ms: int) -> bool:
+    loop = QEventLoop()
+    deadline = QTimer()
+    deadline.setSingleShot(True)
+    deadline.timeout.connect(loop.quit)
+    poll = QTimer()
+    poll.timeout.connect(lambda: predicate() and loop.quit())
+    deadline.start(timeout_ms)
+    poll.start(20)
+    if not predicate():
+        loop.exec()
+    poll.stop()
+    return predicate()
+
+
+def render_preview(config: Config, source_dir: Path, at: datetime, size: tuple[int, int],
+                   timeout_ms: int = 10_000) -> tuple[QImage, list[str]]:
+    """What the screen shows at ``at``, rendered offscreen into an image. Returns the image and the log-worthy
+    problems of the document (raises DocumentError when the document is unusable)."""
+    ensure_app(headless=True)
+    source = FolderSource(source_dir, timezone=config.timezone)
+    loaded = source.load()
+    window = make_window(config, FakeClock(at), size)
+    window.setFixedSize(*size)
+    window.show()
+    QGuiApplication.processEvents()
+    window.show_screen(loaded.screen, source.resolve)
+    ok = wait_until(lambda: window.main is not None and all(s.has_first_frame for s in window._stages()), timeout_ms)
+    if not ok:
+        log.warning("preview: not every zone was ready after %d ms; rendering what there is", timeout_ms)
+    QGuiApplication.processEvents()
+    image = window.grab().toImage()
+    window._allow_close = True
+    window.close()
+    window.deleteLater()
+    return image, loaded.defects

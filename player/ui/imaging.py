@@ -1,0 +1,65 @@
+"""Image decoding for the screen: Pillow on a worker thread, scaled to the zone, EXIF orientation applied.
+
+Returns a QImage (safe to create off the GUI thread, unlike QPixmap)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PIL import Image, ImageOps
+from PySide6.QtGui import QImage
+
+from player.model import Fit
+
+MAX_PIXELS = 64_000_000  # 8000x8000; anything larger is refused as a likely decompression bomb
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+
+
+class ImageError(Exception):
+    pass
+
+
+def decode_for_zone(path: Path, width: int, height: int, fit: Fit) -> QImage:
+    """Decodes ``path`` and scales it for a zone of ``width`` x ``height`` device pixels.
+
+    ``contain``: the result is at most the zone size, aspect kept (the view centres it);
+    ``cover``: exactly the zone size, cropped centrally; ``stretch``: exactly the zone size."""
+    try:
+        with Image.open(path) as img:
+            w, h = img.size
+            if w * h > MAX_PIXELS:
+                raise ImageError(f"{path.name}: {w}x{h} pixels is larger than the {MAX_PIXELS} allowed; "
+                                 "scale it down before publishing")
+            if img.format == "JPEG":  # let libjpeg decode at 1/2, 1/4, 1/8 scale: much faster on a Pi
+                img.draft("RGB", (max(width, 1), max(height, 1)) if fit != Fit.COVER else (width * 2, height * 2))
+            img.load()
+            out = ImageOps.exif_transpose(img)
+    except ImageError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise ImageError(f"{path.name}: refused as a decompression bomb ({exc})") from None
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise ImageError(f"{path.name}: cannot decode image: {exc}") from None
+    has_alpha = out.mode in ("RGBA", "LA", "PA") or (out.mode == "P" and "transparency" in out.info)
+    out = out.convert("RGBA" if has_alpha else "RGB")
+    if fit == Fit.STRETCH:
+        out = out.resize((width, height), Image.Resampling.LANCZOS)
+    elif fit == Fit.COVER:
+        out = ImageOps.fit(out, (width, height), Image.Resampling.LANCZOS)
+    else:
+        scale = min(width / out.width, height / out.height)
+        size = (max(1, round(out.width * scale)), max(1, round(out.height * scale)))
+        if size != out.size:
+            out = out.resize(size, Image.Resampling.LANCZOS)
+    return to_qimage(out)
+
+
+def to_qimage(img: Image.Image) -> QImage:
+    if img.mode == "RGBA":
+        fmt, bpp = QImage.Format.Format_RGBA8888, 4
+    else:
+        img = img.convert("RGB")
+        fmt, bpp = QImage.Format.Format_RGB888, 3
+    data = img.tobytes()
+    qimg = QImage(data, img.width, img.height, img.width * bpp, fmt)
+    return qimg.copy()  # own the pixels: ``data`` goes away with this frame

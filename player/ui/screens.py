@@ -1,0 +1,114 @@
+"""Built-in screens: the setup screen (a screen not configured yet) and the error screen (content unusable).
+
+A passer-by never sees a blank screen or a stack trace; staff see what to do. Texts come from ``player.texts``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import segno
+from PySide6.QtCore import QRect, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter
+from PySide6.QtWidgets import QWidget
+
+from player.texts import text
+from player.ui.items import fit_font
+
+
+@dataclass
+class SetupInfo:
+    screen_name: str = ""
+    screen_id: str = ""
+    hub_url: str = ""
+    network: str = ""  # e.g. "verbunden", "kein Netz"
+    last_contact: str = ""
+    progress: tuple[int, int] | None = None  # files done, files total
+    detail: str = ""
+    lines: list[str] = field(default_factory=list)
+
+
+class MessageScreen(QWidget):
+    """Title, lines, optional QR code and progress bar, in the city's colours. Scales with the window."""
+
+    def __init__(self, parent: QWidget, branding: dict[str, str], locale: str = "de-DE"):
+        super().__init__(parent)
+        self.branding = branding
+        self.locale = locale
+        self.title = ""
+        self.lines: list[str] = []
+        self.qr_data: str | None = None
+        self.progress: tuple[int, int] | None = None
+        self._qr: list[list[bool]] | None = None
+
+    def show_error(self, lines: list[str]) -> None:
+        self.title = text("error_title", self.locale)
+        self.lines = [text("error_hint", self.locale)] + lines[:8] + (
+            [text("more_problems", self.locale, n=len(lines) - 8)] if len(lines) > 8 else [])
+        self.qr_data = None
+        self.progress = None
+        self.update()
+
+    def show_setup(self, info: SetupInfo) -> None:
+        self.title = text("setup_title", self.locale)
+        lines = [text("setup_name", self.locale, name=info.screen_name or "–"),
+                 text("setup_id", self.locale, id=info.screen_id or "–")]
+        if info.hub_url:
+            lines.append(text("setup_hub", self.locale, url=info.hub_url))
+        if info.network:
+            lines.append(text("setup_network", self.locale, state=info.network))
+        if info.last_contact:
+            lines.append(text("setup_contact", self.locale, when=info.last_contact))
+        if info.detail:
+            lines.append(info.detail)
+        self.lines = lines + info.lines
+        self.qr_data = info.screen_id or None
+        self._qr = [list(r) for r in segno.make(self.qr_data, error="m").matrix] if self.qr_data else None
+        self.progress = info.progress
+        self.update()
+
+    def paintEvent(self, _event: object) -> None:  # noqa: N802
+        p = QPainter(self)
+        w, h = self.width(), self.height()
+        p.fillRect(self.rect(), QColor(self.branding.get("background", "#0b2540")))
+        bar_h = max(8, h // 90)
+        p.fillRect(0, 0, w, bar_h, QColor(self.branding.get("accent", "#ffcc00")))
+        family = self.branding.get("font_family", "DejaVu Sans")
+        margin = max(16, w // 24)
+        qr_side = min(w // 4, h // 2) if self._qr else 0
+        text_w = w - 2 * margin - (qr_side + margin if qr_side else 0)
+        title_font = QFont(family)
+        title_font.setBold(True)
+        title_font.setPixelSize(max(14, h // 14))
+        flags = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop | Qt.TextFlag.TextWordWrap)
+        title_rect = QRect(margin, margin + bar_h, text_w, h // 5)
+        title_font = fit_font(title_font, self.title, title_rect, flags)
+        p.setFont(title_font)
+        p.setPen(QColor(self.branding.get("text", "#ffffff")))
+        p.drawText(title_rect, flags, self.title)
+        body_top = title_rect.top() + QFontMetrics(title_font).boundingRect(title_rect, flags, self.title).height() + margin // 2
+        body_bottom = h - margin - (bar_h * 4 if self.progress else 0)
+        body_rect = QRect(margin, body_top, text_w, max(10, body_bottom - body_top))
+        body_font = QFont(family)
+        body_font.setPixelSize(max(12, h // 30))
+        body = "\n".join(self.lines)
+        body_font = fit_font(body_font, body, body_rect, flags, min_px=10)
+        p.setFont(body_font)
+        p.drawText(body_rect, flags, body)
+        if self._qr:
+            n = len(self._qr) + 8
+            module = max(1, qr_side // n)
+            side = module * n
+            left, top = w - margin - side, margin + bar_h
+            p.fillRect(left, top, side, side, QColor("#ffffff"))
+            for r, row in enumerate(self._qr):
+                for c, dark in enumerate(row):
+                    if dark:
+                        p.fillRect(left + (c + 4) * module, top + (r + 4) * module, module, module, QColor("#000000"))
+        if self.progress:
+            done, total = self.progress
+            pb = QRect(margin, h - margin - bar_h * 3, w - 2 * margin, bar_h * 2)
+            p.fillRect(pb, QColor(255, 255, 255, 40))
+            if total > 0:
+                p.fillRect(QRect(pb.left(), pb.top(), int(pb.width() * min(1.0, done / total)), pb.height()),
+                           QColor(self.branding.get("accent", "#ffcc00")))
+        p.end()

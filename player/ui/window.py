@@ -1,0 +1,260 @@
+"""The one fullscreen window: letterboxed canvas, the scheduled layout, overlays and interrupts, built-in screens.
+
+Layout switching is driven by the pure resolver: after each switch one single-shot timer is armed for the instant the
+resolver names as the next change. A new snapshot or a clock jump re-resolves at once. No polling of the schedule.
+"""
+
+from __future__ import annotations
+
+import logging
+import time as _time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from PySide6.QtCore import QEvent, QRect, Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QColor, QCursor, QKeyEvent, QPainter
+from PySide6.QtWidgets import QWidget
+
+from player.model import Screen
+from player.ui.items import RenderContext
+from player.ui.screens import MessageScreen, SetupInfo
+from player.ui.stage import Stage
+
+log = logging.getLogger(__name__)
+
+# before this the clock is surely wrong (a Pi without RTC boots in 1970 until NTP answers)
+RELEASE_DATE = datetime(2026, 11, 1, tzinfo=UTC)
+CLOCK_JUMP_CHECK_MS = 10_000
+CLOCK_JUMP_TOLERANCE_S = 5.0
+MAX_TIMER_MS = 3_600_000  # long waits are re-armed hourly (QTimer limit and clock drift)
+
+
+class PlayerWindow(QWidget):
+    first_frame = Signal()  # the first content (or built-in screen) is on screen
+    layout_changed = Signal(str)  # name of the main layout now on screen
+
+    def __init__(self, ctx: RenderContext, branding: dict[str, str], kiosk: bool = True,
+                 maintenance_chord: bool = True):
+        super().__init__()
+        self.ctx = ctx
+        self.kiosk = kiosk
+        self.maintenance_chord = maintenance_chord
+        self.setWindowTitle("osc-player")
+        self.setAutoFillBackground(False)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)
+        if kiosk:
+            self.setWindowFlags(Qt.WindowType.FramelessWindowHint | Qt.WindowType.WindowStaysOnTopHint)
+            self.setCursor(QCursor(Qt.CursorShape.BlankCursor))
+        self.screen_model: Screen | None = None
+        self.main: Stage | None = None
+        self.overlays: list[Stage] = []
+        self.interrupt: Stage | None = None
+        self._incoming: Stage | None = None
+        self._on_screen_key: tuple[str, tuple[str, ...], str | None] | None = None
+        self.message = MessageScreen(self, branding, ctx.locale)
+        self.message.hide()
+        self._announced = False
+        self._allow_close = not kiosk
+        self._switch_timer = QTimer(self)
+        self._switch_timer.setSingleShot(True)
+        self._switch_timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self._switch_timer.timeout.connect(self.resolve_now)
+        self._jump_timer = QTimer(self)
+        self._jump_timer.setInterval(CLOCK_JUMP_CHECK_MS)
+        self._jump_timer.timeout.connect(self._check_clock_jump)
+        self._jump_ref = (_time.monotonic(), ctx.clock.now())
+        self._jump_timer.start()
+        self.next_change: datetime | None = None
+
+    # -------------------------------------------------------------------------------------------- content
+    def show_screen(self, screen: Screen, resolve_media: Callable[[str], Path | None]) -> None:
+        """A new snapshot: play it from now on (the old content stays until the new one has its first frame)."""
+        self.screen_model = screen
+        self.ctx.resolve_media = resolve_media
+        self._on_screen_key = None
+        self.message.hide()
+        self.resolve_now()
+
+    def show_error(self, lines: list[str]) -> None:
+        """Content is unusable and nothing older can be shown: a readable maintenance screen."""
+        if self.main is not None:  # something good is on screen: keep it, the log has the details
+            return
+        self.message.setGeometry(self.rect())
+        self.message.show_error(lines)
+        self.message.show()
+        self.message.raise_()
+        self._announce()
+
+    def show_setup(self, info: SetupInfo) -> None:
+        self.message.setGeometry(self.rect())
+        self.message.show_setup(info)
+        self.message.show()
+        self.message.raise_()
+        self._announce()
+
+    def resolve_now(self) -> None:
+        """Ask the resolver what belongs on screen now, switch if it differs, arm the timer for the next change."""
+        screen = self.screen_model
+        if screen is None:
+            return
+        from player.schedule import next_change, resolve
+
+        now = self.ctx.clock.now()
+        self._jump_ref = (_time.monotonic(), now)
+        schedule = screen.schedule
+        if now < RELEASE_DATE:
+            log.warning("the system clock says %s, before this player's release; showing the default layout "
+                        "until the clock is set (NTP)", now.isoformat(timespec="seconds"))
+            key: tuple[str, tuple[str, ...], str | None] = (schedule.default_layout, (), None)
+            self.next_change = None
+            self._switch_timer.start(60_000)
+        else:
+            on = resolve(schedule, now)
+            key = (on.layout, tuple(on.overlays), on.interrupt)
+            self.next_change = next_change(schedule, now)
+            if self.next_change is not None:
+                ms = int((self.next_change - now).total_seconds() * 1000) + 1
+                self._switch_timer.start(max(1, min(ms, MAX_TIMER_MS)))
+            else:
+                self._switch_timer.stop()
+        if key != self._on_screen_key:
+            self._apply(screen, key)
+        else:
+            for stage in self._stages():
+                for zone in stage.zones:
+                    zone.recheck()
+
+    def _apply(self, screen: Screen, key: tuple[str, tuple[str, ...], str | None]) -> None:
+        self._on_screen_key = key
+        main_name, overlay_names, interrupt_name = key
+        layouts = screen.layouts
+        # main layout: build the new one hidden, show it when its first frame is ready, then drop the old one
+        if self.main is None or self.main.name != main_name or self.main.layout_model is not layouts.get(main_name):
+            self._replace_main(layouts[main_name])
+        for old in self.overlays:
+            old.stop()
+            old.deleteLater()
+        self.overlays = []
+        for name in overlay_names:
+            stage = self._make_stage(layouts[name], transparent=True)
+            stage.show()
+            stage.start()
+            self.overlays.append(stage)
+        if self.interrupt is not None:
+            self.interrupt.stop()
+            self.interrupt.deleteLater()
+            self.interrupt = None
+        if interrupt_name is not None:
+            self.interrupt = self._make_stage(layouts[interrupt_name], transparent=False)
+            self.interrupt.show()
+            self.interrupt.start()
+        self._restack()
+
+    def _make_stage(self, layout, transparent: bool) -> Stage:  # noqa: ANN001
+        stage = Stage(layout, self.ctx, self, transparent=transparent)
+        stage.build(self.rect())
+        stage.first_frame.connect(self._announce)
+        return stage
+
+    def _replace_main(self, layout) -> None:  # noqa: ANN001
+        if self._incoming is not None:
+            self._incoming.stop()
+            self._incoming.deleteLater()
+        stage = self._make_stage(layout, transparent=False)
+        self._incoming = stage
+        stage.lower()
+        stage.show()
+        stage.start()
+
+        def promote() -> None:
+            if self._incoming is not stage:
+                return
+            old = self.main
+            self.main, self._incoming = stage, None
+            self._restack()
+            if old is not None:
+                old.stop()
+                old.deleteLater()
+            log.info("layout '%s' on screen", layout.name)
+            self.layout_changed.emit(layout.name)
+
+        if stage.has_first_frame:
+            promote()
+        else:
+            stage.first_frame.connect(promote)
+            QTimer.singleShot(3000, promote)  # never wait forever for a slow item
+
+    def _restack(self) -> None:
+        if self.main is not None:
+            self.main.raise_()
+        for stage in self.overlays:
+            stage.raise_()
+        if self.interrupt is not None:
+            self.interrupt.raise_()
+        if self.message.isVisible():
+            self.message.raise_()
+
+    def _stages(self) -> list[Stage]:
+        return [s for s in [self.main, *self.overlays, self.interrupt] if s is not None]
+
+    def _announce(self) -> None:
+        if not self._announced:
+            self._announced = True
+            self.first_frame.emit()
+
+    # ----------------------------------------------------------------------------------------------- time
+    def _check_clock_jump(self) -> None:
+        mono0, wall0 = self._jump_ref
+        mono1, wall1 = _time.monotonic(), self.ctx.clock.now()
+        drift = (wall1 - wall0).total_seconds() - (mono1 - mono0)
+        self._jump_ref = (mono1, wall1)
+        if abs(drift) > CLOCK_JUMP_TOLERANCE_S:
+            log.info("the clock jumped by %+.0f s; re-resolving the schedule", drift)
+            self.resolve_now()
+
+    # ----------------------------------------------------------------------------------------- geometry/input
+    def resizeEvent(self, _event: object) -> None:  # noqa: N802
+        self.message.setGeometry(self.rect())
+        if self.screen_model is not None and self.main is not None:
+            key = self._on_screen_key
+            self._on_screen_key = None
+            for stage in self._stages():
+                stage.stop()
+                stage.deleteLater()
+            self.main, self.overlays, self.interrupt = None, [], None
+            if key is not None:
+                self._apply(self.screen_model, key)
+
+    def paintEvent(self, _event: object) -> None:  # noqa: N802
+        p = QPainter(self)
+        p.fillRect(self.rect(), QColor("#000000"))  # letterbox bars
+        p.end()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        mods = event.modifiers()
+        chord = (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
+                 | Qt.KeyboardModifier.ShiftModifier)
+        if self.maintenance_chord and event.key() == Qt.Key.Key_Q and (mods & chord) == chord:
+            log.info("maintenance chord pressed: closing the player")
+            self._allow_close = True
+            self.close()
+            return
+        if not self.kiosk and event.key() in (Qt.Key.Key_Escape, Qt.Key.Key_Q):
+            self.close()
+            return
+        event.ignore()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        if not self._allow_close:
+            event.ignore()
+            return
+        for stage in self._stages():
+            stage.stop()
+        event.accept()
+
+    def event(self, event: QEvent) -> bool:
+        return super().event(event)
+
+    def canvas_rect(self) -> QRect:
+        return self.main.geometry() if self.main is not None else self.rect()

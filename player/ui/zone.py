@@ -1,0 +1,307 @@
+"""A zone on screen: plays its items in order, for their durations, preparing the next one before it is needed.
+
+The next item's view is created and prepared (image decoded, video's first frame decoded) while the current one is
+still showing, and the switch happens only when the new view is ready: no black or empty frame between items.
+Items out of their validity window are skipped; a zone with no valid item shows its background and wakes up by
+itself when the next window opens.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from PySide6.QtCore import QEasingCurve, QPropertyAnimation, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QPainter
+from PySide6.QtWidgets import QGraphicsOpacityEffect, QWidget
+
+from player.model import ImageItem, Item, Transition, Zone
+from player.ui.items import ItemView, RenderContext, make_view, qcolor, seconds_until
+
+log = logging.getLogger(__name__)
+
+RETRY_FAILED_S = 60.0  # an item that failed is skipped for this long before it is tried again
+IDLE_RETRY_S = 30.0  # when every item failed, look again after this long
+
+
+def _validity_fns():  # the resolver lives below ui; imported lazily so a broken schedule module cannot stop rendering
+    from player.schedule import is_valid, next_validity_change
+
+    return is_valid, next_validity_change
+
+
+class ZoneWidget(QWidget):
+    item_started = Signal(str, str, str)  # zone id, item id, media reference ("" for non-media items)
+    item_ended = Signal(str, str)  # zone id, item id
+
+    def __init__(self, zone: Zone, ctx: RenderContext, parent: QWidget):
+        super().__init__(parent)
+        self.zone = zone
+        self.ctx = ctx
+        self.current: ItemView | None = None
+        self.pending: ItemView | None = None
+        self._index = -1  # index of the current item in zone.items
+        self._due = False  # the current item's time is up; switch as soon as the pending view is ready
+        self._failed_until: dict[str, datetime] = {}
+        self._reported: set[str] = set()
+        self._started = False
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self._timer.timeout.connect(self._time_up)
+        self._validity_timer = QTimer(self)
+        self._validity_timer.setSingleShot(True)
+        self._validity_timer.timeout.connect(self._validity_changed)
+        self._fade: QPropertyAnimation | None = None
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, False)
+
+    # ----------------------------------------------------------------------------------------------- public
+    def start(self) -> None:
+        self._started = True
+        self._advance()
+
+    def stop(self) -> None:
+        self._started = False
+        self._timer.stop()
+        self._validity_timer.stop()
+        for view in (self.current, self.pending):
+            if view is not None:
+                self._dispose(view)
+        self.current = self.pending = None
+
+    @property
+    def current_item(self) -> Item | None:
+        return self.current.item if self.current else None
+
+    def is_showing_content(self) -> bool:
+        return self.current is not None and self.current.isVisible()
+
+    def first_frame_ready(self) -> bool:
+        """True once the zone shows its first item (or knows it has nothing to show)."""
+        return self.current is not None or self.pending is None
+
+    # --------------------------------------------------------------------------------------------- painting
+    def paintEvent(self, _event: object) -> None:  # noqa: N802
+        if self.zone.background:
+            p = QPainter(self)
+            p.fillRect(self.rect(), qcolor(self.zone.background))
+            p.end()
+
+    def resizeEvent(self, _event: object) -> None:  # noqa: N802
+        for view in (self.current, self.pending):
+            if view is not None:
+                view.setGeometry(self.rect())
+
+    def background_color(self) -> QColor:
+        return qcolor(self.zone.background, "#00000000")
+
+    # ------------------------------------------------------------------------------------------- sequencing
+    def _valid(self, item: Item, now: datetime) -> bool:
+        until = self._failed_until.get(item.id)
+        if until is not None and now < until:
+            return False
+        if item.validity.is_always:
+            return True
+        is_valid, _ = _validity_fns()
+        return bool(is_valid(item.validity, now, self.ctx.timezone))
+
+    def _next_index(self, now: datetime, after: int) -> int | None:
+        items = self.zone.items
+        n = len(items)
+        for step in range(1, n + 1):
+            i = after + step
+            if i >= n:
+                if not self.zone.loop and self.current is not None:
+                    return None
+                i %= n
+            if self._valid(items[i], now):
+                return i
+        return None
+
+    def _advance(self) -> None:
+        """Choose what comes next and get it on screen as soon as it is ready."""
+        if not self._started:
+            return
+        now = self.ctx.clock.now()
+        nxt = self._next_index(now, self._index)
+        if nxt is None:
+            self._show_nothing(now)
+            return
+        if self.current is not None and nxt == self._index:  # a single valid item: it simply stays on
+            self.item_ended.emit(self.zone.id, self.current.item.id)
+            self._begin_duration(self.current)
+            return
+        if self.pending is not None and self.pending.item is self.zone.items[nxt]:
+            if self.pending.is_ready:
+                self._switch_to(self.pending, nxt)
+            else:
+                self._due = True
+            return
+        if self.pending is not None:
+            self._dispose(self.pending)
+        self.pending = self._create(nxt)
+        self._due = True
+        self.pending.prepare()
+
+    def _create(self, index: int) -> ItemView:
+        view = make_view(self.zone.items[index], self.ctx, self)
+        view.setGeometry(self.rect())
+        view.setProperty("zone_index", index)
+        view.ready.connect(lambda v=view: self._on_ready(v))
+        view.failed.connect(lambda msg, v=view: self._on_failed(v, msg))
+        view.finished.connect(lambda v=view: self._on_finished(v))
+        return view
+
+    def _on_ready(self, view: ItemView) -> None:
+        if view is self.pending and self._due:
+            self._switch_to(view, int(view.property("zone_index")))
+
+    def _on_failed(self, view: ItemView, message: str) -> None:
+        item = view.item
+        key = f"{item.id}:{message}"
+        if key not in self._reported:  # one line per problem, not one per loop
+            self._reported.add(key)
+            log.error("zone '%s', item '%s': %s; skipped", self.zone.id, item.id, message)
+        self._failed_until[item.id] = _plus(self.ctx.clock.now(), RETRY_FAILED_S)
+        if view is self.current:
+            self.current = None
+        if view is self.pending:
+            self.pending = None
+            index = int(view.property("zone_index"))
+            self._dispose(view)
+            if self._due:
+                self._index_skip(index)
+            return
+        self._dispose(view)
+        if self.current is None and self._started:
+            self._advance()
+
+    def _index_skip(self, failed_index: int) -> None:
+        """The item that should come next failed: try the one after it (the current one keeps showing)."""
+        keep = self._index
+        self._index = failed_index
+        now = self.ctx.clock.now()
+        nxt = self._next_index(now, failed_index)
+        self._index = keep
+        if nxt is None or (nxt == keep and self.current is not None):
+            if self.current is not None:
+                self._due = False
+                self._begin_duration(self.current)
+            else:
+                self._show_nothing(now)
+            return
+        self.pending = self._create(nxt)
+        self.pending.prepare()
+
+    def _on_finished(self, view: ItemView) -> None:
+        if view is self.current:
+            self._time_up()
+
+    def _time_up(self) -> None:
+        self._due = True
+        if self.current is not None:
+            self.item_ended.emit(self.zone.id, self.current.item.id)
+        self._advance()
+
+    def _begin_duration(self, view: ItemView) -> None:
+        self._due = False
+        item = view.item
+        self.item_started.emit(self.zone.id, item.id, getattr(item, "src", ""))
+        if not view.ends_itself and item.duration is not None:
+            self._timer.start(max(1, int(item.duration * 1000)))
+        self._arm_validity_timer()
+
+    def _switch_to(self, view: ItemView, index: int) -> None:
+        old = self.current
+        self.current, self.pending = view, None
+        self._index = index
+        view.setGeometry(self.rect())
+        view.start()
+        item = view.item
+        if (old is not None and isinstance(item, ImageItem) and item.transition == Transition.CROSSFADE
+                and item.transition_ms > 0):
+            self._crossfade(view, old, item.transition_ms)
+        elif old is not None:
+            self._dispose(old)
+        self._begin_duration(view)
+        self._prepare_following()
+
+    def _prepare_following(self) -> None:
+        """Start preparing the item after the current one now, so it is ready when the current one ends."""
+        now = self.ctx.clock.now()
+        nxt = self._next_index(now, self._index)
+        if nxt is None or nxt == self._index:
+            return
+        self.pending = self._create(nxt)
+        self.pending.prepare()
+
+    def _crossfade(self, incoming: ItemView, outgoing: ItemView, ms: int) -> None:
+        effect = QGraphicsOpacityEffect(incoming)
+        effect.setOpacity(0.0)
+        incoming.setGraphicsEffect(effect)
+        anim = QPropertyAnimation(effect, b"opacity", self)
+        anim.setDuration(ms)
+        anim.setStartValue(0.0)
+        anim.setEndValue(1.0)
+        anim.setEasingCurve(QEasingCurve.Type.InOutQuad)
+
+        def done() -> None:
+            incoming.setGraphicsEffect(None)  # back to direct painting
+            self._dispose(outgoing)
+
+        anim.finished.connect(done)
+        if self._fade is not None:
+            self._fade.stop()
+        self._fade = anim
+        anim.start()
+
+    def _show_nothing(self, now: datetime) -> None:
+        """No valid item: the zone shows its background (never a frozen last frame) and wakes up by itself."""
+        if self.current is not None:
+            self.item_ended.emit(self.zone.id, self.current.item.id)
+            self._dispose(self.current)
+            self.current = None
+        self._index = -1
+        self._timer.stop()
+        if not self._arm_validity_timer() and self._failed_until:
+            self._validity_timer.start(int(IDLE_RETRY_S * 1000))
+
+    def _arm_validity_timer(self) -> bool:
+        """One timer at the next instant any item's validity changes (no polling)."""
+        now = self.ctx.clock.now()
+        soonest: datetime | None = None
+        for item in self.zone.items:
+            if item.validity.is_always:
+                continue
+            _, next_change = _validity_fns()
+            when = next_change(item.validity, now, self.ctx.timezone)
+            if when is not None and (soonest is None or when < soonest):
+                soonest = when
+        if soonest is None:
+            return False
+        self._validity_timer.start(max(1, min(int(seconds_until(soonest, now) * 1000) + 5, 2**31 - 1)))
+        return True
+
+    def _validity_changed(self) -> None:
+        now = self.ctx.clock.now()
+        if self.current is None or not self._valid(self.current.item, now):
+            self._due = True
+            self._advance()
+        else:
+            self._arm_validity_timer()
+
+    def recheck(self) -> None:
+        """Re-evaluate validity now (after a clock jump or when a test moves the clock)."""
+        self._validity_timer.stop()
+        self._validity_changed()
+
+    def _dispose(self, view: ItemView) -> None:
+        view.stop()
+        view.hide()
+        view.deleteLater()
+
+
+def _plus(when: datetime, seconds: float) -> datetime:
+    from datetime import timedelta
+
+    return when + timedelta(seconds=seconds)
