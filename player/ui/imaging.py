@@ -28,8 +28,8 @@ def decode_for_zone(path: Path, width: int, height: int, fit: Fit) -> QImage:
         with Image.open(path) as img:
             w, h = img.size
             if w * h > MAX_PIXELS:
-                raise ImageError(f"{path.name}: {w}x{h} pixels is larger than the {MAX_PIXELS} allowed; "
-                                 "scale it down before publishing")
+                raise ImageError(f"{path.name}: refused as a decompression bomb: {w}x{h} pixels is more than the "
+                                 f"{MAX_PIXELS} allowed; scale it down before publishing")
             if img.format == "JPEG":  # let libjpeg decode at 1/2, 1/4, 1/8 scale: much faster on a Pi
                 img.draft("RGB", (max(width, 1), max(height, 1)) if fit != Fit.COVER else (width * 2, height * 2))
             img.load()
@@ -37,7 +37,7 @@ def decode_for_zone(path: Path, width: int, height: int, fit: Fit) -> QImage:
     except ImageError:
         raise
     except Image.DecompressionBombError as exc:
-        raise ImageError(f"{path.name}: refused as a decompression bomb ({exc})") from None
+        raise ImageError(f"{path.name}: refused as a decompression bomb: more than {MAX_PIXELS} pixels ({exc})") from None
     except (OSError, ValueError, SyntaxError) as exc:
         raise ImageError(f"{path.name}: cannot decode image: {exc}") from None
     has_alpha = out.mode in ("RGBA", "LA", "PA") or (out.mode == "P" and "transparency" in out.info)

@@ -1,0 +1,121 @@
+"""The command line as staff use it: validate, preview (pixel checks), schedule; exit codes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PySide6.QtGui import QColor, QImage
+
+from screens import DEMO_DIR, ROOT, one_zone, solid_image, write_screen
+
+CLI = [sys.executable, "-m", "player.cli"]
+
+
+def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT,
+                          env={"QT_QPA_PLATFORM": "offscreen", "PATH": "/usr/bin:/bin", "HOME": "/tmp"})
+
+
+def near(color: QColor, rgb: tuple[int, int, int], tol: int = 12) -> bool:
+    return all(abs(a - b) <= tol for a, b in zip((color.red(), color.green(), color.blue()), rgb, strict=True))
+
+
+def test_validate_exit_codes(tmp_path: Path) -> None:
+    ok = run_cli("validate", str(DEMO_DIR / "screen.json"), *map(str, (ROOT / "layouts").glob("*-*.json")))
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert ok.stdout.count(": ok") == 4
+    bad = write_screen(tmp_path / "bad", one_zone([{"type": "hologram"}, {"type": "text", "color": "rot"}]))
+    res = run_cli("validate", str(bad))
+    assert res.returncode == 1
+    lines = res.stdout.strip().splitlines()
+    assert len(lines) == 2
+    assert all(line.startswith(f"{bad}: $.layouts.main.zones[0].items[") for line in lines)
+    missing = run_cli("validate", str(tmp_path / "nope.json"))
+    assert missing.returncode == 1 and "file not found" in missing.stdout
+
+
+def test_preview_of_the_demo_is_a_1920x1080_png_showing_the_layout(tmp_path: Path) -> None:
+    out = tmp_path / "x.png"
+    res = run_cli("preview", "--source", str(DEMO_DIR), "--at", "2026-12-01T10:00:00+01:00", "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    img = QImage(str(out))
+    assert (img.width(), img.height()) == (1920, 1080)
+    assert near(img.pixelColor(700, 30), (0x00, 0x3A, 0x70))  # header background (template)
+    assert near(img.pixelColor(1900, 600), (0x12, 0x33, 0x5A))  # side column
+    assert near(img.pixelColor(5, 1075), (0xFF, 0xCC, 0x00), tol=20)  # ticker footer
+    # the slideshow shows the market picture: its sky is dark blue, not the black zone background
+    sky = img.pixelColor(300, 200)
+    assert sky.blue() > sky.red() and sky.blue() > 40
+
+
+def test_preview_at_night_shows_the_scheduled_layout(tmp_path: Path) -> None:
+    out = tmp_path / "night.png"
+    res = run_cli("preview", "--source", str(DEMO_DIR), "--at", "2026-12-01T23:30:00+01:00", "--out", str(out),
+                  "--size", "960x540")
+    assert res.returncode == 0, res.stderr
+    img = QImage(str(out))
+    assert (img.width(), img.height()) == (960, 540)
+    assert not near(img.pixelColor(350, 15), (0x00, 0x3A, 0x70))  # no header: the night layout is fullscreen
+
+
+def test_preview_places_zones_and_letterboxes(tmp_path: Path) -> None:
+    doc = one_zone([], background="#336699")
+    doc["layouts"]["main"]["zones"] = [
+        {"id": "red", "x": 0, "y": 0, "width": 960, "height": 540, "background": "#ff0000"},
+        {"id": "img", "x": 960, "y": 540, "width": 960, "height": 540,
+         "items": [{"type": "image", "src": "green.png", "fit": "stretch"}]},
+    ]
+    solid_image(tmp_path / "screen" / "green.png", (0, 255, 0))
+    write_screen(tmp_path / "screen", doc)
+    out = tmp_path / "p.png"
+    res = run_cli("preview", "--source", str(tmp_path / "screen"), "--at", "2026-12-01T10:00:00+01:00",
+                  "--out", str(out), "--size", "1000x1000")
+    assert res.returncode == 0, res.stderr
+    img = QImage(str(out))
+    # 1920x1080 into 1000x1000: scale 0.5208, canvas 1000x562 centred -> bars of 219 px above and below
+    assert near(img.pixelColor(500, 100), (0, 0, 0)) and near(img.pixelColor(500, 900), (0, 0, 0))
+    assert near(img.pixelColor(250, 350), (255, 0, 0))  # red zone, top left quarter of the canvas
+    assert near(img.pixelColor(750, 350), (0x33, 0x66, 0x99))  # layout background shows through
+    assert near(img.pixelColor(750, 650), (0, 255, 0))  # the image zone, bottom right
+    assert near(img.pixelColor(250, 650), (0x33, 0x66, 0x99))
+
+
+def test_preview_and_validate_refuse_a_broken_document(tmp_path: Path) -> None:
+    folder = tmp_path / "s"
+    folder.mkdir()
+    (folder / "screen.json").write_text("{ not json", encoding="utf-8")
+    res = run_cli("preview", "--source", str(folder), "--at", "2026-12-01T10:00:00+01:00", "--out",
+                  str(tmp_path / "o.png"))
+    assert res.returncode == 1
+    assert "not valid JSON" in res.stderr and "Traceback" not in res.stderr
+    assert not (tmp_path / "o.png").exists()
+
+
+@pytest.mark.parametrize("args", [["preview", "--source", ".", "--at", "gestern", "--out", "x.png"],
+                                  ["preview", "--source", ".", "--at", "2026-12-01T10:00", "--out", "x.png"],
+                                  ["run", "--windowed", "huge"]])
+def test_bad_arguments_exit_2_with_a_message(args: list[str]) -> None:
+    res = run_cli(*args)
+    assert res.returncode == 2
+    assert "Traceback" not in res.stderr and res.stderr.strip()
+
+
+def test_run_shows_an_error_screen_for_a_broken_document_and_keeps_running(tmp_path: Path) -> None:
+    folder = tmp_path / "s"
+    folder.mkdir()
+    (folder / "screen.json").write_text('{"layouts": {"a": {"zones": 5}}}', encoding="utf-8")
+    res = run_cli("run", "--source", str(folder), "--windowed", "640x360", "--exit-after", "1.5")
+    assert res.returncode == 0, res.stderr
+    assert "$.layouts.a.zones: expected array" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_schedule_prints_the_timeline(tmp_path: Path) -> None:
+    res = run_cli("schedule", "--source", str(DEMO_DIR), "--from", "2026-12-01T00:00:00+01:00",
+                  "--to", "2026-12-02T00:00:00+01:00")
+    assert res.returncode == 0, res.stderr
+    assert "nacht" in res.stdout and "info" in res.stdout
+    assert "06:00" in res.stdout and "22:00" in res.stdout
