@@ -7,10 +7,20 @@ from datetime import datetime, time
 from pathlib import Path
 
 import pytest
+from screens import DEMO_DIR, one_zone, write_screen
 
 from player.layouts import TEMPLATES_DIR, DocumentError, load_screen, load_screen_dict, template_names
-from player.model import ClockItem, EntryMode, Fit, ImageItem, QrItem, TextItem, TickerItem, VideoItem, WidgetItem
-from screens import DEMO_DIR, one_zone, write_screen
+from player.model import (
+    ClockItem,
+    EntryMode,
+    Fit,
+    ImageItem,
+    QrItem,
+    TextItem,
+    TickerItem,
+    VideoItem,
+    WidgetItem,
+)
 
 
 def test_bundled_templates_load_without_problems() -> None:
