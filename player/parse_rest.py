@@ -1,0 +1,446 @@
+"""A small, defensive client for the Parse Server REST API (the Open SmartCity Hub).
+
+Used by the hub source (configuration) and by the live-data feeds. No Qt, no global state.
+
+Error model (every error is one line naming the URL and the problem):
+- `HubUnavailable` (a `HubError`): connection refused/reset, timeout, HTTP 5xx. Retrying later may help.
+- `HubError`: everything else the hub answers wrongly: invalid JSON, a body larger than `max_body_bytes`,
+  a Parse error (`code`, `error`) such as a missing class field or a permission problem.
+
+Session tokens: with `username`/`password` the client logs in lazily before the first request and again,
+once, when the hub answers Parse error 209 (invalid session token); the request is then repeated.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import requests
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "HubError",
+    "HubUnavailable",
+    "ParseClient",
+    "decode_date",
+    "decode_file_url",
+    "decode_geopoint",
+    "decode_pointer",
+    "geopoint",
+    "get_json",
+    "parse_date",
+    "pointer",
+    "read_body_limited",
+]
+
+INVALID_SESSION_TOKEN = 209
+OBJECT_NOT_FOUND = 101
+DEFAULT_PAGE_SIZE = 100
+DEFAULT_MAX_RESULTS = 100_000
+BATCH_CHUNK = 50
+
+
+class HubError(Exception):
+    """The hub (or another HTTP JSON source) answered something unusable. `str()` is one line."""
+
+    def __init__(self, message: str, *, url: str | None = None, status: int | None = None,
+                 code: int | None = None) -> None:
+        super().__init__(message)
+        self.url = url
+        self.status = status
+        self.code = code
+
+
+class HubUnavailable(HubError):
+    """The hub could not be reached in time or answered with a server error (5xx)."""
+
+
+# --------------------------------------------------------------------------------------------------
+# HTTP body handling shared with the non-Parse feeds (NINA, generic JSON)
+
+
+def _short(text: str, limit: int = 160) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def read_body_limited(response: requests.Response, max_bytes: int, url: str) -> bytes:
+    """Read a streamed response, refusing it as soon as more than *max_bytes* arrived."""
+    declared = response.headers.get("Content-Length")
+    if declared is not None:
+        try:
+            if int(declared) > max_bytes:
+                response.close()
+                raise HubError(f"{url}: response body of {int(declared)} bytes exceeds the limit of "
+                               f"{max_bytes} bytes", url=url, status=response.status_code)
+        except ValueError:
+            pass
+    chunks: list[bytes] = []
+    total = 0
+    try:
+        for chunk in response.iter_content(chunk_size=65536):
+            total += len(chunk)
+            if total > max_bytes:
+                raise HubError(f"{url}: response body exceeds the limit of {max_bytes} bytes",
+                               url=url, status=response.status_code)
+            chunks.append(chunk)
+    except (requests.Timeout, requests.ConnectionError) as exc:
+        raise HubUnavailable(f"{url}: connection failed while reading the response "
+                             f"({type(exc).__name__})", url=url) from exc
+    except requests.RequestException as exc:
+        raise HubError(f"{url}: reading the response failed ({type(exc).__name__})", url=url) from exc
+    finally:
+        response.close()
+    return b"".join(chunks)
+
+
+def _decode_json(body: bytes, url: str, status: int) -> Any:
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise HubError(f"{url}: invalid JSON in HTTP {status} response ({_short(str(exc), 80)})",
+                       url=url, status=status) from exc
+
+
+def _send(session: requests.Session, method: str, url: str, *, timeout: Any, **kwargs: Any) -> requests.Response:
+    try:
+        return session.request(method, url, timeout=timeout, stream=True, **kwargs)
+    except requests.Timeout as exc:
+        raise HubUnavailable(f"{url}: no answer in time ({type(exc).__name__})", url=url) from exc
+    except requests.ConnectionError as exc:
+        raise HubUnavailable(f"{url}: cannot connect ({_short(str(exc), 120)})", url=url) from exc
+    except requests.RequestException as exc:
+        raise HubError(f"{url}: request failed ({_short(str(exc), 120)})", url=url) from exc
+
+
+def get_json(url: str, *, session: requests.Session | None = None, params: Mapping[str, Any] | None = None,
+             headers: Mapping[str, str] | None = None, timeout: Any = (5, 20),
+             max_body_bytes: int = 10_000_000, verify: bool | str = True) -> Any:
+    """GET *url* and return its JSON document, with the same limits and errors as `ParseClient`."""
+    sess = session or requests.Session()
+    try:
+        response = _send(sess, "GET", url, timeout=timeout, params=params, headers=dict(headers or {}),
+                         verify=verify)
+        status = response.status_code
+        body = read_body_limited(response, max_body_bytes, url)
+    finally:
+        if session is None:
+            sess.close()
+    if status >= 500:
+        raise HubUnavailable(f"{url}: server error HTTP {status}", url=url, status=status)
+    if status >= 400:
+        raise HubError(f"{url}: HTTP {status} {_short(body.decode('utf-8', 'replace'), 100)}",
+                       url=url, status=status)
+    return _decode_json(body, url, status)
+
+
+# --------------------------------------------------------------------------------------------------
+# Parse wire types
+
+
+def decode_date(value: Any) -> datetime | None:
+    """`{"__type":"Date","iso":...}` or an ISO string -> aware UTC datetime; anything else -> None."""
+    if isinstance(value, Mapping):
+        if value.get("__type") != "Date":
+            return None
+        value = value.get("iso")
+    if not isinstance(value, str) or not value or len(value) > 64:
+        return None
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def decode_pointer(value: Any) -> tuple[str, str] | None:
+    """A Pointer (or an included object) -> (className, objectId); anything else -> None."""
+    if not isinstance(value, Mapping):
+        return None
+    cls, oid = value.get("className"), value.get("objectId")
+    if value.get("__type") in ("Pointer", "Object") and isinstance(cls, str) and isinstance(oid, str):
+        return cls, oid
+    return None
+
+
+def decode_file_url(value: Any) -> str | None:
+    """A File -> its URL (http/https only); anything else -> None."""
+    if isinstance(value, Mapping) and value.get("__type") == "File":
+        url = value.get("url")
+        if isinstance(url, str) and urlsplit(url).scheme in ("http", "https"):
+            return url
+    return None
+
+
+def decode_geopoint(value: Any) -> tuple[float, float] | None:
+    """A GeoPoint -> (latitude, longitude) within the valid ranges; anything else -> None."""
+    if not isinstance(value, Mapping) or value.get("__type") != "GeoPoint":
+        return None
+    lat, lon = value.get("latitude"), value.get("longitude")
+    if isinstance(lat, bool) or isinstance(lon, bool):
+        return None
+    if not isinstance(lat, int | float) or not isinstance(lon, int | float):
+        return None
+    lat, lon = float(lat), float(lon)
+    if not (math.isfinite(lat) and math.isfinite(lon) and -90 <= lat <= 90 and -180 <= lon <= 180):
+        return None
+    return lat, lon
+
+
+def parse_date(dt: datetime) -> dict[str, str]:
+    """Aware datetime -> Parse Date (UTC, millisecond precision, as Parse Server writes it)."""
+    if dt.tzinfo is None:
+        raise ValueError("parse_date needs an aware datetime")
+    utc = dt.astimezone(UTC)
+    return {"__type": "Date", "iso": utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"}
+
+
+def pointer(class_name: str, object_id: str) -> dict[str, str]:
+    return {"__type": "Pointer", "className": class_name, "objectId": object_id}
+
+
+def geopoint(lat: float, lon: float) -> dict[str, Any]:
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise ValueError(f"geopoint out of range: {lat}, {lon}")
+    return {"__type": "GeoPoint", "latitude": float(lat), "longitude": float(lon)}
+
+
+# --------------------------------------------------------------------------------------------------
+
+
+class ParseClient:
+    """Parse REST API client. Thread-safe for concurrent requests (requests.Session is shared)."""
+
+    def __init__(self, server_url: str, app_id: str, rest_key: str | None = None, js_key: str | None = None,
+                 username: str | None = None, password: str | None = None,
+                 session: requests.Session | None = None, timeout: Any = (5, 20), ca_file: str | None = None,
+                 max_body_bytes: int = 10_000_000, *, page_size: int = DEFAULT_PAGE_SIZE,
+                 max_results: int = DEFAULT_MAX_RESULTS) -> None:
+        if urlsplit(server_url).scheme not in ("http", "https"):
+            raise ValueError(f"hub URL must start with http:// or https://: {server_url!r}")
+        self.server_url = server_url.rstrip("/")
+        self.app_id = app_id
+        self.rest_key = rest_key
+        self.js_key = js_key
+        self.username = username
+        self.password = password
+        self.session = session or requests.Session()
+        self.timeout = timeout
+        self.verify: bool | str = ca_file or True
+        self.max_body_bytes = max_body_bytes
+        self.page_size = max(1, page_size)
+        self.max_results = max_results
+        self._mount_path = urlsplit(self.server_url).path.rstrip("/")
+        self._session_token: str | None = None
+        self._login_lock = threading.Lock()
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    @property
+    def session_token(self) -> str | None:
+        return self._session_token
+
+    def _headers(self, with_session: bool = True) -> dict[str, str]:
+        headers = {"X-Parse-Application-Id": self.app_id}
+        if self.rest_key:
+            headers["X-Parse-REST-API-Key"] = self.rest_key
+        elif self.js_key:
+            headers["X-Parse-Javascript-Key"] = self.js_key
+        if with_session and self._session_token:
+            headers["X-Parse-Session-Token"] = self._session_token
+        return headers
+
+    def _url(self, path: str) -> str:
+        return self.server_url + path
+
+    def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
+                json_body: Any = None, data: bytes | None = None, content_type: str | None = None,
+                timeout: Any = None, _auth: bool = True) -> Any:
+        """One REST call; returns the decoded JSON. Logs in first / again on 209 when credentials exist."""
+        if _auth and self.username and self._session_token is None:
+            self.login()
+        token_used = self._session_token
+        try:
+            return self._request_once(method, path, params=params, json_body=json_body, data=data,
+                                      content_type=content_type, timeout=timeout, with_session=_auth)
+        except HubError as exc:
+            if not (_auth and exc.code == INVALID_SESSION_TOKEN and self.username):
+                raise
+            log.info("hub %s: session token rejected, logging in again", self.server_url)
+            with self._login_lock:
+                if self._session_token == token_used:  # nobody renewed it meanwhile
+                    self._session_token = None
+            if self._session_token is None:
+                self.login()
+            return self._request_once(method, path, params=params, json_body=json_body, data=data,
+                                      content_type=content_type, timeout=timeout, with_session=True)
+
+    def _request_once(self, method: str, path: str, *, params: Mapping[str, Any] | None, json_body: Any,
+                      data: bytes | None, content_type: str | None, timeout: Any,
+                      with_session: bool) -> Any:
+        url = self._url(path)
+        headers = self._headers(with_session)
+        body: bytes | None = data
+        if json_body is not None:
+            body = json.dumps(json_body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+            headers["Content-Type"] = "application/json; charset=utf-8"
+        elif content_type:
+            headers["Content-Type"] = content_type
+        response = _send(self.session, method, url, timeout=timeout or self.timeout, params=params,
+                         data=body, headers=headers, verify=self.verify)
+        status = response.status_code
+        raw = read_body_limited(response, self.max_body_bytes, url)
+        if status >= 500:
+            raise HubUnavailable(f"{method} {url}: server error HTTP {status}", url=url, status=status)
+        doc = _decode_json(raw, url, status) if raw.strip() else {}
+        if status >= 400:
+            code = doc.get("code") if isinstance(doc, Mapping) else None
+            msg = doc.get("error") if isinstance(doc, Mapping) else None
+            code = code if isinstance(code, int) and not isinstance(code, bool) else None
+            raise HubError(f"{method} {url}: HTTP {status}, Parse error {code}: {_short(str(msg), 160)}",
+                           url=url, status=status, code=code)
+        return doc
+
+    # -- auth -----------------------------------------------------------------------------------
+
+    def login(self) -> str:
+        """Log in with username/password; stores and returns the session token."""
+        if not self.username or self.password is None:
+            raise HubError(f"{self.server_url}: login needs a username and a password", url=self.server_url)
+        with self._login_lock:
+            doc = self._request_once("POST", "/login", params=None,
+                                     json_body={"username": self.username, "password": self.password},
+                                     data=None, content_type=None, timeout=None, with_session=False)
+            token = doc.get("sessionToken") if isinstance(doc, Mapping) else None
+            if not isinstance(token, str) or not token:
+                raise HubError(f"{self._url('/login')}: answer carries no sessionToken", url=self._url("/login"))
+            self._session_token = token
+            return token
+
+    # -- objects --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _cls(class_name: str) -> str:
+        return quote(class_name, safe="")
+
+    def query(self, class_name: str, where: Mapping[str, Any] | None = None, include: str | Sequence[str] | None = None,
+              order: str | Sequence[str] | None = None, limit: int | None = None, skip: int | None = None,
+              keys: str | Sequence[str] | None = None, *, timeout: Any = None) -> list[dict[str, Any]]:
+        """Objects of *class_name*. `limit=None` means all (paged, at most `max_results`).
+
+        Without an `order`, pages follow `objectId` (robust against inserts while paging); with an order,
+        pages use limit/skip.
+        """
+        wanted = self.max_results if limit is None else max(0, min(limit, self.max_results))
+        base: dict[str, Any] = {}
+        if include:
+            base["include"] = include if isinstance(include, str) else ",".join(include)
+        if keys:
+            base["keys"] = keys if isinstance(keys, str) else ",".join(keys)
+        path = f"/classes/{self._cls(class_name)}"
+        results: list[dict[str, Any]] = []
+        keyset = order is None and skip is None and not (where and "objectId" in where)
+        order_text = (order if isinstance(order, str) else ",".join(order)) if order else None
+        offset = skip or 0
+        last_id: str | None = None
+        while len(results) < wanted:
+            page = min(self.page_size, wanted - len(results))
+            params = dict(base, limit=str(page))
+            page_where: dict[str, Any] = dict(where or {})
+            if keyset:
+                params["order"] = "objectId"
+                if last_id is not None:
+                    page_where["objectId"] = {"$gt": last_id}
+            else:
+                if order_text:
+                    params["order"] = order_text
+                if offset:
+                    params["skip"] = str(offset)
+            if page_where:
+                params["where"] = json.dumps(page_where, separators=(",", ":"), ensure_ascii=False)
+            doc = self.request("GET", path, params=params, timeout=timeout)
+            rows = doc.get("results") if isinstance(doc, Mapping) else None
+            if not isinstance(rows, list):
+                raise HubError(f"GET {self._url(path)}: answer has no results list", url=self._url(path))
+            rows = [r for r in rows if isinstance(r, dict)]
+            results.extend(rows)
+            if len(rows) < page:
+                break
+            offset += len(rows)
+            if keyset:
+                new_last = rows[-1].get("objectId")
+                if not isinstance(new_last, str) or new_last == last_id:
+                    break
+                last_id = new_last
+        return results[:wanted]
+
+    def get(self, class_name: str, object_id: str, include: str | Sequence[str] | None = None,
+            *, timeout: Any = None) -> dict[str, Any]:
+        params = {}
+        if include:
+            params["include"] = include if isinstance(include, str) else ",".join(include)
+        doc = self.request("GET", f"/classes/{self._cls(class_name)}/{quote(object_id, safe='')}",
+                           params=params or None, timeout=timeout)
+        return doc if isinstance(doc, dict) else {}
+
+    def create(self, class_name: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+        doc = self.request("POST", f"/classes/{self._cls(class_name)}", json_body=dict(fields))
+        return doc if isinstance(doc, dict) else {}
+
+    def update(self, class_name: str, object_id: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+        doc = self.request("PUT", f"/classes/{self._cls(class_name)}/{quote(object_id, safe='')}",
+                           json_body=dict(fields))
+        return doc if isinstance(doc, dict) else {}
+
+    def delete(self, class_name: str, object_id: str) -> None:
+        self.request("DELETE", f"/classes/{self._cls(class_name)}/{quote(object_id, safe='')}")
+
+    def batch(self, requests_: Iterable[Mapping[str, Any]]) -> list[Any]:
+        """`[{"method","path","body"}]` with paths like `/classes/X` (the mount path is added). One result each."""
+        items = []
+        for req in requests_:
+            item = dict(req)
+            path = str(item.get("path", ""))
+            if self._mount_path and not path.startswith(self._mount_path + "/"):
+                item["path"] = self._mount_path + path
+            items.append(item)
+        out: list[Any] = []
+        for start in range(0, len(items), BATCH_CHUNK):
+            doc = self.request("POST", "/batch", json_body={"requests": items[start:start + BATCH_CHUNK]})
+            if not isinstance(doc, list):
+                raise HubError(f"POST {self._url('/batch')}: answer is not a list", url=self._url("/batch"))
+            out.extend(doc)
+        return out
+
+    def call_function(self, name: str, params: Mapping[str, Any] | None = None, *, timeout: Any = None) -> Any:
+        doc = self.request("POST", f"/functions/{quote(name, safe='')}", json_body=dict(params or {}),
+                           timeout=timeout)
+        if not isinstance(doc, Mapping) or "result" not in doc:
+            raise HubError(f"POST {self._url('/functions/' + name)}: answer has no result",
+                           url=self._url("/functions/" + name))
+        return doc["result"]
+
+    def upload_file(self, name: str, data: bytes, content_type: str) -> dict[str, str]:
+        doc = self.request("POST", f"/files/{quote(name, safe='')}", data=data, content_type=content_type)
+        fname = doc.get("name") if isinstance(doc, Mapping) else None
+        url = doc.get("url") if isinstance(doc, Mapping) else None
+        if not isinstance(fname, str) or not isinstance(url, str):
+            raise HubError(f"POST {self._url('/files/' + name)}: answer has no name/url",
+                           url=self._url("/files/" + name))
+        return {"name": fname, "url": url}
+
+    def close(self) -> None:
+        self.session.close()

@@ -1,0 +1,320 @@
+"""ParseClient against a small scripted Parse-like HTTP server on 127.0.0.1 (error cases, paging, re-login).
+
+The real Parse Server is exercised in tests/integration/test_feeds_hub.py.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from player.parse_rest import (
+    HubError,
+    HubUnavailable,
+    ParseClient,
+    decode_date,
+    decode_file_url,
+    decode_geopoint,
+    decode_pointer,
+    geopoint,
+    parse_date,
+    pointer,
+)
+
+Reply = tuple[int, Any]  # status, JSON-able body (or bytes for raw)
+Handler = Callable[["Request"], Reply | None]
+
+
+class Request:
+    def __init__(self, method: str, path: str, query: dict[str, list[str]], headers: dict[str, str], body: bytes):
+        self.method, self.path, self.query, self.headers, self.body = method, path, query, headers, body
+
+    def json(self) -> Any:
+        return json.loads(self.body) if self.body else None
+
+
+class ScriptedServer:
+    """Answers each request with the first route handler that returns a reply; records all requests."""
+
+    def __init__(self) -> None:
+        self.routes: list[tuple[str, str, Handler]] = []
+        self.requests: list[Request] = []
+        self.stop_streaming = threading.Event()
+        server = self
+
+        class H(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                parts = urlsplit(self.path)
+                req = Request(self.command, parts.path, parse_qs(parts.query),
+                              {k.lower(): v for k, v in self.headers.items()}, body)
+                server.requests.append(req)
+                for method, path, handler in server.routes:
+                    if method == self.command and (path == parts.path or (path.endswith("*")
+                                                                         and parts.path.startswith(path[:-1]))):
+                        reply = handler(req)
+                        if reply is not None:
+                            break
+                else:
+                    reply = (404, {"code": 119, "error": "no route"})
+                status, payload = reply
+                if payload == "STREAM":  # endless body without Content-Length
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    chunk = b" " * 65536
+                    try:
+                        while not server.stop_streaming.is_set():
+                            self.wfile.write(chunk)
+                    except OSError:
+                        pass
+                    self.close_connection = True
+                    return
+                if payload == "HANG":
+                    server.stop_streaming.wait(10)
+                    return
+                data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_DELETE = _handle  # noqa: N815
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/parse"
+
+    def on(self, method: str, path: str, handler: Handler) -> None:
+        self.routes.append((method, "/parse" + path, handler))
+
+    def close(self) -> None:
+        self.stop_streaming.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def server() -> Iterator[ScriptedServer]:
+    srv = ScriptedServer()
+    yield srv
+    srv.close()
+
+
+def client_for(srv: ScriptedServer, **kwargs: Any) -> ParseClient:
+    kwargs.setdefault("timeout", (2, 2))
+    return ParseClient(srv.url, "app", rest_key="rest", **kwargs)
+
+
+# ------------------------------------------------------------------------------------------- errors
+
+
+def test_server_error_is_hub_unavailable_naming_the_url(server: ScriptedServer) -> None:
+    server.on("GET", "/classes/PressRelease", lambda r: (500, b"Internal Server Error"))
+    with pytest.raises(HubUnavailable) as info:
+        client_for(server).query("PressRelease", limit=5)
+    message = str(info.value)
+    assert "\n" not in message and server.url + "/classes/PressRelease" in message and "500" in message
+
+
+def test_invalid_json_is_a_hub_error_not_unavailable(server: ScriptedServer) -> None:
+    server.on("GET", "/classes/PressRelease", lambda r: (200, b"<html>captive portal</html>"))
+    with pytest.raises(HubError) as info:
+        client_for(server).query("PressRelease", limit=5)
+    assert not isinstance(info.value, HubUnavailable)
+    assert "invalid JSON" in str(info.value) and "/classes/PressRelease" in str(info.value)
+
+
+def test_50_mb_body_without_length_is_refused_while_streaming(server: ScriptedServer) -> None:
+    server.on("GET", "/classes/Event", lambda r: (200, "STREAM"))
+    started = time.monotonic()
+    with pytest.raises(HubError) as info:
+        client_for(server, max_body_bytes=1_000_000).query("Event", limit=5)
+    assert "exceeds the limit of 1000000 bytes" in str(info.value)
+    assert time.monotonic() - started < 5
+
+
+def test_declared_50_mb_body_is_refused_before_reading(server: ScriptedServer) -> None:
+    fifty_mb = b"[" + b"0," * (25 * 1024 * 1024) + b"0]"
+    server.on("POST", "/functions/mobility", lambda r: (200, fifty_mb))
+    with pytest.raises(HubError, match="exceeds the limit"):
+        client_for(server).call_function("mobility", {"lat": 1, "lon": 2})
+
+
+def test_timeout_is_hub_unavailable(server: ScriptedServer) -> None:
+    server.on("GET", "/classes/Event", lambda r: (200, "HANG"))
+    with pytest.raises(HubUnavailable, match="no answer in time"):
+        client_for(server, timeout=(1, 0.5)).query("Event", limit=1)
+
+
+def test_connection_refused_is_hub_unavailable() -> None:
+    client = ParseClient("http://127.0.0.1:9/parse", "app", rest_key="k", timeout=(1, 1))
+    with pytest.raises(HubUnavailable, match="cannot connect"):
+        client.get("SteleScreen", "abc")
+
+
+def test_parse_error_keeps_code_and_message(server: ScriptedServer) -> None:
+    server.on("GET", "/classes/SteleScreen/nope", lambda r: (404, {"code": 101, "error": "Object not found."}))
+    with pytest.raises(HubError) as info:
+        client_for(server).get("SteleScreen", "nope")
+    assert info.value.code == 101 and info.value.status == 404 and "Object not found" in str(info.value)
+
+
+# ------------------------------------------------------------------------------------------- sessions
+
+
+def test_login_then_expired_token_is_renewed_once_and_request_repeated(server: ScriptedServer) -> None:
+    tokens = iter(["r:first", "r:second"])
+    valid = {"r:first"}
+
+    def login(req: Request) -> Reply:
+        assert req.json() == {"username": "stele", "password": "geheim"}
+        token = next(tokens)
+        return 200, {"objectId": "u1", "sessionToken": token}
+
+    def screens(req: Request) -> Reply:
+        if req.headers.get("x-parse-session-token") not in valid:
+            return 400, {"code": 209, "error": "Invalid session token"}
+        return 200, {"results": [{"objectId": "s1", "uuid": "x"}]}
+
+    server.on("POST", "/login", login)
+    server.on("GET", "/classes/SteleScreen", screens)
+    client = client_for(server, username="stele", password="geheim")
+
+    assert client.query("SteleScreen", limit=10) == [{"objectId": "s1", "uuid": "x"}]
+    assert client.session_token == "r:first"
+
+    valid.clear()
+    valid.add("r:second")  # the hub revoked the first session
+    assert client.query("SteleScreen", limit=10)[0]["objectId"] == "s1"
+    assert client.session_token == "r:second"
+    assert [r.path.rsplit("/", 1)[-1] for r in server.requests] == [
+        "login", "SteleScreen", "SteleScreen", "login", "SteleScreen"]
+
+
+def test_209_after_relogin_is_reported_not_looped(server: ScriptedServer) -> None:
+    server.on("POST", "/login", lambda r: (200, {"sessionToken": "r:t"}))
+    server.on("GET", "/classes/SteleScreen", lambda r: (400, {"code": 209, "error": "Invalid session token"}))
+    client = client_for(server, username="u", password="p")
+    with pytest.raises(HubError) as info:
+        client.query("SteleScreen", limit=1)
+    assert info.value.code == 209
+    assert sum(r.path.endswith("/login") for r in server.requests) == 2
+
+
+def test_without_credentials_209_is_an_error(server: ScriptedServer) -> None:
+    server.on("GET", "/classes/X", lambda r: (400, {"code": 209, "error": "Invalid session token"}))
+    with pytest.raises(HubError, match="209"):
+        client_for(server).query("X", limit=1)
+
+
+def test_keys_are_sent(server: ScriptedServer) -> None:
+    server.on("POST", "/functions/ping", lambda r: (200, {"result": "pong"}))
+    assert ParseClient(server.url, "app", js_key="js").call_function("ping", {}) == "pong"
+    headers = server.requests[-1].headers
+    assert headers["x-parse-application-id"] == "app" and headers["x-parse-javascript-key"] == "js"
+    assert "x-parse-rest-api-key" not in headers
+
+
+# ------------------------------------------------------------------------------------------- paging
+
+
+def _paged_store(n: int) -> Handler:
+    rows = [{"objectId": f"id{i:05d}", "n": i} for i in range(n)]
+
+    def handler(req: Request) -> Reply:
+        limit = int(req.query.get("limit", ["100"])[0])
+        skip = int(req.query.get("skip", ["0"])[0])
+        where = json.loads(req.query["where"][0]) if "where" in req.query else {}
+        selected = rows
+        if "objectId" in where:
+            selected = [r for r in rows if r["objectId"] > where["objectId"]["$gt"]]
+        if req.query.get("order", [""])[0] == "-n":
+            selected = sorted(selected, key=lambda r: -r["n"])
+        return 200, {"results": selected[skip:skip + min(limit, 100)]}
+
+    return handler
+
+
+def test_query_without_limit_pages_through_everything_by_object_id(server: ScriptedServer) -> None:
+    server.on("GET", "/classes/EnvironmentSensor", _paged_store(250))
+    rows = client_for(server).query("EnvironmentSensor")
+    assert [r["n"] for r in rows] == list(range(250))
+    assert len(server.requests) == 3
+    assert all(r.query["order"] == ["objectId"] for r in server.requests)
+
+
+def test_query_with_order_pages_with_skip_and_respects_limit(server: ScriptedServer) -> None:
+    server.on("GET", "/classes/PressRelease", _paged_store(250))
+    rows = client_for(server).query("PressRelease", order="-n", limit=230)
+    assert [r["n"] for r in rows] == list(range(249, 19, -1))
+    assert [r.query.get("skip", ["0"])[0] for r in server.requests] == ["0", "100", "200"]
+
+
+def test_batch_adds_mount_path_and_chunks(server: ScriptedServer) -> None:
+    server.on("POST", "/batch", lambda r: (200, [{"success": {}} for _ in r.json()["requests"]]))
+    out = client_for(server).batch([{"method": "DELETE", "path": f"/classes/X/{i}"} for i in range(60)])
+    assert len(out) == 60 and len(server.requests) == 2
+    assert server.requests[0].json()["requests"][0]["path"] == "/parse/classes/X/0"
+
+
+def test_upload_file_sends_raw_body(server: ScriptedServer) -> None:
+    server.on("POST", "/files/shot.png", lambda r: (201, {"name": "abc_shot.png", "url": "http://h/f/abc_shot.png"}))
+    assert client_for(server).upload_file("shot.png", b"\x89PNG", "image/png") == {
+        "name": "abc_shot.png", "url": "http://h/f/abc_shot.png"}
+    assert server.requests[0].body == b"\x89PNG" and server.requests[0].headers["content-type"] == "image/png"
+
+
+# ------------------------------------------------------------------------------------------- wire types
+
+
+def test_wire_type_round_trips() -> None:
+    when = datetime(2025, 3, 1, 10, 42, 5, 123000, tzinfo=timezone(timedelta(hours=1)))
+    assert parse_date(when) == {"__type": "Date", "iso": "2025-03-01T09:42:05.123Z"}
+    assert decode_date(parse_date(when)) == when
+    assert decode_pointer(pointer("SteleScreen", "abc")) == ("SteleScreen", "abc")
+    assert decode_geopoint(geopoint(50.1, 8.6)) == (50.1, 8.6)
+    assert decode_file_url({"__type": "File", "name": "a", "url": "https://hub/files/a.png"}) == "https://hub/files/a.png"
+    assert decode_file_url({"__type": "File", "name": "a", "url": "javascript:alert(1)"}) is None
+    assert decode_geopoint({"__type": "GeoPoint", "latitude": 91, "longitude": 0}) is None
+    with pytest.raises(ValueError):
+        parse_date(datetime(2025, 1, 1))
+
+
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+                    max_leaves=10))
+def test_decoders_never_raise_on_odd_data(value: Any) -> None:
+    for decoder in (decode_date, decode_pointer, decode_file_url, decode_geopoint):
+        decoder(value)
+    dated = decode_date({"__type": "Date", "iso": value})
+    assert dated is None or dated.tzinfo is not None
+
+
+@given(st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2200, 1, 1), timezones=st.just(UTC)))
+def test_parse_date_round_trip_at_millisecond_precision(when: datetime) -> None:
+    back = decode_date(parse_date(when))
+    assert back is not None and abs(back - when) < timedelta(milliseconds=1)
