@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time as _time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from PySide6.QtCore import QEvent, QRect, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QColor, QCursor, QKeyEvent, QPainter
 from PySide6.QtWidgets import QWidget
 
-from player.model import Screen
+from player.model import Layout, Schedule, ScheduleEntry, Screen
 from player.ui.items import RenderContext
 from player.ui.screens import MessageScreen, SetupInfo
 from player.ui.stage import Stage
@@ -66,6 +67,8 @@ class PlayerWindow(QWidget):
         self._jump_ref = (_time.monotonic(), ctx.clock.now())
         self._jump_timer.start()
         self.next_change: datetime | None = None
+        self.extra_entries: tuple[ScheduleEntry, ...] = ()
+        self.extra_layouts: dict[str, Layout] = {}
 
     # -------------------------------------------------------------------------------------------- content
     def show_screen(self, screen: Screen, resolve_media: Callable[[str], Path | None]) -> None:
@@ -93,6 +96,21 @@ class PlayerWindow(QWidget):
         self.message.raise_()
         self._announce()
 
+    def set_extra_entries(self, entries: tuple[ScheduleEntry, ...], layouts: dict[str, Layout]) -> None:
+        """Entries added at run time (e.g. a severe public warning as an overlay or interrupt) on top of the
+        screen's own schedule; they go through the same resolver. Pass () to remove them."""
+        self.extra_entries = tuple(entries)
+        self.extra_layouts = dict(layouts)
+        self._on_screen_key = None  # layouts behind the names may be new: rebuild what is on screen
+        self.resolve_now()
+
+    def _effective(self, screen: Screen) -> tuple[Schedule, dict[str, Layout]]:
+        if not self.extra_entries:
+            return screen.schedule, screen.layouts
+        layouts = {**screen.layouts, **self.extra_layouts}
+        entries = screen.schedule.entries + tuple(e for e in self.extra_entries if e.layout in layouts)
+        return replace(screen.schedule, entries=entries), layouts
+
     def resolve_now(self) -> None:
         """Ask the resolver what belongs on screen now, switch if it differs, arm the timer for the next change."""
         screen = self.screen_model
@@ -102,7 +120,7 @@ class PlayerWindow(QWidget):
 
         now = self.ctx.clock.now()
         self._jump_ref = (_time.monotonic(), now)
-        schedule = screen.schedule
+        schedule, layouts = self._effective(screen)
         if now < RELEASE_DATE:
             log.warning("the system clock says %s, before this player's release; showing the default layout "
                         "until the clock is set (NTP)", now.isoformat(timespec="seconds"))
@@ -119,16 +137,15 @@ class PlayerWindow(QWidget):
             else:
                 self._switch_timer.stop()
         if key != self._on_screen_key:
-            self._apply(screen, key)
+            self._apply(layouts, key)
         else:
             for stage in self._stages():
                 for zone in stage.zones:
                     zone.recheck()
 
-    def _apply(self, screen: Screen, key: tuple[str, tuple[str, ...], str | None]) -> None:
+    def _apply(self, layouts: dict[str, Layout], key: tuple[str, tuple[str, ...], str | None]) -> None:
         self._on_screen_key = key
         main_name, overlay_names, interrupt_name = key
-        layouts = screen.layouts
         # main layout: build the new one hidden, show it when its first frame is ready, then drop the old one
         if self.main is None or self.main.name != main_name or self.main.layout_model is not layouts.get(main_name):
             self._replace_main(layouts[main_name])
@@ -151,13 +168,13 @@ class PlayerWindow(QWidget):
             self.interrupt.start()
         self._restack()
 
-    def _make_stage(self, layout, transparent: bool) -> Stage:  # noqa: ANN001
+    def _make_stage(self, layout: Layout, transparent: bool) -> Stage:
         stage = Stage(layout, self.ctx, self, transparent=transparent)
         stage.build(self.rect())
         stage.first_frame.connect(self._announce)
         return stage
 
-    def _replace_main(self, layout) -> None:  # noqa: ANN001
+    def _replace_main(self, layout: Layout) -> None:
         if self._incoming is not None:
             self._incoming.stop()
             self._incoming.deleteLater()
@@ -224,7 +241,7 @@ class PlayerWindow(QWidget):
                 stage.deleteLater()
             self.main, self.overlays, self.interrupt = None, [], None
             if key is not None:
-                self._apply(self.screen_model, key)
+                self._apply(self._effective(self.screen_model)[1], key)
 
     def paintEvent(self, _event: object) -> None:  # noqa: N802
         p = QPainter(self)
