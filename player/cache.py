@@ -1,0 +1,704 @@
+"""Offline content store: files addressed by SHA-256, indexed in SQLite, with quota, pins and integrity checks.
+
+Layout under ``root`` (see docs/cache.md)::
+
+    index.sqlite        SQLite index (WAL mode)
+    files/ab/abcdef...  content, named by its lowercase hex SHA-256, no extension
+    tmp/                temporary files: ``*.tmp`` (in-flight writes), ``*.part`` + ``*.part.json`` (resumable downloads)
+
+No Qt in here; the class is thread-safe (one SQLite connection guarded by a lock).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import re
+import shutil
+import sqlite3
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+from player.atomic import fsync_dir
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "CacheEntry",
+    "CacheError",
+    "CacheFullError",
+    "ConsistencyReport",
+    "ContentCache",
+    "HashMismatchError",
+    "InvalidHashError",
+    "OriginEntry",
+    "SpaceCheck",
+    "CacheStats",
+    "hash_file",
+    "is_sha256",
+]
+
+_SHA_RE = re.compile(r"[0-9a-fA-F]{64}")
+_PIN_NAME_RE = re.compile(r"[A-Za-z0-9._:@-]{1,200}")
+_CHUNK = 1024 * 1024
+#: Wall-clock time this module was imported: temp files older than this belong to a previous process.
+PROCESS_START = time.time()
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (
+    sha           TEXT PRIMARY KEY,
+    size          INTEGER NOT NULL,
+    suffix        TEXT,
+    created       REAL NOT NULL,
+    last_used     REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS files_last_used ON files(last_used);
+CREATE TABLE IF NOT EXISTS origins (
+    url           TEXT PRIMARY KEY,
+    sha           TEXT NOT NULL,
+    etag          TEXT,
+    last_modified TEXT,
+    fetched       REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS origins_sha ON origins(sha);
+CREATE TABLE IF NOT EXISTS pins (
+    set_name      TEXT NOT NULL,
+    sha           TEXT NOT NULL,
+    PRIMARY KEY (set_name, sha)
+);
+CREATE INDEX IF NOT EXISTS pins_sha ON pins(sha);
+CREATE TABLE IF NOT EXISTS derived (
+    src_sha       TEXT NOT NULL,
+    variant       TEXT NOT NULL,
+    sha           TEXT NOT NULL,
+    created       REAL NOT NULL,
+    PRIMARY KEY (src_sha, variant)
+);
+CREATE INDEX IF NOT EXISTS derived_sha ON derived(sha);
+"""
+
+
+class CacheError(Exception):
+    """Base class of all cache errors."""
+
+
+class InvalidHashError(CacheError, ValueError):
+    """A string that is not a 64-character hex SHA-256 was used as a content address."""
+
+
+class HashMismatchError(CacheError):
+    """The content's SHA-256 is not the one the caller expected."""
+
+    def __init__(self, expected: str, actual: str) -> None:
+        super().__init__(f"content hash mismatch: expected {expected}, got {actual}")
+        self.expected = expected
+        self.actual = actual
+
+
+class CacheFullError(CacheError):
+    """The content does not fit into the quota even after evicting every unpinned file."""
+
+
+class CacheStats(NamedTuple):
+    bytes: int
+    files: int
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    sha: str
+    size: int
+    suffix: str | None
+    created: float
+    last_used: float
+
+
+@dataclass(frozen=True)
+class OriginEntry:
+    """What the cache knows about a URL: the content it last delivered and its HTTP validators."""
+
+    url: str
+    sha: str
+    size: int
+    etag: str | None
+    last_modified: str | None
+    fetched: float
+
+
+@dataclass(frozen=True)
+class SpaceCheck:
+    """Answer of :meth:`ContentCache.ensure_space`; truthy when the space is available."""
+
+    ok: bool
+    needed: int
+    available: int
+    reason: str = ""
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+
+@dataclass
+class ConsistencyReport:
+    adopted_files: list[str] = field(default_factory=list)
+    removed_files: list[str] = field(default_factory=list)
+    removed_rows: list[str] = field(default_factory=list)
+    removed_temp: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.adopted_files or self.removed_files or self.removed_rows or self.removed_temp)
+
+
+def is_sha256(value: object) -> bool:
+    return isinstance(value, str) and _SHA_RE.fullmatch(value) is not None
+
+
+def _norm_sha(sha: object) -> str:
+    if not is_sha256(sha):
+        raise InvalidHashError(f"not a SHA-256 hex digest: {str(sha)[:80]!r}")
+    assert isinstance(sha, str)
+    return sha.lower()
+
+
+def hash_file(path: str | os.PathLike[str]) -> tuple[str, int]:
+    """Return (lowercase hex SHA-256, size) of a file, streaming it in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class ContentCache:
+    """Content-addressed file store with a SQLite index.
+
+    * ``quota_bytes`` limits the total size of stored files (temporary/partial files are not counted).
+    * Pins are named sets of hashes (e.g. ``"snapshot:<id>"``, ``"pending"``); a pinned file is never evicted.
+      A hash may be pinned before its file arrives. Derived files of a pinned source count as pinned.
+    * ``touch()`` only records the use in memory; the index is updated at most every ``touch_flush_seconds``
+      (and on :meth:`flush_touches`, eviction and :meth:`close`) to spare the SD card.
+    """
+
+    #: resumable partial downloads older than this are discarded by :meth:`check_consistency`
+    partial_max_age: float = 7 * 24 * 3600.0
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        quota_bytes: int,
+        *,
+        touch_flush_seconds: float = 3600.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if quota_bytes <= 0:
+            raise ValueError(f"cache quota must be positive, got {quota_bytes}")
+        self.root = Path(root).resolve()
+        self.quota_bytes = int(quota_bytes)
+        self.files_dir = self.root / "files"
+        self.tmp_dir = self.root / "tmp"
+        self.index_path = self.root / "index.sqlite"
+        self._clock = clock
+        self._touch_flush_seconds = touch_flush_seconds
+        self._lock = threading.RLock()
+        self._pending_touches: dict[str, float] = {}
+        self._last_touch_flush = clock()
+        self.files_dir.mkdir(parents=True, exist_ok=True)
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        self._db = self._open_db()
+
+    # ------------------------------------------------------------------ database
+
+    def _open_db(self) -> sqlite3.Connection:
+        try:
+            return self._connect()
+        except sqlite3.DatabaseError as exc:
+            aside = self.index_path.with_name(f"index.corrupt-{int(self._clock())}.sqlite")
+            log.error("cache index %s is unreadable (%s); moved aside to %s, rebuilding", self.index_path, exc, aside)
+            for suffix in ("", "-wal", "-shm"):
+                src = Path(str(self.index_path) + suffix)
+                if src.exists():
+                    os.replace(src, Path(str(aside) + suffix))
+            return self._connect()
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.index_path, check_same_thread=False, isolation_level=None, timeout=30)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA foreign_keys=OFF")
+            db.executescript(_SCHEMA)
+            db.execute("PRAGMA quick_check").fetchone()
+        except sqlite3.DatabaseError:
+            db.close()
+            raise
+        return db
+
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def close(self) -> None:
+        """Write pending last-use times and close the index."""
+        with self._lock:
+            self.flush_touches()
+            self._db.close()
+
+    def __enter__(self) -> ContentCache:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ lookup
+
+    def path_of(self, sha: str) -> Path:
+        """Path where the content with this hash is (or would be) stored.
+
+        Raises :class:`InvalidHashError` for anything but a 64-hex digest, so no path can leave the cache dir.
+        Does not check existence; use :meth:`has`.
+        """
+        s = _norm_sha(sha)
+        return self.files_dir / s[:2] / s
+
+    def has(self, sha: str) -> bool:
+        """True when the index lists the hash and its file exists (False for invalid hashes)."""
+        if not is_sha256(sha):
+            return False
+        s = sha.lower()
+        with self._lock:
+            row = self._db.execute("SELECT 1 FROM files WHERE sha=?", (s,)).fetchone()
+        return row is not None and self.path_of(s).is_file()
+
+    def entry(self, sha: str) -> CacheEntry | None:
+        s = _norm_sha(sha)
+        with self._lock:
+            row = self._db.execute(
+                "SELECT sha, size, suffix, created, last_used FROM files WHERE sha=?", (s,)
+            ).fetchone()
+        if row is None:
+            return None
+        last_used = max(row[4], self._pending_touches.get(s, 0.0))
+        return CacheEntry(row[0], row[1], row[2], row[3], last_used)
+
+    def lookup_origin(self, url: str) -> OriginEntry | None:
+        """Last content delivered for *url* (with ETag/Last-Modified), if that content is still cached."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT o.url, o.sha, f.size, o.etag, o.last_modified, o.fetched "
+                "FROM origins o JOIN files f ON f.sha = o.sha WHERE o.url=?",
+                (url,),
+            ).fetchone()
+        if row is None or not self.path_of(row[1]).is_file():
+            return None
+        return OriginEntry(*row)
+
+    def record_origin(self, url: str, sha: str, etag: str | None = None, last_modified: str | None = None) -> None:
+        """Remember that *url* delivered *sha* (with these validators)."""
+        s = _norm_sha(sha)
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO origins(url, sha, etag, last_modified, fetched) VALUES (?,?,?,?,?) "
+                "ON CONFLICT(url) DO UPDATE SET sha=excluded.sha, etag=excluded.etag, "
+                "last_modified=excluded.last_modified, fetched=excluded.fetched",
+                (url, s, etag, last_modified, self._clock()),
+            )
+
+    def stats(self) -> CacheStats:
+        """(total bytes, number of files) currently stored."""
+        with self._lock:
+            total, count = self._db.execute("SELECT COALESCE(SUM(size), 0), COUNT(*) FROM files").fetchone()
+        return CacheStats(int(total), int(count))
+
+    # ------------------------------------------------------------------ storing
+
+    def new_temp_path(self, suffix: str = ".tmp") -> Path:
+        """A fresh, unique path in ``root/tmp`` (same filesystem as the store, so moves are renames)."""
+        fd, name = tempfile.mkstemp(dir=self.tmp_dir, suffix=suffix)
+        os.close(fd)
+        return Path(name)
+
+    def put_file(
+        self,
+        tmp_path: str | os.PathLike[str],
+        expected_sha: str | None = None,
+        origin: str | None = None,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        suffix: str | None = None,
+    ) -> str:
+        """Move a finished file into the store and return its SHA-256.
+
+        The file is hashed; on mismatch with *expected_sha* it is deleted and :class:`HashMismatchError`
+        raised. If the content is already stored the temp file is just deleted. Makes room by LRU eviction
+        of unpinned files; raises :class:`CacheFullError` (temp file deleted) when it cannot fit.
+        """
+        src = Path(tmp_path)
+        want = _norm_sha(expected_sha) if expected_sha is not None else None
+        try:
+            sha, size = hash_file(src)
+            if want is not None and sha != want:
+                raise HashMismatchError(want, sha)
+            dest = self.path_of(sha)
+            with self._lock:
+                if not self.has(sha):
+                    if not self.evict_to_fit(size):
+                        raise CacheFullError(
+                            f"cannot store {size} bytes: quota {self.quota_bytes}, "
+                            f"{self._pinned_bytes()} bytes pinned"
+                        )
+                    self._move_in(src, dest)
+                    now = self._clock()
+                    with self._tx() as db:
+                        db.execute(
+                            "INSERT OR REPLACE INTO files(sha, size, suffix, created, last_used) VALUES (?,?,?,?,?)",
+                            (sha, size, suffix, now, now),
+                        )
+                else:
+                    src.unlink(missing_ok=True)
+                    if suffix is not None:
+                        with self._tx() as db:
+                            db.execute("UPDATE files SET suffix=? WHERE sha=? AND suffix IS NULL", (suffix, sha))
+                if origin is not None:
+                    self.record_origin(origin, sha, etag, last_modified)
+            return sha
+        except BaseException:
+            src.unlink(missing_ok=True)
+            raise
+
+    def _move_in(self, src: Path, dest: Path) -> None:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        _fsync_file(src)
+        try:
+            os.replace(src, dest)
+        except OSError as exc:
+            if exc.errno != 18:  # EXDEV: not on our filesystem, copy into tmp first
+                raise
+            staged = self.new_temp_path()
+            shutil.copyfile(src, staged)
+            _fsync_file(staged)
+            os.replace(staged, dest)
+            src.unlink(missing_ok=True)
+        fsync_dir(dest.parent)
+
+    def put_bytes(
+        self,
+        data: bytes,
+        expected_sha: str | None = None,
+        origin: str | None = None,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        suffix: str | None = None,
+    ) -> str:
+        """Store *data* and return its SHA-256 (same semantics as :meth:`put_file`)."""
+        tmp = self.new_temp_path()
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+        return self.put_file(tmp, expected_sha, origin=origin, etag=etag, last_modified=last_modified, suffix=suffix)
+
+    def read_bytes(self, sha: str) -> bytes:
+        return self.path_of(sha).read_bytes()
+
+    def remove(self, sha: str) -> bool:
+        """Delete a stored file and everything that refers to it (origins, derived rows). Pins stay."""
+        s = _norm_sha(sha)
+        with self._lock:
+            with self._tx() as db:
+                cur = db.execute("DELETE FROM files WHERE sha=?", (s,))
+                db.execute("DELETE FROM origins WHERE sha=?", (s,))
+                db.execute("DELETE FROM derived WHERE sha=?", (s,))
+            self._pending_touches.pop(s, None)
+            existed = cur.rowcount > 0
+            path = self.path_of(s)
+            if path.exists():
+                path.unlink()
+                fsync_dir(path.parent)
+                existed = True
+        return existed
+
+    # ------------------------------------------------------------------ derived files
+
+    def put_derived(
+        self, src_sha: str, variant: str, tmp_path: str | os.PathLike[str], suffix: str | None = None
+    ) -> str:
+        """Store a file derived from *src_sha* (e.g. variant ``"scale:960x540"``); returns the derived file's sha."""
+        src = _norm_sha(src_sha)
+        if not variant:
+            raise ValueError("derived variant must be a non-empty string")
+        sha = self.put_file(tmp_path, suffix=suffix)
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO derived(src_sha, variant, sha, created) VALUES (?,?,?,?)",
+                (src, variant, sha, self._clock()),
+            )
+        return sha
+
+    def get_derived(self, src_sha: str, variant: str) -> str | None:
+        """The sha of the stored derived file for (src_sha, variant), or None. Counts as a use."""
+        src = _norm_sha(src_sha)
+        with self._lock:
+            row = self._db.execute(
+                "SELECT sha FROM derived WHERE src_sha=? AND variant=?", (src, variant)
+            ).fetchone()
+        if row is None or not self.has(row[0]):
+            return None
+        self.touch(row[0])
+        return str(row[0])
+
+    # ------------------------------------------------------------------ use tracking
+
+    def touch(self, sha: str) -> None:
+        """Record a use (for LRU). Buffered in memory; written at most every ``touch_flush_seconds``."""
+        s = _norm_sha(sha)
+        now = self._clock()
+        with self._lock:
+            self._pending_touches[s] = now
+            if now - self._last_touch_flush >= self._touch_flush_seconds:
+                self.flush_touches()
+
+    def flush_touches(self) -> None:
+        """Write buffered last-use times to the index (one transaction)."""
+        with self._lock:
+            self._last_touch_flush = self._clock()
+            if not self._pending_touches:
+                return
+            items = [(t, s) for s, t in self._pending_touches.items()]
+            self._pending_touches.clear()
+            with self._tx() as db:
+                db.executemany("UPDATE files SET last_used=MAX(last_used, ?) WHERE sha=?", items)
+
+    # ------------------------------------------------------------------ pins
+
+    def pin(self, set_name: str, shas: Iterable[str]) -> None:
+        """Replace the pin set *set_name* with *shas* (hashes need not be stored yet)."""
+        if not _PIN_NAME_RE.fullmatch(set_name):
+            raise ValueError(f"invalid pin set name: {set_name!r}")
+        rows = sorted({(set_name, _norm_sha(s)) for s in shas})
+        with self._tx() as db:
+            db.execute("DELETE FROM pins WHERE set_name=?", (set_name,))
+            db.executemany("INSERT INTO pins(set_name, sha) VALUES (?,?)", rows)
+
+    def unpin(self, set_name: str) -> None:
+        """Drop the pin set *set_name* (no error if it does not exist)."""
+        with self._tx() as db:
+            db.execute("DELETE FROM pins WHERE set_name=?", (set_name,))
+
+    def pin_sets(self) -> dict[str, set[str]]:
+        with self._lock:
+            rows = self._db.execute("SELECT set_name, sha FROM pins").fetchall()
+        out: dict[str, set[str]] = {}
+        for name, sha in rows:
+            out.setdefault(name, set()).add(sha)
+        return out
+
+    def is_pinned(self, sha: str) -> bool:
+        s = _norm_sha(sha)
+        with self._lock:
+            return s in self._pinned_shas()
+
+    def _pinned_shas(self) -> set[str]:
+        rows = self._db.execute(
+            "SELECT sha FROM pins UNION SELECT d.sha FROM derived d JOIN pins p ON p.sha = d.src_sha"
+        ).fetchall()
+        return {r[0] for r in rows}
+
+    def _pinned_bytes(self) -> int:
+        with self._lock:
+            pinned = self._pinned_shas()
+            rows = self._db.execute("SELECT sha, size FROM files").fetchall()
+        return sum(size for sha, size in rows if sha in pinned)
+
+    # ------------------------------------------------------------------ quota
+
+    def evict_to_fit(self, extra_bytes: int, keep: Iterable[str] = ()) -> bool:
+        """Evict least-recently-used unpinned files until *extra_bytes* more fit into the quota.
+
+        Files in *keep* are treated as pinned. Returns False (having evicted nothing) when even evicting
+        every unpinned file would not make enough room.
+        """
+        with self._lock:
+            self.flush_touches()
+            total, _ = self.stats()
+            excess = total + extra_bytes - self.quota_bytes
+            if excess <= 0:
+                return True
+            protected = self._pinned_shas() | {_norm_sha(k) for k in keep}
+            rows = self._db.execute("SELECT sha, size FROM files ORDER BY last_used ASC, created ASC").fetchall()
+            victims: list[tuple[str, int]] = []
+            freed = 0
+            for sha, size in rows:
+                if freed >= excess:
+                    break
+                if sha in protected:
+                    continue
+                victims.append((sha, size))
+                freed += size
+            if freed < excess:
+                return False
+            for sha, size in victims:
+                log.info("cache: evicting %s (%d bytes, least recently used)", sha, size)
+                self.remove(sha)
+            return True
+
+    def ensure_space(self, needed: int, keep: Iterable[str] = ()) -> SpaceCheck:
+        """Make room for *needed* more bytes (evicting LRU unpinned files), or explain why that is impossible.
+
+        Typical use by sync: ``pin("pending", shas)`` first, then ``ensure_space(bytes_still_missing)``.
+        Nothing is evicted when the answer is negative.
+        """
+        with self._lock:
+            keep_set = {_norm_sha(k) for k in keep}
+            if needed > self.quota_bytes:
+                return SpaceCheck(
+                    False, needed, self._available_after_eviction(keep_set),
+                    f"needs {needed} bytes but the cache quota is only {self.quota_bytes} bytes",
+                )
+            if self.evict_to_fit(needed, keep_set):
+                total, _ = self.stats()
+                return SpaceCheck(True, needed, self.quota_bytes - total)
+            available = self._available_after_eviction(keep_set)
+            return SpaceCheck(
+                False, needed, available,
+                f"needs {needed} bytes but only {available} bytes can be made available "
+                f"(quota {self.quota_bytes}, pinned {self.quota_bytes - available} bytes)",
+            )
+
+    def _available_after_eviction(self, keep: set[str]) -> int:
+        protected = self._pinned_shas() | keep
+        rows = self._db.execute("SELECT sha, size FROM files").fetchall()
+        return self.quota_bytes - sum(size for sha, size in rows if sha in protected)
+
+    # ------------------------------------------------------------------ integrity
+
+    def verify(self, sha: str) -> bool:
+        """Re-hash a stored file. A missing or corrupt file is removed from the store; returns False then."""
+        s = _norm_sha(sha)
+        path = self.path_of(s)
+        try:
+            actual, _ = hash_file(path)
+        except FileNotFoundError:
+            actual = None
+        if actual == s:
+            return True
+        log.warning("cache: %s is %s; removed so it gets fetched again", s, "missing" if actual is None else "corrupt")
+        self.remove(s)
+        return False
+
+    def check_consistency(self, deep: bool = False) -> ConsistencyReport:
+        """Repair the store after a crash or power loss; call once at start.
+
+        * index rows without a file (or with a file of the wrong size) are deleted;
+        * files not in the index are re-hashed and adopted when their name matches their content,
+          otherwise deleted; anything in ``files/`` not named like a hash is deleted;
+        * temp files from previous processes are deleted, except resumable downloads (``*.part`` with a
+          ``*.part.json`` sidecar) younger than ``partial_max_age``; orphan sidecars are deleted;
+        * with ``deep=True`` every file is re-hashed (slow on big caches).
+        """
+        report = ConsistencyReport()
+        with self._lock:
+            rows = dict(self._db.execute("SELECT sha, size FROM files").fetchall())
+            on_disk: dict[str, Path] = {}
+            for sub in list(self.files_dir.iterdir()):
+                if not sub.is_dir() or not re.fullmatch(r"[0-9a-f]{2}", sub.name):
+                    _remove_any(sub)
+                    report.removed_files.append(str(sub.relative_to(self.root)))
+                    continue
+                for f in list(sub.iterdir()):
+                    if f.is_file() and re.fullmatch(r"[0-9a-f]{64}", f.name) and f.name[:2] == sub.name:
+                        on_disk[f.name] = f
+                    else:
+                        _remove_any(f)
+                        report.removed_files.append(str(f.relative_to(self.root)))
+            for sha, size in rows.items():
+                path = on_disk.get(sha)
+                bad = path is None or path.stat().st_size != size
+                if not bad and deep:
+                    bad = hash_file(path)[0] != sha  # type: ignore[arg-type]
+                if bad:
+                    self.remove(sha)
+                    on_disk.pop(sha, None)
+                    report.removed_rows.append(sha)
+            now = self._clock()
+            for sha, path in on_disk.items():
+                if sha in rows:
+                    continue
+                actual, size = hash_file(path)
+                if actual == sha:
+                    with self._tx() as db:
+                        db.execute(
+                            "INSERT OR REPLACE INTO files(sha, size, suffix, created, last_used) VALUES (?,?,?,?,?)",
+                            (sha, size, None, now, 0.0),
+                        )
+                    report.adopted_files.append(sha)
+                else:
+                    path.unlink()
+                    report.removed_files.append(str(path.relative_to(self.root)))
+            with self._tx() as db:
+                db.execute("DELETE FROM origins WHERE sha NOT IN (SELECT sha FROM files)")
+                db.execute("DELETE FROM derived WHERE sha NOT IN (SELECT sha FROM files)")
+            report.removed_temp.extend(self._clean_tmp())
+            for d in {p.parent for p in on_disk.values()} | {self.files_dir, self.tmp_dir}:
+                if d.exists():
+                    fsync_dir(d)
+        if report.changed:
+            log.warning(
+                "cache: consistency check adopted %d, removed %d files, %d index rows, %d temp files",
+                len(report.adopted_files), len(report.removed_files), len(report.removed_rows),
+                len(report.removed_temp),
+            )
+        return report
+
+    def _clean_tmp(self) -> list[str]:
+        removed: list[str] = []
+        now = time.time()
+        entries = list(self.tmp_dir.iterdir())
+        names = {p.name for p in entries}
+        for p in entries:
+            try:
+                mtime = p.stat().st_mtime
+            except FileNotFoundError:
+                continue
+            if mtime >= PROCESS_START:
+                continue  # may belong to a write in progress in this process
+            name = p.name
+            if name.endswith(".part"):
+                keep = (name + ".json") in names and now - mtime < self.partial_max_age
+            elif name.endswith(".part.json"):
+                keep = name[: -len(".json")] in names and now - mtime < self.partial_max_age
+            else:
+                keep = False
+            if not keep:
+                _remove_any(p)
+                removed.append(str(p.relative_to(self.root)))
+        return removed
+
+
+def _remove_any(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
