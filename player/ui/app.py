@@ -6,6 +6,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -18,7 +19,9 @@ from PySide6.QtWidgets import QApplication
 from player.clock import Clock, FakeClock, SystemClock
 from player.config import Config
 from player.layouts import DocumentError, Loaded
+from player.memory import tune_malloc
 from player.sources.folder import FolderSource
+from player.system.watchdog import SdNotifier
 from player.ui.bridge import WorkerBridge, shared_bridge
 from player.ui.items import RenderContext
 from player.ui.window import PlayerWindow
@@ -78,12 +81,47 @@ def load_folder_async(window: PlayerWindow, source: FolderSource,
     window.ctx.bridge.submit(source.load, done, failed)
 
 
+def seconds_since_process_start() -> float:
+    """Wall time since this process was started by the kernel (includes interpreter start and imports)."""
+    try:
+        with open("/proc/self/stat", encoding="ascii") as fh:
+            start_ticks = int(fh.read().rsplit(")", 1)[1].split()[19])
+        return time.clock_gettime(time.CLOCK_BOOTTIME) - start_ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
+def attach_watchdog(app: QApplication, window: PlayerWindow) -> SdNotifier:
+    """systemd integration: READY once the first frame is painted, WATCHDOG pings from the GUI thread's event loop
+    (a frozen GUI stops them and systemd restarts the player), STATUS with the layout on screen."""
+    notifier = SdNotifier()
+
+    def first_frame() -> None:
+        window.repaint()  # paint now, synchronously, so "first frame" means pixels, not intentions
+        took = seconds_since_process_start()
+        log.info("first frame on screen %.2f s after process start", took)
+        if os.environ.get("OSC_PLAYER_BENCH"):
+            print(f"OSC_FIRST_FRAME {time.clock_gettime(time.CLOCK_MONOTONIC):.6f} {took:.4f}", flush=True)
+        notifier.ready(status="playing")
+
+    window.first_frame.connect(first_frame)
+    window.layout_changed.connect(lambda name: notifier.status(f"playing layout '{name}'"))
+    interval = notifier.ping_interval()
+    if interval:
+        pinger = QTimer(app)
+        pinger.timeout.connect(notifier.watchdog)
+        pinger.start(int(interval * 1000))
+    return notifier
+
+
 def run_player(config: Config, source_dir: Path, windowed: tuple[int, int] | None = None,
                exit_after: float | None = None) -> int:
+    tune_malloc()
     app = ensure_app()
     clock = SystemClock()
     window = make_window(config, clock, windowed)
     source = FolderSource(source_dir, timezone=config.timezone)
+    notifier = attach_watchdog(app, window)
     if windowed is None:
         window.showFullScreen()
     else:
@@ -93,6 +131,7 @@ def run_player(config: Config, source_dir: Path, windowed: tuple[int, int] | Non
     if exit_after is not None:
         QTimer.singleShot(int(exit_after * 1000), lambda: (setattr(window, "_allow_close", True), app.quit()))
     code = app.exec()
+    notifier.stopping()
     window.ctx.bridge.shutdown()
     return int(code)
 

@@ -1,0 +1,130 @@
+"""Start-up, memory and CPU of the player against a bare PySide6 window measured in the same run.
+
+    .venv/bin/python bench/startup.py [--seconds 30] [--offscreen]
+
+Three processes, one after another, each in a 1920x1080 window on the same X server (Xvfb, started here;
+``--offscreen`` uses Qt's offscreen platform instead):
+- baseline: a minimal PySide6 program showing one image (bench/_baseline_window.py);
+- player, static: osc-player with one image in one zone (nothing should tick);
+- player, demo: the built-in demo (slideshow with crossfades, clock, ticker).
+For each: process start to first frame painted, RSS and PSS after settling, CPU% of one core over ``--seconds``.
+Ratios against the baseline are printed (the machine is noisy; only same-run ratios mean something).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+IMAGE = ROOT / "player" / "demo" / "media" / "weihnachtsmarkt.jpg"
+
+
+def start_xvfb() -> tuple[subprocess.Popen[bytes], str]:
+    for n in range(90, 120):
+        if not Path(f"/tmp/.X11-unix/X{n}").exists() and not Path(f"/tmp/.X{n}-lock").exists():
+            proc = subprocess.Popen(["Xvfb", f":{n}", "-screen", "0", "1920x1080x24", "-nolisten", "tcp"],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for _ in range(100):
+                if Path(f"/tmp/.X11-unix/X{n}").exists():
+                    return proc, f":{n}"
+                time.sleep(0.05)
+            proc.kill()
+    raise SystemExit("could not start Xvfb")
+
+
+def mem_kb(pid: int) -> tuple[int, int]:
+    rss = pss = 0
+    with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith("Rss:"):
+                rss = int(line.split()[1])
+            elif line.startswith("Pss:"):
+                pss = int(line.split()[1])
+    return rss, pss
+
+
+def cpu_ticks(pid: int) -> int:
+    with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def measure(name: str, cmd: list[str], env: dict[str, str], seconds: float) -> dict[str, float | str]:
+    t0 = time.clock_gettime(time.CLOCK_MONOTONIC)
+    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert proc.stdout is not None
+    first = float("nan")
+    for line in proc.stdout:
+        if line.startswith("OSC_FIRST_FRAME"):
+            first = float(line.split()[1]) - t0
+            break
+    time.sleep(3.0)  # settle: decoders warm, first transitions done
+    tck = os.sysconf("SC_CLK_TCK")
+    c0, w0 = cpu_ticks(proc.pid), time.monotonic()
+    time.sleep(seconds)
+    c1, w1 = cpu_ticks(proc.pid), time.monotonic()
+    rss, pss = mem_kb(proc.pid)
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    return {"name": name, "first_frame_s": first, "rss_mb": rss / 1024, "pss_mb": pss / 1024,
+            "cpu_pct": 100.0 * (c1 - c0) / tck / (w1 - w0)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=30.0)
+    ap.add_argument("--offscreen", action="store_true")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    env = {**os.environ, "OSC_PLAYER_BENCH": "1"}
+    xvfb = None
+    if args.offscreen or not shutil.which("Xvfb"):
+        env["QT_QPA_PLATFORM"] = "offscreen"
+    else:
+        xvfb, display = start_xvfb()
+        env.update(DISPLAY=display, QT_QPA_PLATFORM="xcb")
+    life = str(args.seconds + 30)
+    with tempfile.TemporaryDirectory() as tmp:
+        static = Path(tmp) / "static"
+        (static / "m").mkdir(parents=True)
+        shutil.copy(IMAGE, static / "m" / "a.jpg")
+        (static / "screen.json").write_text(json.dumps({"version": 1, "layouts": {"s": {"width": 1920, "height": 1080,
+            "zones": [{"id": "z", "x": 0, "y": 0, "width": 1920, "height": 1080,
+                       "items": [{"type": "image", "src": "m/a.jpg", "duration": 3600, "fit": "cover"}]}]}}}))
+        cfg = Path(tmp) / "player.toml"
+        cfg.write_text(f'[player]\nstate_dir = "{tmp}/state"\ncache_dir = "{tmp}/cache"\n')
+        runs = [
+            ("baseline (bare PySide6)", [PY, "bench/_baseline_window.py", str(IMAGE), "1920", "1080", life]),
+            ("player, static image", [PY, "-m", "player.cli", "run", "--config", str(cfg), "--source", str(static),
+                                      "--windowed", "1920x1080", "--exit-after", life]),
+            ("player, demo", [PY, "-m", "player.cli", "run", "--config", str(cfg), "--source",
+                              str(ROOT / "player" / "demo"), "--windowed", "1920x1080", "--exit-after", life]),
+        ]
+        results = [measure(name, cmd, env, args.seconds) for name, cmd in runs]
+    if xvfb is not None:
+        xvfb.terminate()
+    base = results[0]
+    print(f"platform: {env['QT_QPA_PLATFORM']}, steady state measured over {args.seconds:.0f} s")
+    print(f"{'':26} {'first frame':>12} {'RSS':>9} {'PSS':>9} {'CPU':>7}   ratio to baseline (frame / RSS)")
+    for r in results:
+        print(f"{r['name']:26} {r['first_frame_s']:>10.2f} s {r['rss_mb']:>6.1f} MB {r['pss_mb']:>6.1f} MB "
+              f"{r['cpu_pct']:>6.2f}%   {r['first_frame_s'] / base['first_frame_s']:.2f} / "
+              f"{r['rss_mb'] / base['rss_mb']:.2f}")
+    if args.json:
+        print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,34 @@
+"""Keeps the player's resident memory close to what it really uses (a 1 GB Pi has little to spare).
+
+Decoded pictures are large, short-lived buffers made on worker threads. With glibc's defaults those land in
+per-thread arenas and the freed memory stays with the process. Serving large blocks by mmap (given back to the
+system on free) and trimming the heap eagerly keeps RSS flat. Measured in bench/startup.py (demo: see
+docs/performance.md)."""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import logging
+
+log = logging.getLogger(__name__)
+
+M_TRIM_THRESHOLD = -1
+M_MMAP_THRESHOLD = -3
+M_ARENA_MAX = -8
+
+
+def tune_malloc(mmap_threshold: int = 128 * 1024, trim_threshold: int = 128 * 1024, arena_max: int = 2) -> bool:
+    """Applies the settings through mallopt(3). Returns False where there is no glibc (then nothing changes)."""
+    name = ctypes.util.find_library("c")
+    if not name:
+        return False
+    try:
+        libc = ctypes.CDLL(name)
+        ok = all(libc.mallopt(param, value) == 1 for param, value in (
+            (M_MMAP_THRESHOLD, mmap_threshold), (M_TRIM_THRESHOLD, trim_threshold), (M_ARENA_MAX, arena_max)))
+    except (OSError, AttributeError):
+        return False
+    if not ok:
+        log.debug("mallopt refused a setting; keeping the C library's defaults")
+    return ok
