@@ -96,6 +96,8 @@ SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], Any, Any, str]]] = {
         "power_backend": (str, "auto", _choice("auto", "vcgencmd", "wlr-randr", "xset", "cec", "none"),
                           "How the display is switched on and off."),
         "power_schedule": (dict, {}, None, "When the display is on, e.g. {\"mon-fri\" = \"06:00-22:00\"}; empty: always on."),
+        "output": (str, "", None, "wlr-randr only: which output to switch (empty: the first one)."),
+        "cec_device": (str, "/dev/cec0", None, "HDMI-CEC adapter for the `cec` backend."),
     },
     "report": {
         "screenshot_interval_s": (int, 600, _positive, "Screenshots to the hub (SteleScreenshot)."),

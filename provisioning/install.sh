@@ -12,14 +12,14 @@
 #   --wheel FILE          install this wheel instead of a source tree
 #   --hub-url URL         Open SmartCity Hub (Parse Server) URL        -> [hub] url
 #   --app-id ID           Parse application id                         -> [hub] app_id
-#   --city NAME           city / operator name shown on setup screens  -> [screen] city
-#   --screen-id ID        hub screen id (empty: shown as unactivated)  -> [screen] id
-#   --screen-name NAME    human name of this screen                    -> [screen] name
-#   --folder DIR          play from a local folder instead of a hub    -> [source] folder
+#   --city NAME           city name shown in headers and setup screens -> [player] city
+#   --screen-id ID        kept for compatibility; the player makes its own id (UUID) on first start
+#   --screen-name NAME    human name of this screen                    -> [player] screen_name
+#   --folder DIR          play from a local folder instead of a hub    -> [source] type/path
 #   --api-key-file FILE   file holding the hub client key (-> /etc/osc-player/secrets.toml, mode 0600)
 #   --power-backend NAME  auto|vcgencmd|wlr-randr|xset|cec|none        -> [display] power_backend
 #   --schedule SPEC       display-on windows, "DAYS=WINDOWS;..." e.g. "mon-fri=06:00-22:00;sat=08:00-20:00"
-#                         (empty: always on)                          -> [display.schedule]
+#                         (empty: always on)                          -> [display.power_schedule]
 #   --timezone TZ         set the system time zone (e.g. Europe/Berlin)
 #   --pyside MODE         auto (wheels, else distribution packages) | wheel | system
 #   --no-apt              do not install Debian packages (they must be there already)
@@ -309,18 +309,19 @@ else
     {
         echo "# osc-player configuration, written by provisioning/install.sh; see docs/operations.md"
         echo
-        echo "[screen]"
-        echo "id = $(toml_string "$SCREEN_ID")"
-        echo "name = $(toml_string "$SCREEN_NAME")"
+        echo "[player]"
         echo "city = $(toml_string "$CITY")"
-        echo "language = \"de-DE\""
+        echo "screen_name = $(toml_string "$SCREEN_NAME")"
+        echo "locale = \"de-DE\""
+        echo "state_dir = \"/var/lib/osc-player\""
+        echo "cache_dir = \"/var/cache/osc-player\""
         echo
         echo "[source]"
         if [[ -n "$FOLDER" ]]; then
-            echo "kind = \"folder\""
-            echo "folder = $(toml_string "$FOLDER")"
+            echo "type = \"folder\""
+            echo "path = $(toml_string "$FOLDER")"
         else
-            echo "kind = \"hub\""
+            echo "type = \"hub\""
         fi
         echo
         echo "[hub]"
@@ -328,18 +329,10 @@ else
         echo "app_id = $(toml_string "$APP_ID")"
         echo "secrets_file = \"$CONF_DIR/secrets.toml\""
         echo
-        echo "[cache]"
-        echo "dir = \"/var/cache/osc-player\""
-        echo
-        echo "[state]"
-        echo "dir = \"/var/lib/osc-player\""
-        echo
         echo "[display]"
         echo "power_backend = $(toml_string "$POWER_BACKEND")"
-        echo "# output = \"HDMI-A-1\"     # wlr-randr only"
-        echo "# cec_device = \"/dev/cec0\""
         echo
-        echo "[display.schedule]"
+        echo "[display.power_schedule]"
         echo "# weekly display-on windows in local time; empty: always on. Example:"
         echo "# \"mon-fri\" = \"06:00-22:00\""
         echo "# \"sun\" = \"off\""
@@ -350,7 +343,7 @@ else
 fi
 if [[ -n "$API_KEY_FILE" ]]; then
     key="$(tr -d '\r\n' <"$API_KEY_FILE")"
-    printf '# hub credentials: readable by osc-player only\n[hub]\nclient_key = %s\n' "$(toml_string "$key")" |
+    printf '# hub credentials: readable by osc-player only (see docs/hub.md)\nrest_key = %s\n' "$(toml_string "$key")" |
         write_content "$CONF_DIR/secrets.toml" 0600 "$PLAYER_USER:$PLAYER_USER" || true
 fi
 

@@ -43,12 +43,16 @@ def dry_run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return result
 
 
-def written_config(output: str) -> dict[str, object]:
-    """The player.toml content that --dry-run prints, parsed as TOML."""
+def written_config_text(output: str) -> str:
+    """The player.toml content that --dry-run prints."""
     match = re.search(r"\+ content of /etc/osc-player/player.toml:\n((?:    .*\n|\n)*)", output)
     assert match, output
-    text = "\n".join(line[4:] for line in match.group(1).splitlines())
-    return tomllib.loads(text)
+    return "\n".join(line[4:] for line in match.group(1).splitlines())
+
+
+def written_config(output: str) -> dict[str, object]:
+    """The player.toml content that --dry-run prints, parsed as TOML."""
+    return tomllib.loads(written_config_text(output))
 
 
 @pytest.mark.parametrize("script", ["install.sh", "dev-tools.sh"])
@@ -78,13 +82,21 @@ def test_dry_run_writes_config_from_arguments(tmp_path: Path) -> None:
         "app_id": "musterstadt",
         "secrets_file": "/etc/osc-player/secrets.toml",
     }
-    assert config["screen"]["city"] == 'Neu "Muster" \\ Stadt'  # type: ignore[index]
-    assert config["screen"]["name"] == "Rathaus Foyer"  # type: ignore[index]
-    assert config["source"] == {"kind": "hub"}
+    assert config["player"]["city"] == 'Neu "Muster" \\ Stadt'  # type: ignore[index]
+    assert config["player"]["screen_name"] == "Rathaus Foyer"  # type: ignore[index]
+    assert config["source"] == {"type": "hub"}
     assert config["display"] == {  # type: ignore[comparison-overlap]
         "power_backend": "cec",
-        "schedule": {"mon-fri": "06:00-22:00", "fri": "22:00-02:00", "sun": "off"},
+        "power_schedule": {"mon-fri": "06:00-22:00", "fri": "22:00-02:00", "sun": "off"},
     }
+    # and the player itself reads it without a single complaint
+    from player.config import load_config
+
+    toml_path = tmp_path / "player.toml"
+    toml_path.write_text(written_config_text(result.stdout), encoding="utf-8")
+    loaded = load_config(toml_path, env={})
+    assert loaded.problems == ()
+    assert loaded["display"]["power_backend"] == "cec" and loaded["source"]["type"] == "hub"
     out = result.stdout
     # the secret is never printed, and its file is private to the player user
     assert "s3cr3t" not in out and "s3cr3t" not in result.stderr
@@ -106,12 +118,12 @@ def test_the_schedule_written_is_one_the_player_accepts() -> None:
     from player.system.display_power import PowerSchedule
 
     config = written_config(dry_run("--schedule", "mon-fri=06:00-12:00, 13:00-22:00;sat,sun=off").stdout)
-    PowerSchedule(config["display"]["schedule"])  # type: ignore[index]
+    PowerSchedule(config["display"]["power_schedule"])  # type: ignore[index]
 
 
 def test_folder_source() -> None:
     config = written_config(dry_run("--folder", "/srv/signage").stdout)
-    assert config["source"] == {"kind": "folder", "folder": "/srv/signage"}
+    assert config["source"] == {"type": "folder", "path": "/srv/signage"}
 
 
 @pytest.mark.parametrize(
