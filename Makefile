@@ -4,14 +4,16 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint system-runtime system-test venv hub bench clean
+.PHONY: demo test lint system-runtime system-test venv hub dev-tools bench clean
 
 demo: system-runtime venv
 	VENV=$(VENV) ./scripts/demo.sh
 
-test: system-test venv hub
+TOOLS_VENV ?= $(CURDIR)/.tools-venv
+
+test: system-test venv hub dev-tools
 	$(VENV)/bin/ruff check player tests bench scripts
-	QT_QPA_PLATFORM=offscreen $(VENV)/bin/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	QT_QPA_PLATFORM=offscreen OSC_TOOLS_VENV=$(TOOLS_VENV) $(VENV)/bin/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check player tests bench scripts
@@ -33,8 +35,12 @@ $(VENV)/.installed: pyproject.toml
 hub:
 	./tests/hub/setup.sh
 
+# shellcheck, systemd-analyze, debootstrap, and ansible-core/ansible-lint in a venv of their own
+dev-tools:
+	./provisioning/dev-tools.sh $(TOOLS_VENV)
+
 bench: venv
 	$(PY) bench/startup.py
 
 clean:
-	rm -rf $(VENV) out .pytest_cache tests/hub/node_modules
+	rm -rf $(VENV) $(TOOLS_VENV) out .pytest_cache tests/hub/node_modules
