@@ -21,9 +21,11 @@ from player.config import Config
 from player.layouts import DocumentError, Loaded
 from player.memory import tune_malloc
 from player.sources.folder import FolderSource
+from player.system.display_power import NullDisplayPower, PowerSchedule
 from player.system.watchdog import SdNotifier
 from player.ui.bridge import WorkerBridge, shared_bridge
 from player.ui.items import RenderContext
+from player.ui.power import DisplayPowerController, backend_from_config
 from player.ui.window import PlayerWindow
 
 log = logging.getLogger(__name__)
@@ -124,8 +126,13 @@ def run_player(config: Config, source_dir: Path, windowed: tuple[int, int] | Non
     notifier = attach_watchdog(app, window)
     if windowed is None:
         window.showFullScreen()
+        window.follow_screen()
     else:
         window.show()
+    # a window on a desktop (--windowed) never switches the desktop's display
+    backend = backend_from_config(config) if windowed is None else NullDisplayPower()
+    power = DisplayPowerController(window, PowerSchedule(config["display"]["power_schedule"] or None), backend, clock, ZoneInfo(config.timezone), window.ctx.bridge)
+    power.start()
     load_folder_async(window, source)
     _install_signal_handlers(app)
     if exit_after is not None:

@@ -67,6 +67,7 @@ class PlayerWindow(QWidget):
         self._jump_ref = (_time.monotonic(), ctx.clock.now())
         self._jump_timer.start()
         self.next_change: datetime | None = None
+        self.paused = False
         self.extra_entries: tuple[ScheduleEntry, ...] = ()
         self.extra_layouts: dict[str, Layout] = {}
 
@@ -111,10 +112,50 @@ class PlayerWindow(QWidget):
         entries = screen.schedule.entries + tuple(e for e in self.extra_entries if e.layout in layouts)
         return replace(screen.schedule, entries=entries), layouts
 
+    def set_paused(self, paused: bool) -> None:
+        """Display off: every stage is stopped and dropped (no timers, no decoding, no video); on: rebuilt."""
+        if paused == self.paused:
+            return
+        self.paused = paused
+        if paused:
+            self._switch_timer.stop()
+            self._drop_stages()
+            self.update()
+        else:
+            self._on_screen_key = None
+            self.resolve_now()
+
+    def _drop_stages(self) -> None:
+        for stage in [*self._stages(), self._incoming]:
+            if stage is not None:
+                stage.stop()
+                stage.deleteLater()
+        self.main, self.overlays, self.interrupt, self._incoming = None, [], None, None
+
+    def follow_screen(self) -> None:
+        """HDMI hotplug and mode changes: keep covering the screen the window is on, and lay out again."""
+        handle = self.windowHandle()
+        if handle is None:
+            return
+        handle.screenChanged.connect(self._screen_changed)
+        self._screen_changed(handle.screen())
+
+    def _screen_changed(self, screen) -> None:  # noqa: ANN001
+        if screen is None:
+            return
+        screen.geometryChanged.connect(self._geometry_changed)
+        self._geometry_changed(screen.geometry())
+
+    def _geometry_changed(self, geometry: QRect) -> None:
+        if self.kiosk and geometry.isValid() and self.geometry() != geometry:
+            log.info("screen is now %dx%d; laying out again", geometry.width(), geometry.height())
+            self.setGeometry(geometry)
+            self.showFullScreen()
+
     def resolve_now(self) -> None:
         """Ask the resolver what belongs on screen now, switch if it differs, arm the timer for the next change."""
         screen = self.screen_model
-        if screen is None:
+        if screen is None or self.paused:
             return
         from player.schedule import next_change, resolve
 
@@ -233,13 +274,10 @@ class PlayerWindow(QWidget):
     # ----------------------------------------------------------------------------------------- geometry/input
     def resizeEvent(self, _event: object) -> None:  # noqa: N802
         self.message.setGeometry(self.rect())
-        if self.screen_model is not None and self.main is not None:
+        if self.screen_model is not None and self.main is not None and not self.paused:
             key = self._on_screen_key
             self._on_screen_key = None
-            for stage in self._stages():
-                stage.stop()
-                stage.deleteLater()
-            self.main, self.overlays, self.interrupt = None, [], None
+            self._drop_stages()
             if key is not None:
                 self._apply(self._effective(self.screen_model)[1], key)
 
