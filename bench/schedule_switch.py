@@ -66,9 +66,14 @@ def main() -> None:
             delays.append((now - past[-1]).total_seconds() * 1000)
 
     window.layout_changed.connect(changed)
-    for t in instants:  # baseline: a plain timer aimed at each instant
-        ms = int((t - datetime.now(UTC)).total_seconds() * 1000) + 1
-        QTimer.singleShot(ms, Qt.TimerType.PreciseTimer, lambda t=t: base.append((datetime.now(UTC) - t).total_seconds() * 1000))
+    timers = []
+    for t in instants:  # baseline: a plain precise timer aimed at each instant
+        timer = QTimer()
+        timer.setSingleShot(True)
+        timer.setTimerType(Qt.TimerType.PreciseTimer)
+        timer.timeout.connect(lambda t=t: base.append((datetime.now(UTC) - t).total_seconds() * 1000))
+        timer.start(int((t - datetime.now(UTC)).total_seconds() * 1000) + 1)
+        timers.append(timer)
     QTimer.singleShot(int((instants[-1] - datetime.now(UTC)).total_seconds() * 1000) + 1500, app.quit)
     app.exec()
     print(f"switches measured: {len(delays)} of {n}")
