@@ -6,6 +6,7 @@ Three processes, one after another, each in a 1920x1080 window on the same X ser
 ``--offscreen`` uses Qt's offscreen platform instead):
 - baseline: a minimal PySide6 program showing one image (bench/_baseline_window.py);
 - player, static: osc-player with one image in one zone (nothing should tick);
+- player, ticker only: one scrolling ticker line, nothing else;
 - player, demo: the built-in demo (slideshow with crossfades, clock, ticker).
 For each: process start to first frame painted, RSS and PSS after settling, CPU% of one core over ``--seconds``.
 Ratios against the baseline are printed (the machine is noisy; only same-run ratios mean something).
@@ -103,12 +104,21 @@ def main() -> None:
         (static / "screen.json").write_text(json.dumps({"version": 1, "layouts": {"s": {"width": 1920, "height": 1080,
             "zones": [{"id": "z", "x": 0, "y": 0, "width": 1920, "height": 1080,
                        "items": [{"type": "image", "src": "m/a.jpg", "duration": 3600, "fit": "cover"}]}]}}}))
+        ticker = Path(tmp) / "ticker"
+        ticker.mkdir()
+        (ticker / "screen.json").write_text(json.dumps({"version": 1, "layouts": {"t": {"width": 1920, "height": 1080,
+            "background": "#0b2540", "zones": [{"id": "f", "x": 0, "y": 1000, "width": 1920, "height": 80,
+                                                "background": "#ffcc00", "items": [{"type": "ticker", "duration": 3600,
+                "text": "Straßenbahnlinie 3: Umleitung über die Goethestraße +++ Weihnachtsmarkt bis 23.12.",
+                "font_size": 44, "color": "#0b2540", "bold": True}]}]}}}))
         cfg = Path(tmp) / "player.toml"
         cfg.write_text(f'[player]\nstate_dir = "{tmp}/state"\ncache_dir = "{tmp}/cache"\n')
         runs = [
             ("baseline (bare PySide6)", [PY, "bench/_baseline_window.py", str(IMAGE), "1920", "1080", life]),
             ("player, static image", [PY, "-m", "player.cli", "run", "--config", str(cfg), "--source", str(static),
                                       "--windowed", "1920x1080", "--exit-after", life]),
+            ("player, ticker only", [PY, "-m", "player.cli", "run", "--config", str(cfg), "--source", str(ticker),
+                                     "--windowed", "1920x1080", "--exit-after", life]),
             ("player, demo", [PY, "-m", "player.cli", "run", "--config", str(cfg), "--source",
                               str(ROOT / "player" / "demo"), "--windowed", "1920x1080", "--exit-after", life]),
         ]

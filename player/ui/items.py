@@ -129,6 +129,30 @@ class ImageView(ItemView):
     def __init__(self, item: ImageItem, ctx: RenderContext, parent: QWidget):
         super().__init__(item, ctx, parent)
         self._image: QImage | None = None
+        self._fade_from: QImage | None = None
+        self._fade_ms = 0
+        self._fade_clock = QElapsedTimer()
+        self._fade_timer: QTimer | None = None
+
+    @property
+    def image(self) -> QImage | None:
+        return self._image
+
+    def fade_from(self, previous: QImage, ms: int) -> None:
+        """Crossfade from the previous picture: both drawn here with QPainter opacity (no offscreen effect
+        buffers), repainted at display rate only while the fade runs."""
+        self._fade_from, self._fade_ms = previous, ms
+        self._fade_clock.start()
+        self._fade_timer = QTimer(self)
+        self._fade_timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self._fade_timer.timeout.connect(self._fade_step)
+        self._fade_timer.start(16)
+
+    def _fade_step(self) -> None:
+        if self._fade_clock.elapsed() >= self._fade_ms and self._fade_timer is not None:
+            self._fade_timer.stop()
+            self._fade_from = None
+        self.update()
 
     def prepare(self) -> None:
         path = self.ctx.resolve_media(self.item.src)
@@ -147,14 +171,20 @@ class ImageView(ItemView):
         if self._image is None:
             return
         p = QPainter(self)
+        if self._fade_from is not None:
+            old = self._fade_from
+            p.drawImage((self.width() - old.width()) // 2, (self.height() - old.height()) // 2, old)
+            p.setOpacity(min(1.0, self._fade_clock.elapsed() / max(1, self._fade_ms)))
         x = (self.width() - self._image.width()) // 2
         y = (self.height() - self._image.height()) // 2
         p.drawImage(x, y, self._image)
         p.end()
 
     def stop(self) -> None:
+        if self._fade_timer is not None:
+            self._fade_timer.stop()
         super().stop()
-        self._image = None  # give the memory back; a Pi has little
+        self._image = self._fade_from = None  # give the memory back; a Pi has little
 
 
 class TextView(ItemView):

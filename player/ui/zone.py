@@ -16,7 +16,7 @@ from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import QGraphicsOpacityEffect, QWidget
 
 from player.model import ImageItem, Item, Transition, Zone
-from player.ui.items import ItemView, RenderContext, make_view, qcolor, seconds_until
+from player.ui.items import ImageView, ItemView, RenderContext, make_view, qcolor, seconds_until
 
 log = logging.getLogger(__name__)
 
@@ -218,8 +218,12 @@ class ZoneWidget(QWidget):
         view.setGeometry(self.rect())
         view.start()
         item = view.item
-        if (old is not None and isinstance(item, ImageItem) and item.transition == Transition.CROSSFADE
-                and item.transition_ms > 0):
+        fade = (old is not None and isinstance(item, ImageItem) and item.transition == Transition.CROSSFADE
+                and item.transition_ms > 0)
+        if fade and isinstance(view, ImageView) and isinstance(old, ImageView) and old.image is not None:
+            view.fade_from(old.image, item.transition_ms)  # cheap path: one widget paints both pictures
+            self._dispose(old)
+        elif fade and old is not None:
             self._crossfade(view, old, item.transition_ms)
         elif old is not None:
             self._dispose(old)
