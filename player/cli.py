@@ -66,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     sched.add_argument("--source", type=Path, required=True)
     sched.add_argument("--from", dest="start", type=_instant, required=True, metavar="ISO8601")
     sched.add_argument("--to", dest="end", type=_instant, required=True, metavar="ISO8601")
+    _add_sync_commands(sub)
     return p
 
 
@@ -101,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_preview(config, args.source, args.at, args.out, args.size)
     if args.command == "schedule":
         return cmd_schedule(config, args.source, args.start, args.end)
+    if args.command in ("sync", "status"):
+        return cmd_sync_commands(config, args)
     return 2
 
 
@@ -158,6 +161,94 @@ def cmd_schedule(config: Config, source: Path, start: datetime, end: datetime) -
     schedule = loaded.screen.schedule
     print(format_timeline(timeline(schedule, start, end), ZoneInfo(schedule.timezone)))
     return 0
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# sync / status (offline cache and sync, docs/sync.md)
+# ---------------------------------------------------------------------------------------------------------------
+
+def _add_sync_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    sync = sub.add_parser("sync", help="download the configured source into the cache and publish a snapshot")
+    sync.add_argument("--config", type=Path, help="player.toml (default /etc/osc-player/player.toml)")
+    sync.add_argument("--once", action="store_true", help="one sync, then exit (0: ok or unchanged, 1: failed)")
+    sync.add_argument("--quiet", action="store_true", help="no progress bar")
+    status = sub.add_parser("status", help="print the sync/cache status as JSON")
+    status.add_argument("--config", type=Path, help="player.toml (default /etc/osc-player/player.toml)")
+
+
+class _ProgressBar:
+    """A plain-text progress bar on stderr: redrawn in place on a terminal, a line per 10 % otherwise."""
+
+    def __init__(self, stream: object = None) -> None:
+        self.stream = stream or sys.stderr
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.last_step = -1
+        self.drawn = False
+
+    def __call__(self, p: object) -> None:
+        done, total, bdone, btotal = p.files_done, p.files_total, p.bytes_done, p.bytes_total  # type: ignore[attr-defined]
+        frac = (bdone / btotal) if btotal else (done / total if total else 1.0)
+        frac = min(1.0, max(0.0, frac))
+        width = 30
+        bar = "#" * int(frac * width) + "." * (width - int(frac * width))
+        line = f"[{bar}] {done}/{total} files  {bdone / 2**20:.1f}/{btotal / 2**20:.1f} MB"
+        if self.tty:
+            self.stream.write("\r" + line)  # type: ignore[attr-defined]
+            self.drawn = True
+        else:
+            step = int(frac * 10)
+            if step == self.last_step and done != total:
+                return
+            self.last_step = step
+            self.stream.write(line + "\n")  # type: ignore[attr-defined]
+        self.stream.flush()  # type: ignore[attr-defined]
+
+    def end(self) -> None:
+        if self.tty and self.drawn:
+            self.stream.write("\n")  # type: ignore[attr-defined]
+            self.stream.flush()  # type: ignore[attr-defined]
+
+
+def cmd_sync_commands(config: Config, args: argparse.Namespace) -> int:
+    import json
+    import signal
+    import threading
+
+    from player.sources.base import SourceError
+    from player.sync import SyncService, read_status
+
+    if args.command == "status":
+        print(json.dumps(read_status(config), indent=2, ensure_ascii=False, sort_keys=True))
+        return 0
+    if config["source"]["type"] == "folder":
+        print("source.type = folder: the folder is read directly, there is nothing to sync", file=sys.stderr)
+        return 0
+    bar = None if args.quiet else _ProgressBar()
+    try:
+        service = SyncService.from_config(config, on_progress=bar)
+    except SourceError as exc:
+        for line in exc.lines:
+            print(line, file=sys.stderr)
+        return 1
+    try:
+        service.recover()
+        if args.once:
+            outcome = service.sync_once()
+            if bar is not None:
+                bar.end()
+            service.write_status()
+            if outcome.ok:
+                print(f"sync: {outcome.result}" + (f" {outcome.snapshot_id}" if outcome.snapshot_id else "")
+                      + f" ({outcome.files} files, {outcome.downloaded} downloaded, {outcome.seconds:.1f} s)",
+                      file=sys.stderr)
+            return 0 if outcome.ok else 1
+        stop = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: service.stop())
+        service.run_forever(stop)
+        return 0
+    finally:
+        service.close()
 
 
 if __name__ == "__main__":

@@ -62,8 +62,10 @@ SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], Any, Any, str]]] = {
         "maintenance_chord": (bool, True, None, "Ctrl+Alt+Shift+Q closes the player in kiosk mode (for maintenance)."),
     },
     "source": {
-        "type": (str, "folder", _choice("folder", "hub"), "Where the screen's content comes from."),
+        "type": (str, "folder", _choice("folder", "hub", "http"), "Where the screen's content comes from."),
         "path": (str, "", None, "Folder with `screen.json` and media (type = folder). Empty: the built-in demo."),
+        "url": (str, "", _url, "URL of a `screen.json` served over HTTP(S) (type = http); media relative to it."),
+        "allowed_hosts": (list, [], None, "Extra hosts media may come from (type = http); the document's host is always allowed."),
     },
     "hub": {
         "url": (str, "", _url, "Parse Server URL of the city's hub, e.g. https://hub.example.org/parse."),
@@ -73,6 +75,11 @@ SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], Any, Any, str]]] = {
         "poll_interval_s": (int, 60, _positive, "Safety-net polling interval; LiveQuery pushes changes sooner."),
         "live_query": (bool, True, None, "Use Parse LiveQuery (WebSocket) when the hub offers it."),
         "allowed_file_hosts": (list, [], None, "Extra hosts media files may come from (the hub's own host is always allowed)."),
+    },
+    "sync": {
+        "interval_s": (int, 300, _positive, "Seconds between syncs (type = http; the hub uses hub.poll_interval_s)."),
+        "retry_min_s": (int, 10, _positive, "First retry after a failed sync; doubles per failure (with jitter)."),
+        "retry_max_s": (int, 900, _positive, "Longest wait between retries after failed syncs."),
     },
     "cache": {
         "quota_mb": (int, 4096, _positive, "Largest size of the media cache."),

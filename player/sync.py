@@ -1,0 +1,498 @@
+"""Sync: source -> validated document -> every file downloaded and verified -> prepared -> snapshot published.
+
+All or nothing: a new snapshot is saved (and handed to ``on_published``) only when every referenced file is in the
+cache and verified; a failed sync changes nothing on screen. An unchanged source costs one conditional request and
+writes nothing to disk. See docs/sync.md. No Qt in here; callbacks run on the sync thread.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from player.atomic import write_json_atomic
+from player.cache import ContentCache, is_sha256
+from player.clock import Clock, SystemClock
+from player.config import Config
+from player.fetch import Downloader, FetchError, FetchRequest
+from player.layouts import TEMPLATES_DIR, DocumentError, load_screen_dict
+from player.model import Screen
+from player.prepare import MediaResolver, build_resolver, prepare_files
+from player.snapshots import Snapshot, SnapshotStore, snapshot_pin
+from player.sources.base import MediaSpec, NotModified, SetupNeeded, Source, SourceError, SourceResult
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Content", "SyncOutcome", "SyncProgress", "SyncService", "read_status"]
+
+MIB = 1024 * 1024
+PENDING_PIN = "pending"
+STATUS_FILE = "sync-status.json"
+SOURCE_STATE_FILE = "sync-source.json"
+STATUS_REFRESH_S = 3600.0  # volatile status fields (last check, next sync) are rewritten at most this often
+PROGRESS_EVERY_S = 0.1
+
+
+@dataclass(frozen=True)
+class SyncProgress:
+    files_done: int
+    files_total: int
+    bytes_done: int
+    bytes_total: int  # grows while sizes become known; 0 while unknown
+
+
+@dataclass(frozen=True)
+class SyncOutcome:
+    """What one sync attempt did. ``result``: published | unchanged | setup | failed | refused."""
+
+    result: str
+    message: str = ""
+    snapshot_id: str | None = None
+    files: int = 0
+    downloaded: int = 0
+    bytes_downloaded: int = 0
+    seconds: float = 0.0
+    lines: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.result in ("published", "unchanged", "setup")
+
+
+@dataclass
+class Content:
+    """What the UI needs to show a snapshot: the model and ref -> local file (no I/O when called)."""
+
+    screen: Screen
+    resolver: MediaResolver
+    snapshot: Snapshot | None = None
+    defects: list[str] = field(default_factory=list)
+
+
+def _iso(when: datetime | None) -> str | None:
+    return None if when is None else when.astimezone(UTC).isoformat(timespec="seconds")
+
+
+class SyncService:
+    """Orchestrates one screen's sync; thread-safe (one sync at a time). See the module docstring."""
+
+    def __init__(
+        self,
+        config: Config,
+        source: Source,
+        cache: ContentCache,
+        downloader: Downloader,
+        snapshots: SnapshotStore,
+        clock: Clock | None = None,
+        on_progress: Callable[[SyncProgress], None] | None = None,
+        on_published: Callable[[Content], None] | None = None,
+        on_error: Callable[[list[str]], None] | None = None,
+        on_setup: Callable[[SetupNeeded], None] | None = None,
+        *,
+        state_dir: Path | None = None,
+        templates_dir: Path = TEMPLATES_DIR,
+    ) -> None:
+        self.config = config
+        self.source = source
+        self.cache = cache
+        self.downloader = downloader
+        self.snapshots = snapshots
+        self.clock: Clock = clock or SystemClock()
+        self.on_progress = on_progress
+        self.on_published = on_published
+        self.on_error = on_error
+        self.on_setup = on_setup
+        self.state_dir = Path(state_dir) if state_dir is not None else config.state_dir
+        self.templates_dir = templates_dir
+        sync_cfg = config["sync"]
+        interval = config["hub"]["poll_interval_s"] if config["source"]["type"] == "hub" else sync_cfg["interval_s"]
+        self.interval_s = float(interval)
+        self.retry_min_s = float(sync_cfg["retry_min_s"])
+        self.retry_max_s = float(max(sync_cfg["retry_max_s"], sync_cfg["retry_min_s"]))
+        self.next_sync: datetime | None = None
+        self.last_outcome: SyncOutcome | None = None
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop: threading.Event | None = None
+        self._last_failure: str | None = None
+        self._logged_defects: frozenset[str] = frozenset()
+        self._source_state: dict[str, Any] | None = None
+        self._status_written: dict[str, Any] | None = None
+        self._status_written_at = 0.0
+        self._progress_at = 0.0
+        self._progress_files = -1
+
+    # ------------------------------------------------------------------ construction
+
+    @classmethod
+    def from_config(cls, config: Config, source: Source | None = None, **kwargs: Any) -> SyncService:
+        """Cache, downloader, snapshot store and source built from ``player.toml`` (remote sources only)."""
+        from player.sources import make_source
+
+        cache = ContentCache(config.cache_dir, config["cache"]["quota_mb"] * MIB)
+        downloader = Downloader(
+            cache,
+            max_parallel=config["cache"]["parallel_downloads"],
+            max_file_bytes=config["cache"]["max_file_mb"] * MIB,
+            ca_file=config["cache"]["ca_file"] or None,
+        )
+        try:
+            if source is None:
+                source = make_source(config, downloader)
+        except BaseException:
+            downloader.close()
+            cache.close()
+            raise
+        return cls(config, source, cache, downloader, SnapshotStore(config.cache_dir), **kwargs)
+
+    def close(self) -> None:
+        """Abort running downloads and close the cache index (after run_forever returned)."""
+        self.downloader.close()
+        self.cache.close()
+
+    # ------------------------------------------------------------------ start-up
+
+    def recover(self) -> None:
+        """Repair after a crash/power loss (call once at start, before boot): cache consistency, stale pins."""
+        self.cache.check_consistency()
+        retained = self.snapshots.retained_ids()
+        pins = self.cache.pin_sets()
+        for name in pins:
+            if name == PENDING_PIN or (name.startswith("snapshot:") and name[len("snapshot:"):] not in retained):
+                self.cache.unpin(name)
+        for sid in retained:
+            snap = self.snapshots.load(sid)
+            if snap is not None and pins.get(snapshot_pin(sid), set()) != snap.shas:
+                self.cache.pin(snapshot_pin(sid), snap.shas)
+
+    def boot(self) -> Content | None:
+        """The last complete snapshot from disk (no network), or None when there is none yet."""
+        snap = self.snapshots.load_current()
+        if snap is None:
+            return None
+        try:
+            loaded = load_screen_dict(snap.document, f"snapshot {snap.id}", self.templates_dir, self.config.timezone)
+        except DocumentError as exc:
+            log.error("sync: snapshot %s is unusable: %s", snap.id, exc.lines[0] if exc.lines else exc)
+            return None
+        content = Content(loaded.screen, build_resolver(self.cache, loaded.screen, snap.files, snap.id), snap,
+                          loaded.defects)
+        missing = [ref for ref, path in content.resolver.paths.items() if path is None]
+        if missing:
+            log.warning("sync: snapshot %s: %d files not available (%s); they are skipped",
+                        snap.id, len(missing), ", ".join(sorted(missing)[:3]))
+        return content
+
+    def mark_on_screen(self, snapshot_id: str) -> list[str]:
+        """The UI shows *snapshot_id*: release (unpin) snapshots no longer needed."""
+        released = self.snapshots.mark_on_screen(snapshot_id)
+        for sid in released:
+            self.cache.unpin(snapshot_pin(sid))
+        return released
+
+    # ------------------------------------------------------------------ one sync
+
+    def sync_once(self) -> SyncOutcome:
+        with self._lock:
+            started = time.monotonic()
+            try:
+                outcome = self._sync(started)
+            except Exception as exc:  # a bug must not kill the sync thread
+                log.exception("sync: unexpected error")
+                outcome = SyncOutcome("failed", f"unexpected error: {exc!r}", lines=(f"unexpected error: {exc!r}",))
+            finally:
+                self.cache.unpin(PENDING_PIN)
+            outcome = SyncOutcome(**{**asdict(outcome), "seconds": time.monotonic() - started})
+            self._after(outcome)
+            return outcome
+
+    def _sync(self, started: float) -> SyncOutcome:
+        previous = self._previous_state()
+        try:
+            answer = self.source.fetch(previous)
+        except SourceError as exc:
+            return self._failed(exc.lines)
+        except FetchError as exc:
+            return self._failed([str(exc)])
+        except OSError as exc:
+            return self._failed([f"{self.source.name}: {exc}"])
+        if isinstance(answer, NotModified):
+            if answer.state is not None and answer.state != previous:
+                self._save_source_state(self.snapshots.current_id(), answer.state)
+            log.debug("sync: %s unchanged", self.source.name)
+            return SyncOutcome("unchanged", snapshot_id=self.snapshots.current_id())
+        if answer.setup is not None:
+            log.info("sync: %s: screen not configured yet (%s)", self.source.name, answer.setup.message or "setup")
+            if self.on_setup is not None:
+                self.on_setup(answer.setup)
+            return SyncOutcome("setup", answer.setup.message)
+        return self._sync_document(answer, started)
+
+    def _sync_document(self, answer: SourceResult, started: float) -> SyncOutcome:
+        try:
+            loaded = load_screen_dict(answer.document, self.source.name, self.templates_dir, self.config.timezone)
+        except DocumentError as exc:
+            return self._failed([*exc.lines, "the current content stays on screen"])
+        screen = loaded.screen
+        defects = list(loaded.defects)
+        wanted: dict[str, MediaSpec] = {}
+        for ref in sorted(screen.media_refs()):
+            spec = answer.media.get(ref)
+            if spec is None:
+                defects.append(f"{self.source.name}: media '{ref[:200]}' has no (allowed) download address; "
+                               "it is not shown")
+            else:
+                wanted[ref] = spec
+        known = {s.sha256.lower() for s in wanted.values() if s.sha256 and is_sha256(s.sha256)}
+        self.cache.pin(PENDING_PIN, known)
+        missing_bytes = sum(s.size or 0 for s in wanted.values()
+                            if s.sha256 and is_sha256(s.sha256) and not self.cache.has(s.sha256))
+        space = self.cache.ensure_space(missing_bytes)
+        if not space:
+            return self._refused(f"snapshot refused: {space.reason}; the current content stays on screen")
+        log.info("sync: %s changed; checking %d files", self.source.name, len(wanted))
+        requests = [FetchRequest(s.url, s.sha256.lower() if s.sha256 else None, s.size) for s in wanted.values()]
+        self._progress_files = -1
+        results = self.downloader.fetch_many(requests, progress=self._progress)
+        errors = [r for r in results.values() if isinstance(r, FetchError)]
+        if errors:
+            full = [e for e in errors if e.problem.startswith("cache full")]
+            if full:
+                return self._refused(f"snapshot refused: it does not fit the cache quota of "
+                                     f"{self.cache.quota_bytes // MIB} MB ({full[0]}); the current content stays")
+            head = f"sync failed: {len(errors)} of {len(results)} files could not be downloaded; " \
+                   "the current content stays on screen"
+            return self._failed([head, *(str(e) for e in errors[:5])])
+        files: dict[str, str] = {}
+        downloaded = 0
+        nbytes = 0
+        for ref, spec in wanted.items():
+            res = results[spec.url]
+            assert not isinstance(res, FetchError)
+            files[ref] = res.sha
+            if not res.from_cache:
+                downloaded += 1
+                nbytes += res.size
+        gone = [ref for ref, sha in files.items() if not self.cache.has(sha)]
+        if gone:
+            return self._refused(f"snapshot refused: it does not fit the cache quota of "
+                                 f"{self.cache.quota_bytes // MIB} MB ({len(gone)} files were evicted while "
+                                 "downloading); the current content stays")
+        current = self.snapshots.load_current()
+        if current is not None and current.document == answer.document and current.files == files:
+            self._save_source_state(current.id, answer.state)
+            self._log_defects(defects)
+            log.info("sync: content unchanged (%d files, %d downloaded) in %.1f s", len(files), downloaded,
+                     time.monotonic() - started)
+            return SyncOutcome("unchanged", snapshot_id=current.id, files=len(files), downloaded=downloaded,
+                               bytes_downloaded=nbytes)
+        snap = Snapshot.new(answer.document, files, source=self.source.name, clock=self.clock.now)
+        self.cache.pin(snapshot_pin(snap.id), snap.shas)
+        prepared = prepare_files(self.cache, screen, files, should_stop=self._stopping)
+        defects.extend(f"{self.source.name}: media {line}" for line in prepared.refused.values())
+        if self._stopping():
+            self.cache.unpin(snapshot_pin(snap.id))
+            return self._failed(["sync interrupted (stopping)"])
+        if any(not self.cache.has(sha) for sha in files.values()):
+            self.cache.unpin(snapshot_pin(snap.id))
+            return self._refused("snapshot refused: files vanished from the cache before publishing; will retry")
+        released = self.snapshots.save(snap)
+        for sid in released:
+            self.cache.unpin(snapshot_pin(sid))
+        self._save_source_state(snap.id, answer.state)
+        self._log_defects(defects)
+        log.info("sync: published snapshot %s: %d files (%d downloaded, %.1f MB; %d prepared) in %.1f s",
+                 snap.id, len(files), downloaded, nbytes / MIB, prepared.created, time.monotonic() - started)
+        if self.on_published is not None:
+            content = Content(screen, build_resolver(self.cache, screen, files, snap.id), snap, defects)
+            self.on_published(content)
+        return SyncOutcome("published", snapshot_id=snap.id, files=len(files), downloaded=downloaded,
+                           bytes_downloaded=nbytes)
+
+    def _failed(self, lines: list[str]) -> SyncOutcome:
+        return SyncOutcome("failed", lines[0] if lines else "sync failed", lines=tuple(lines))
+
+    def _refused(self, message: str) -> SyncOutcome:
+        return SyncOutcome("refused", message, lines=(message,))
+
+    def _stopping(self) -> bool:
+        return self._stop is not None and self._stop.is_set()
+
+    def _log_defects(self, defects: list[str]) -> None:
+        key = frozenset(defects)
+        if key != self._logged_defects:
+            for line in defects:
+                log.warning("%s", line)
+            self._logged_defects = key
+
+    def _progress(self, files_done: int, files_total: int, bytes_done: int, bytes_total: int) -> None:
+        if self.on_progress is None:
+            return
+        now = time.monotonic()
+        if files_done == self._progress_files and files_done != files_total and now - self._progress_at < PROGRESS_EVERY_S:
+            return
+        self._progress_at = now
+        self._progress_files = files_done
+        self.on_progress(SyncProgress(files_done, files_total, bytes_done, bytes_total))
+
+    def _after(self, outcome: SyncOutcome) -> None:
+        self.last_outcome = outcome
+        if outcome.ok:
+            if self._last_failure is not None:
+                log.info("sync: working again (%s)", outcome.result)
+            self._last_failure = None
+        else:
+            if outcome.message != self._last_failure:  # one line per incident, not per attempt
+                for line in outcome.lines or (outcome.message,):
+                    log.error("%s", line)
+            else:
+                log.debug("sync: still failing: %s", outcome.message)
+            self._last_failure = outcome.message
+            if self.on_error is not None:
+                self.on_error(list(outcome.lines or (outcome.message,)))
+
+    # ------------------------------------------------------------------ loop
+
+    def retry_delay(self, failures: int) -> float:
+        """Exponential backoff with jitter (half fixed, half random) after *failures* failed attempts."""
+        base = min(self.retry_max_s, self.retry_min_s * (2 ** max(0, failures - 1)))
+        return base / 2 + random.uniform(0, base / 2)
+
+    def run_forever(self, stop_event: threading.Event) -> None:
+        """Sync now, then every ``interval_s``; after failures retry with backoff. Returns when stopped
+        (call :meth:`stop` or set *stop_event* and :meth:`wake`)."""
+        self._stop = stop_event
+        failures = 0
+        while not stop_event.is_set():
+            self._wake.clear()
+            outcome = self.sync_once()
+            if stop_event.is_set():
+                break
+            failures = 0 if outcome.ok else failures + 1
+            delay = self.interval_s if outcome.ok else self.retry_delay(failures)
+            self.next_sync = self.clock.now() + timedelta(seconds=delay)
+            self.write_status()
+            self._wake.wait(delay)
+
+    def wake(self) -> None:
+        """Sync as soon as possible (``run_forever`` stops waiting)."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        if self._stop is not None:
+            self._stop.set()
+        self._wake.set()
+        self.downloader.close()
+
+    # ------------------------------------------------------------------ status and persisted state
+
+    def _previous_state(self) -> dict[str, Any] | None:
+        if self._source_state is None:
+            try:
+                data = json.loads((self.state_dir / SOURCE_STATE_FILE).read_text(encoding="utf-8"))
+                self._source_state = data if isinstance(data, dict) else {}
+            except (OSError, ValueError):
+                self._source_state = {}
+        data = self._source_state
+        if (data.get("snapshot_id") is None or data.get("snapshot_id") != self.snapshots.current_id()
+                or data.get("source") != self.source.name or not isinstance(data.get("state"), dict)):
+            return None
+        return data["state"]
+
+    def _save_source_state(self, snapshot_id: str | None, state: dict[str, Any]) -> None:
+        data = {"snapshot_id": snapshot_id, "source": self.source.name, "state": state}
+        if data == self._source_state:
+            return
+        try:
+            write_json_atomic(self.state_dir / SOURCE_STATE_FILE, data)
+        except (OSError, TypeError, ValueError) as exc:
+            log.error("sync: cannot save the source state to %s: %s", self.state_dir, exc)
+            return
+        self._source_state = data
+
+    def write_status(self, force: bool = False) -> bool:
+        """Persist the status for ``osc-player status`` when it changed (volatile parts at most hourly)."""
+        o = self.last_outcome
+        stable: dict[str, Any] = {
+            "source": self.source.name,
+            "last_sync": None if o is None else {
+                "result": o.result, "message": o.message, "snapshot_id": o.snapshot_id,
+            },
+        }
+        if self._status_written is None:
+            try:
+                loaded = json.loads((self.state_dir / STATUS_FILE).read_text(encoding="utf-8"))
+                self._status_written = loaded if isinstance(loaded, dict) else {}
+            except (OSError, ValueError):
+                self._status_written = {}
+            self._status_written_at = time.monotonic()
+        prev = self._status_written
+        same = {k: prev.get(k) for k in stable} == stable
+        now = time.monotonic()
+        if same and not force and now - self._status_written_at < STATUS_REFRESH_S:
+            return False
+        at = prev.get("last_sync_at") if same else _iso(self.clock.now())
+        data = {**stable, "last_sync_at": at, "last_checked": _iso(self.clock.now()),
+                "next_sync": _iso(self.next_sync), "interval_s": self.interval_s}
+        if o is not None and o.ok:
+            data["last_success"] = _iso(self.clock.now())
+        elif "last_success" in prev:
+            data["last_success"] = prev["last_success"]
+        try:
+            write_json_atomic(self.state_dir / STATUS_FILE, data)
+        except OSError as exc:
+            log.error("sync: cannot write the status to %s: %s", self.state_dir, exc)
+            return False
+        self._status_written = data
+        self._status_written_at = now
+        return True
+
+
+def read_status(config: Config) -> dict[str, Any]:
+    """Status for ``osc-player status``: published snapshot and cache size (read live, without writing), plus the
+    last sync result persisted by the running player or ``osc-player sync``."""
+    out: dict[str, Any] = {"source": {"type": config["source"]["type"]}}
+    snap_dir = config.cache_dir / "snapshots"
+    snapshot: dict[str, Any] | None = None
+    if snap_dir.is_dir():
+        store = SnapshotStore(config.cache_dir)
+        snap = store.load_current()
+        if snap is not None:
+            snapshot = {"id": snap.id, "created": _iso(snap.created), "source": snap.source, "files": len(snap.files)}
+        out["on_screen"] = store.on_screen_id()
+    out["snapshot"] = snapshot
+    index = config.cache_dir / "index.sqlite"
+    cache: dict[str, Any] = {"bytes": 0, "files": 0, "quota_bytes": config["cache"]["quota_mb"] * MIB}
+    if index.exists():
+        try:
+            db = sqlite3.connect(f"file:{index}?mode=ro", uri=True, timeout=5)
+            try:
+                total, count = db.execute("SELECT COALESCE(SUM(size), 0), COUNT(*) FROM files").fetchone()
+            finally:
+                db.close()
+            cache.update(bytes=int(total), files=int(count))
+        except sqlite3.Error as exc:
+            cache["error"] = f"{index}: {exc}"
+    out["cache"] = cache
+    try:
+        persisted = json.loads((config.state_dir / STATUS_FILE).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        persisted = {}
+    except (OSError, ValueError) as exc:
+        persisted = {"error": f"{config.state_dir / STATUS_FILE}: {exc}"}
+    if isinstance(persisted, dict):
+        if "source" in persisted:
+            out["source"]["name"] = persisted.pop("source")
+        out.update(persisted)
+    out.setdefault("last_sync", None)
+    out.setdefault("next_sync", None)
+    return out
