@@ -110,6 +110,8 @@ SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], Any, Any, str]]] = {
         "screenshot_interval_s": (int, 600, _positive, "Screenshots to the hub (SteleScreenshot)."),
         "status_interval_s": (int, 60, _positive, "Status row (SteleScreenStatus) refresh."),
         "proof_of_play": (bool, True, None, "Record every item shown and send it to the hub."),
+        "outbox_max_mb": (int, 64, _positive,
+                          "Largest local report outbox (offline); when full the oldest proof-of-play records go."),
     },
 }
 

@@ -1,0 +1,275 @@
+"""Remote commands: hub class `SteleScreenCommand` {screen (Pointer), command, args, doneAt, result}.
+
+Pending commands (no ``doneAt``) of this screen are fetched by polling (``poll_s``) and whenever the LiveQuery client
+calls `CommandChannel.on_live_event`. Only whitelisted commands run; anything else gets
+``result = "refused: unknown command"``.
+
+Exactly once, across restarts: before a command runs its id is recorded locally as *started* (SQLite, committed
+with fsync); after it ran it is recorded as *finished* with its result, then ``doneAt``/``result`` are written to the
+hub (retried until the hub has them; the local *finished* record stops a second run meanwhile). A command found
+*started* but not *finished* after a restart is not run again: it is finished with ``"interrupted by restart"``,
+except the idempotent ones (reload, sync, screenshot, display_on, display_off), which are simply run (completed).
+``restart`` and ``reboot`` end this process by design, so they are always found *started* afterwards; their result
+then says so (``"ok: player restarted"``, ``"ok: system rebooted"`` when the boot id changed).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sqlite3
+import subprocess
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from player.parse_rest import HubError, ParseClient, decode_date, parse_date
+from player.report import ScreenRef
+
+log = logging.getLogger(__name__)
+
+__all__ = ["COMMAND_CLASS", "IDEMPOTENT", "WHITELIST", "CommandActions", "CommandChannel", "CommandLedger",
+           "SubprocessSystemActions", "SystemActions"]
+
+COMMAND_CLASS = "SteleScreenCommand"
+IDEMPOTENT = frozenset({"reload", "sync", "screenshot", "display_on", "display_off"})
+WHITELIST = IDEMPOTENT | {"restart", "reboot"}
+REFUSED_UNKNOWN = "refused: unknown command"
+INTERRUPTED = "interrupted by restart"
+OBJECT_NOT_FOUND = 101
+KEEP_FINISHED_S = 30 * 86400  # finished + reported commands are forgotten locally after 30 days
+BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
+
+
+class SystemActions(Protocol):
+    """The machine-level actions (tests replace this with a recorder)."""
+
+    def restart_player(self) -> None: ...
+
+    def reboot(self) -> None: ...
+
+
+class SubprocessSystemActions:
+    """``systemctl`` without sudo; provisioning installs a polkit rule that lets the player's user do exactly this.
+
+    ``--no-block``: systemctl would otherwise wait for the restart job, which stops this very process first."""
+
+    def __init__(self, unit: str = "osc-player.service", timeout: float = 30.0) -> None:
+        self.unit = unit
+        self.timeout = timeout
+
+    def _run(self, argv: list[str]) -> None:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=self.timeout, check=False)
+        if done.returncode != 0:
+            detail = (done.stderr or done.stdout).strip().splitlines()
+            raise RuntimeError(f"{' '.join(argv)} exited {done.returncode}: {detail[-1] if detail else ''}")
+
+    def restart_player(self) -> None:
+        self._run(["systemctl", "--no-block", "restart", self.unit])
+
+    def reboot(self) -> None:
+        self._run(["systemctl", "--no-block", "reboot"])
+
+
+@dataclass
+class CommandActions:
+    """The app's callbacks. They are called on the sender thread: hand GUI work over to the GUI thread
+    (``player.ui.reporting.on_gui_thread``). ``None``: not available on this player."""
+
+    reload: Callable[[], None] | None = None
+    sync_now: Callable[[], None] | None = None
+    screenshot_now: Callable[[], None] | None = None
+    set_display: Callable[[bool], None] | None = None
+
+
+def _boot_id() -> str:
+    try:
+        return BOOT_ID.read_text().strip()
+    except OSError:
+        return ""
+
+
+class CommandLedger:
+    """Local record of commands: id -> started/finished, result, reported (SQLite WAL, synchronous=FULL)."""
+
+    def __init__(self, path: str | Path) -> None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("""CREATE TABLE IF NOT EXISTS commands (
+            id TEXT PRIMARY KEY, command TEXT NOT NULL, state TEXT NOT NULL, result TEXT, done_at TEXT,
+            boot_id TEXT, reported INTEGER NOT NULL DEFAULT 0, started REAL NOT NULL)""")
+
+    def get(self, cid: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._db.execute("SELECT id, command, state, result, done_at, boot_id, reported FROM commands "
+                                   "WHERE id = ?", (cid,)).fetchone()
+        if row is None:
+            return None
+        keys = ("id", "command", "state", "result", "done_at", "boot_id", "reported")
+        return dict(zip(keys, row, strict=True))
+
+    def start(self, cid: str, command: str) -> None:
+        with self._lock:
+            self._db.execute("INSERT INTO commands(id, command, state, boot_id, started) "
+                             "VALUES (?, ?, 'started', ?, strftime('%s','now'))", (cid, command, _boot_id()))
+
+    def finish(self, cid: str, command: str, result: str, done_at: datetime) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO commands(id, command, state, result, done_at, started) "
+                "VALUES (?, ?, 'finished', ?, ?, strftime('%s','now')) "
+                "ON CONFLICT(id) DO UPDATE SET state='finished', result=excluded.result, done_at=excluded.done_at",
+                (cid, command, result, done_at.isoformat()))
+
+    def mark_reported(self, cid: str) -> None:
+        with self._lock:
+            self._db.execute("UPDATE commands SET reported = 1 WHERE id = ?", (cid,))
+
+    def unreported(self) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._db.execute("SELECT id, result, done_at FROM commands "
+                                    "WHERE state = 'finished' AND reported = 0").fetchall()
+        return [{"id": r[0], "result": r[1], "done_at": r[2]} for r in rows]
+
+    def forget_old(self) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM commands WHERE reported = 1 AND started < strftime('%s','now') - ?",
+                             (KEEP_FINISHED_S,))
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+class CommandChannel:
+    """Fetches this screen's pending commands and runs each exactly once."""
+
+    name = "commands"
+
+    def __init__(self, client: ParseClient, screen: ScreenRef, ledger: CommandLedger, actions: CommandActions,
+                 system: SystemActions, *, poll_s: float = 60.0,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 class_name: str = COMMAND_CLASS) -> None:
+        self.client = client
+        self.screen = screen
+        self.ledger = ledger
+        self.actions = actions
+        self.system = system
+        self.poll_s = poll_s
+        self.clock = clock
+        self.class_name = class_name
+        self.on_ready: Callable[[], None] | None = None
+        self._last_poll = -math.inf
+        self._live = threading.Event()
+        self._boot_id = _boot_id()
+        self._unreported = bool(ledger.unreported())  # results the hub does not have yet: send them first
+        self.executed: list[str] = []  # command ids run by this process (for tests and the log)
+
+    def on_live_event(self) -> None:
+        """A SteleScreenCommand was created/updated (LiveQuery): fetch now."""
+        self._live.set()
+        if self.on_ready is not None:
+            self.on_ready()
+
+    def next_due(self, now: float) -> float:
+        return now if self._live.is_set() or self._unreported else self._last_poll + self.poll_s
+
+    def run(self, now: float) -> None:
+        self._live.clear()
+        self._last_poll = now
+        self._report_unreported()
+        screen = self.screen.pointer(self.client)
+        if screen is None:
+            return
+        pending = self.client.query(self.class_name, {"screen": screen, "doneAt": {"$exists": False}},
+                                    order="createdAt", limit=100)
+        for doc in pending:
+            cid = doc.get("objectId")
+            if isinstance(cid, str):
+                self._handle(cid, doc)
+        self.ledger.forget_old()
+
+    # -------------------------------------------------------------------------------------------------
+    def _handle(self, cid: str, doc: dict[str, Any]) -> None:
+        command = doc.get("command") if isinstance(doc.get("command"), str) else ""
+        known = self.ledger.get(cid)
+        if known is not None and known["state"] == "finished":
+            if not known["reported"]:
+                self._report(cid, known["result"], decode_date(known["done_at"]) or self.clock())
+            return
+        if command not in WHITELIST:
+            log.warning("remote command %s refused: unknown command %r", cid, command[:60])
+            self._finish(cid, command, REFUSED_UNKNOWN)
+            return
+        if known is not None:  # started before, never finished: a restart happened in between
+            if command not in IDEMPOTENT:
+                result = INTERRUPTED
+                if command == "restart":
+                    result = "ok: player restarted"
+                elif command == "reboot" and known["boot_id"] and known["boot_id"] != self._boot_id:
+                    result = "ok: system rebooted"
+                log.info("remote command %s (%s) was interrupted by a restart; not run again: %s",
+                         cid, command, result)
+                self._finish(cid, command, result)
+                return
+            log.info("remote command %s (%s) was interrupted by a restart; completing it", cid, command)
+        else:
+            self.ledger.start(cid, command)
+        log.info("remote command %s: %s", cid, command)
+        self.executed.append(cid)
+        result = self._execute(command, doc.get("args"))
+        self._finish(cid, command, result)
+
+    def _execute(self, command: str, _args: Any) -> str:
+        a = self.actions
+        fn: Callable[[], None] | None
+        if command == "reload":
+            fn = a.reload
+        elif command == "sync":
+            fn = a.sync_now
+        elif command == "screenshot":
+            fn = a.screenshot_now
+        elif command in ("display_on", "display_off"):
+            set_display = a.set_display
+            on = command == "display_on"
+            fn = None if set_display is None else (lambda: set_display(on))
+        elif command == "restart":
+            fn = self.system.restart_player
+        elif command == "reboot":
+            fn = self.system.reboot
+        else:
+            return REFUSED_UNKNOWN
+        if fn is None:
+            return "refused: not available on this player"
+        try:
+            fn()
+        except Exception as exc:
+            log.error("remote command %s failed: %s", command, exc)
+            return f"failed: {exc}"[:500]
+        return "ok"
+
+    def _finish(self, cid: str, command: str, result: str) -> None:
+        done_at = self.clock()
+        self.ledger.finish(cid, command, result, done_at)
+        self._report(cid, result, done_at)
+
+    def _report(self, cid: str, result: str, done_at: datetime) -> None:
+        try:
+            self.client.update(self.class_name, cid, {"doneAt": parse_date(done_at), "result": result})
+        except HubError as exc:
+            if exc.code != OBJECT_NOT_FOUND:
+                self._unreported = True
+                raise  # HubUnavailable: retried after the backoff (the ledger remembers it)
+            log.info("remote command %s was deleted on the hub before its result was written", cid)
+        self.ledger.mark_reported(cid)
+
+    def _report_unreported(self) -> None:
+        for row in self.ledger.unreported():
+            self._report(row["id"], row["result"], decode_date(row["done_at"]) or self.clock())
+        self._unreported = False

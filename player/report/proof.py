@@ -1,0 +1,223 @@
+"""Proof of play: every item shown, recorded durably and sent in batches to the hub class `SteleProofOfPlay`.
+
+`ProofRecorder` is fed by the Qt side (``item_started``/``item_ended`` of each zone). It keeps the plays that are
+on screen in memory and hands one record per finished play to the outbox (non-blocking; committed by the outbox's
+writer thread). `ProofChannel` sends them with Parse ``/batch`` (50 per request), idempotently: each record carries
+a client-side UUID (``clientId``); records whose last send has an unknown outcome are looked up by ``clientId``
+before they are sent again.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from player.parse_rest import ParseClient, decode_date, parse_date
+from player.report import ScreenRef
+from player.report.queue import Outbox, Record
+
+log = logging.getLogger(__name__)
+
+__all__ = ["PROOF_CLASS", "ProofChannel", "ProofRecorder"]
+
+PROOF_CLASS = "SteleProofOfPlay"
+KIND = "proof"
+BATCH_SIZE = 50
+MAX_FAILURES = 10  # a record the hub refuses this many times is dropped (with a log line)
+MAX_BATCHES_PER_RUN = 20  # then other channels get their turn; the loop comes back at once
+
+
+@dataclass
+class _Play:
+    zone: str
+    item: str
+    src: str
+    layout: str
+    start: datetime
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ProofRecorder:
+    """Plays on screen -> outbox records. Cheap and non-blocking: safe to call on the GUI thread.
+
+    ``zone_key`` tells zone widgets apart (two layouts may both have a zone ``main``). ``hash_of(src)`` may give
+    the content hash of a media reference; it must be cheap (no I/O): it is called on the calling thread.
+    """
+
+    def __init__(self, outbox: Outbox, screen_uuid: str, *, clock: Callable[[], datetime] = _utc_now,
+                 hash_of: Callable[[str], str | None] | None = None) -> None:
+        self.outbox = outbox
+        self.screen_uuid = screen_uuid
+        self.clock = clock
+        self.hash_of = hash_of
+        self._open: dict[Hashable, _Play] = {}
+        self._lock = threading.Lock()
+
+    def started(self, zone_key: Hashable, zone_id: str, item_id: str, src: str, layout: str) -> None:
+        now = self.clock()
+        with self._lock:
+            previous = self._open.pop(zone_key, None)
+            self._open[zone_key] = _Play(zone_id, item_id, src or "", layout, now)
+        if previous is not None:  # the zone went on without an "ended": the previous play ends now
+            self._emit(previous, now)
+
+    def ended(self, zone_key: Hashable, item_id: str | None = None) -> None:
+        now = self.clock()
+        with self._lock:
+            play = self._open.get(zone_key)
+            if play is None or (item_id is not None and play.item != item_id):
+                return
+            del self._open[zone_key]
+        self._emit(play, now)
+
+    def zone_gone(self, zone_key: Hashable) -> None:
+        """The zone widget was removed (layout switched): its current play ends now."""
+        self.ended(zone_key)
+
+    def close_all(self) -> None:
+        """Shutdown: every play on screen ends now."""
+        now = self.clock()
+        with self._lock:
+            plays, self._open = list(self._open.values()), {}
+        for play in plays:
+            self._emit(play, now)
+
+    def open_plays(self) -> int:
+        with self._lock:
+            return len(self._open)
+
+    def _emit(self, play: _Play, end: datetime) -> None:
+        file_hash = None
+        if self.hash_of is not None and play.src:
+            try:
+                file_hash = self.hash_of(play.src)
+            except Exception as exc:  # never let a lookup break recording
+                log.debug("hash_of(%r) failed: %s", play.src, exc)
+        payload = {
+            "zone": play.zone, "itemId": play.item, "src": play.src, "fileHash": file_hash,
+            "layout": play.layout, "start": play.start.isoformat(), "end": end.isoformat(),
+            "screenUuid": self.screen_uuid,
+        }
+        self.outbox.submit(KIND, payload)
+
+
+def _hub_fields(record: Record, screen: dict[str, str]) -> dict[str, Any]:
+    p = record.payload
+    start, end = decode_date(p.get("start")), decode_date(p.get("end"))
+    fields: dict[str, Any] = {
+        "clientId": record.client_id,
+        "screen": screen,
+        "screenUuid": p.get("screenUuid"),
+        "zone": p.get("zone"),
+        "itemId": p.get("itemId"),
+        "src": p.get("src") or "",
+        "layout": p.get("layout") or "",
+    }
+    if p.get("fileHash"):
+        fields["fileHash"] = p["fileHash"]
+    if start is not None:
+        fields["startDate"] = parse_date(start)
+    if end is not None:
+        fields["endDate"] = parse_date(end)
+    if start is not None and end is not None:
+        fields["durationMs"] = max(0, round((end - start).total_seconds() * 1000))
+    return fields
+
+
+class ProofChannel:
+    """Delivers proof-of-play records: when 50 are waiting, else every ``flush_s`` seconds."""
+
+    name = "proof of play"
+
+    def __init__(self, outbox: Outbox, client: ParseClient, screen: ScreenRef, *, flush_s: float = 300.0,
+                 batch_size: int = BATCH_SIZE, class_name: str = PROOF_CLASS) -> None:
+        self.outbox = outbox
+        self.client = client
+        self.screen = screen
+        self.flush_s = flush_s
+        self.batch_size = max(1, min(batch_size, BATCH_SIZE))
+        self.class_name = class_name
+        self.on_ready: Callable[[], None] | None = None
+        self._new = 0
+        self._empty = outbox.count(KIND) == 0
+        self._last_run = -math.inf
+        self.sent = 0  # rows created on the hub by this process
+        self.found_existing = 0  # rows whose earlier, unknown send turned out to have arrived
+        outbox.add_listener(self.records_added)
+
+    def records_added(self, kind: str) -> None:
+        if kind != KIND:
+            return
+        self._empty = False
+        self._new += 1
+        if self._new >= self.batch_size and self.on_ready is not None:
+            self.on_ready()
+
+    def next_due(self, now: float) -> float:
+        if self._empty:
+            return math.inf
+        if self._new >= self.batch_size:
+            return now
+        return self._last_run + self.flush_s
+
+    def run(self, now: float) -> None:
+        self._last_run = now
+        screen = self.screen.pointer(self.client)
+        if screen is None:
+            return
+        for _ in range(MAX_BATCHES_PER_RUN):
+            self._new = 0
+            records = self.outbox.pending(KIND, self.batch_size)
+            if not records:
+                self._empty = True
+                return
+            self._send(records, screen)
+            if len(records) < self.batch_size:
+                if self.outbox.count(KIND) == 0:
+                    self._empty = True
+                return
+        self._new = self.batch_size  # more waiting: come back right after the other channels
+
+    def _send(self, records: list[Record], screen: dict[str, str]) -> None:
+        unknown = [r for r in records if r.attempted]
+        if unknown:
+            rows = self.client.query(self.class_name, {"clientId": {"$in": [r.client_id for r in unknown]}},
+                                     keys="clientId", limit=len(unknown))
+            there = {row.get("clientId") for row in rows}
+            arrived = [r for r in unknown if r.client_id in there]
+            if arrived:
+                self.found_existing += len(arrived)
+                log.info("proof of play: %d record(s) of an interrupted send had arrived; not sent again",
+                         len(arrived))
+                self.outbox.remove([r.id for r in arrived])
+            records = [r for r in records if r.client_id not in there]
+        if not records:
+            return
+        self.outbox.mark_attempted([r.id for r in records if not r.attempted])
+        path = f"/classes/{self.class_name}"
+        results = self.client.batch([{"method": "POST", "path": path, "body": _hub_fields(r, screen)}
+                                     for r in records])
+        done: list[int] = []
+        failed: list[Record] = []
+        for record, result in zip(records, results, strict=False):
+            if isinstance(result, dict) and "success" in result:
+                done.append(record.id)
+            else:
+                failed.append(record)
+                if record.failures == 0:
+                    log.error("proof of play: the hub refused record %s: %s", record.client_id,
+                              result.get("error") if isinstance(result, dict) else result)
+        give_up = [r for r in failed if r.failures + 1 >= MAX_FAILURES]
+        if give_up:
+            log.error("proof of play: dropping %d record(s) the hub refused %d times", len(give_up), MAX_FAILURES)
+        self.outbox.remove(done + [r.id for r in give_up])
+        self.outbox.note_failure([r.id for r in failed if r not in give_up])
+        self.sent += len(done)

@@ -1,0 +1,399 @@
+"""Durable outbox for reports (SQLite in WAL mode, in the state directory) and the thread that delivers them.
+
+`Outbox` stores records (`kind`, JSON payload, a client-side UUID `client_id`) until a channel has delivered them.
+A record is written once when it is enqueued (one INSERT, committed with fsync of the WAL), flagged once when a
+delivery of it starts (`attempted`, so that a crash or timeout leaves "result unknown" on record), and deleted once
+the hub has it. Nothing else is written in steady state. While the hub is unreachable the retries write nothing.
+
+Retention: when the outbox holds more than `max_records` records or `max_bytes` of payload, the oldest records of the
+kinds in `drop_first` (proof of play) are dropped, with one log line per pruning.
+
+`DeliveryLoop` is the one sender thread: it runs the due `Channel`s; when the hub is unreachable (`HubUnavailable`)
+every channel waits with exponential backoff (5 s doubling to 10 min, jittered). `wake()` cuts a wait short.
+
+No Qt in here; every method is thread-safe. `submit()` never blocks: the GUI thread may call it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import random
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from player.parse_rest import HubError, HubUnavailable
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Channel", "DeliveryLoop", "Outbox", "Record"]
+
+DEFAULT_MAX_RECORDS = 200_000
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+PRUNE_TO = 0.9  # after pruning the outbox holds at most 90 % of its limits
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind      TEXT NOT NULL,
+    client_id TEXT NOT NULL UNIQUE,
+    payload   TEXT NOT NULL,
+    size      INTEGER NOT NULL,
+    created   REAL NOT NULL,
+    attempted INTEGER NOT NULL DEFAULT 0,
+    failures  INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS outbox_kind ON outbox(kind, id);
+"""
+
+
+@dataclass(frozen=True)
+class Record:
+    id: int
+    kind: str
+    client_id: str
+    payload: dict[str, Any]
+    created: float
+    attempted: bool
+    failures: int
+
+
+class Outbox:
+    """Records waiting for delivery, kept in ``path`` (SQLite, WAL, synchronous=FULL)."""
+
+    def __init__(self, path: str | Path, *, max_records: int = DEFAULT_MAX_RECORDS,
+                 max_bytes: int = DEFAULT_MAX_BYTES, drop_first: Sequence[str] = ("proof",),
+                 clock: Callable[[], float] = time.time) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.max_records = max(1, max_records)
+        self.max_bytes = max(1, max_bytes)
+        self.drop_first = tuple(drop_first)
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")  # a committed record survives a power cut
+        self._db.executescript(_SCHEMA)
+        count, size = self._db.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM outbox").fetchone()
+        self._count, self._bytes = int(count), int(size)
+        self._listeners: list[Callable[[str], None]] = []
+        # submit(): records handed over without blocking; a small writer thread commits them in groups
+        self._inbox: queue.SimpleQueue[tuple[str, dict[str, Any], str] | None] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self._closed = False
+        self._idle = threading.Event()
+        self._idle.set()
+
+    # ------------------------------------------------------------------------------------------ writing
+    def enqueue(self, kind: str, payload: dict[str, Any], client_id: str | None = None) -> str:
+        """Store one record durably (returns when it is committed). Returns its client id."""
+        cid = client_id or str(uuid.uuid4())
+        self._insert([(kind, payload, cid)])
+        return cid
+
+    def submit(self, kind: str, payload: dict[str, Any]) -> str:
+        """Hand a record over without blocking (GUI thread); it is committed within milliseconds."""
+        cid = str(uuid.uuid4())
+        self._idle.clear()
+        self._inbox.put((kind, payload, cid))
+        if self._writer is None:
+            with self._lock:
+                if self._writer is None:
+                    self._writer = threading.Thread(target=self._write_loop, name="osc-outbox-writer",
+                                                    daemon=True)
+                    self._writer.start()
+        return cid
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until every submitted record is committed."""
+        if self._writer is None:
+            return True
+        return self._idle.wait(timeout)
+
+    def _write_loop(self) -> None:
+        while True:
+            first = self._inbox.get()
+            if first is None:
+                self._idle.set()
+                return
+            group = [first]
+            while True:  # group commit: whatever arrived meanwhile goes into the same transaction
+                try:
+                    nxt = self._inbox.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    self._inbox.put(None)
+                    break
+                group.append(nxt)
+            try:
+                self._insert(group)
+            except sqlite3.Error as exc:
+                log.error("outbox %s: could not store %d report record(s): %s", self.path, len(group), exc)
+            if self._inbox.empty():
+                self._idle.set()
+
+    def _insert(self, rows: Iterable[tuple[str, dict[str, Any], str]]) -> None:
+        now = self.clock()
+        encoded = []
+        for kind, payload, cid in rows:
+            text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
+            encoded.append((kind, cid, text, len(text.encode("utf-8")), now))
+        kinds = {e[0] for e in encoded}
+        with self._lock:
+            if self._closed:
+                raise sqlite3.ProgrammingError("outbox is closed")
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany("INSERT OR IGNORE INTO outbox(kind, client_id, payload, size, created) "
+                                     "VALUES (?, ?, ?, ?, ?)", encoded)
+                self._recount()
+                self._prune()
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                self._recount()
+                raise
+        for kind in kinds:
+            for listener in list(self._listeners):
+                listener(kind)
+
+    def _recount(self) -> None:
+        count, size = self._db.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM outbox").fetchone()
+        self._count, self._bytes = int(count), int(size)
+
+    def _prune(self) -> None:
+        """Inside a transaction: drop the oldest droppable records until within 90 % of the limits."""
+        if self._count <= self.max_records and self._bytes <= self.max_bytes:
+            return
+        target_n = int(self.max_records * PRUNE_TO)
+        target_b = int(self.max_bytes * PRUNE_TO)
+        dropped = 0
+        first_ts = last_ts = None
+        marks = ",".join("?" for _ in self.drop_first)
+        if not marks:
+            return
+        cur = self._db.execute(f"SELECT id, size, created FROM outbox WHERE kind IN ({marks}) ORDER BY id",
+                               self.drop_first)
+        ids: list[int] = []
+        n, b = self._count, self._bytes
+        for rid, size, created in cur:
+            if n <= target_n and b <= target_b:
+                break
+            ids.append(rid)
+            n -= 1
+            b -= size
+            first_ts = created if first_ts is None else first_ts
+            last_ts = created
+        cur.close()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            self._db.execute(f"DELETE FROM outbox WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+            dropped += len(chunk)
+        self._count, self._bytes = n, b
+        if dropped:
+            log.warning("report outbox %s is full (limit %d records / %d bytes): dropped the %d oldest "
+                        "records of kind %s, recorded %s .. %s", self.path, self.max_records, self.max_bytes,
+                        dropped, "/".join(self.drop_first), _ts(first_ts), _ts(last_ts))
+
+    # ------------------------------------------------------------------------------------------ reading
+    def pending(self, kind: str, limit: int = 50) -> list[Record]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, kind, client_id, payload, created, attempted, failures FROM outbox "
+                "WHERE kind = ? ORDER BY id LIMIT ?", (kind, limit)).fetchall()
+        return [Record(r[0], r[1], r[2], json.loads(r[3]), r[4], bool(r[5]), r[6]) for r in rows]
+
+    def oldest_created(self, kind: str) -> float | None:
+        with self._lock:
+            row = self._db.execute("SELECT MIN(created) FROM outbox WHERE kind = ?", (kind,)).fetchone()
+        return None if row is None or row[0] is None else float(row[0])
+
+    def count(self, kind: str | None = None) -> int:
+        with self._lock:
+            if kind is None:
+                return self._count
+            return int(self._db.execute("SELECT COUNT(*) FROM outbox WHERE kind = ?", (kind,)).fetchone()[0])
+
+    @property
+    def size_bytes(self) -> int:
+        return self._bytes
+
+    # ------------------------------------------------------------------------------------------ delivery
+    def mark_attempted(self, ids: Sequence[int]) -> None:
+        """Before a send: from now on the outcome of these records is unknown until confirmed."""
+        self._update("UPDATE outbox SET attempted = 1 WHERE attempted = 0 AND id IN ({})", ids)
+
+    def note_failure(self, ids: Sequence[int]) -> None:
+        """The hub refused these records (a Parse error for the item, not an outage)."""
+        self._update("UPDATE outbox SET failures = failures + 1, attempted = 0 WHERE id IN ({})", ids)
+
+    def remove(self, ids: Sequence[int]) -> None:
+        """Delivered (or given up): gone for good."""
+        self._update("DELETE FROM outbox WHERE id IN ({})", ids, recount=True)
+
+    def _update(self, sql: str, ids: Sequence[int], recount: bool = False) -> None:
+        if not ids:
+            return
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for start in range(0, len(ids), 500):
+                    chunk = list(ids[start:start + 500])
+                    self._db.execute(sql.format(",".join("?" * len(chunk))), chunk)
+                if recount:
+                    self._recount()
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def add_listener(self, fn: Callable[[str], None]) -> None:
+        """``fn(kind)`` is called (on the writing thread) after records of ``kind`` were committed."""
+        self._listeners.append(fn)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._inbox.put(None)
+            self._writer.join(timeout=10)
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._db.close()
+
+
+def _ts(value: float | None) -> str:
+    if value is None:
+        return "?"
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(value))
+
+
+# ----------------------------------------------------------------------------------------------------------
+
+
+class Channel(Protocol):
+    """One kind of report. ``next_due(now)``: monotonic instant it wants to run next (``math.inf``: idle).
+    ``run(now)``: deliver; raise ``HubUnavailable`` when the hub cannot be reached."""
+
+    name: str
+
+    def next_due(self, now: float) -> float: ...
+
+    def run(self, now: float) -> None: ...
+
+
+BACKOFF_FIRST_S = 5.0
+BACKOFF_MAX_S = 600.0
+ERROR_RETRY_S = 60.0
+
+
+class DeliveryLoop:
+    """The single sender thread for every reporting channel."""
+
+    def __init__(self, channels: Sequence[Channel], *, monotonic: Callable[[], float] = time.monotonic,
+                 backoff_first_s: float = BACKOFF_FIRST_S, backoff_max_s: float = BACKOFF_MAX_S) -> None:
+        self.channels = list(channels)
+        self.monotonic = monotonic
+        self.backoff_first_s = backoff_first_s
+        self.backoff_max_s = backoff_max_s
+        self._backoff = 0.0
+        self._blocked_until = 0.0
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._error_until: dict[str, float] = {}
+        self._last_error: dict[str, str] = {}
+        self.online: bool | None = None  # None: not tried yet
+        self.last_error: str | None = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="osc-report-sender", daemon=True)
+            self._thread.start()
+
+    def wake(self) -> None:
+        """Something new may be due: look again now (a running backoff still holds)."""
+        self._wake.set()
+
+    def retry_now(self) -> None:
+        """A sign that the hub is back (e.g. a LiveQuery event): end a backoff wait and try at once."""
+        self._blocked_until = 0.0
+        self._wake.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def run_once(self) -> None:
+        """Run every channel that is due now (the thread body; also handy in tests)."""
+        now = self.monotonic()
+        if now < self._blocked_until:
+            return
+        ran = False
+        for ch in self.channels:
+            if self._stop.is_set():
+                return
+            if ch.next_due(now) > now or self._error_until.get(ch.name, 0.0) > now:
+                continue
+            try:
+                ch.run(now)
+            except HubUnavailable as exc:
+                self._offline(exc)
+                return
+            except HubError as exc:
+                self._channel_error(ch.name, str(exc))
+            except Exception as exc:  # a bug in one channel must not end reporting
+                log.exception("report channel %s failed", ch.name)
+                self._channel_error(ch.name, f"{type(exc).__name__}: {exc}")
+            else:
+                ran = True
+                self._error_until.pop(ch.name, None)
+                self._last_error.pop(ch.name, None)
+        if not ran:
+            return
+        if self.online is not True:
+            if self.online is False:
+                log.info("hub reachable again; reports are being delivered")
+            self.online = True
+        self._backoff = 0.0
+
+    def _offline(self, exc: HubError) -> None:
+        self._backoff = self.backoff_first_s if not self._backoff else min(self._backoff * 2, self.backoff_max_s)
+        wait = self._backoff * random.uniform(0.8, 1.2)
+        self._blocked_until = self.monotonic() + wait
+        if self.online is not False:  # one line per outage, not per retry
+            log.warning("reports wait for the hub (queued locally): %s", exc)
+        self.online = False
+        self.last_error = str(exc)
+
+    def _channel_error(self, name: str, message: str) -> None:
+        self._error_until[name] = self.monotonic() + ERROR_RETRY_S
+        if self._last_error.get(name) != message:
+            log.error("report %s: %s (retrying every %.0f s)", name, message, ERROR_RETRY_S)
+            self._last_error[name] = message
+        self.last_error = message
+
+    def _next_wake(self) -> float:
+        now = self.monotonic()
+        if now < self._blocked_until:
+            return self._blocked_until
+        due = [max(ch.next_due(now), self._error_until.get(ch.name, 0.0)) for ch in self.channels]
+        return min(due, default=now + 60.0)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.clear()
+            self.run_once()
+            delay = self._next_wake() - self.monotonic()
+            if delay > 0:
+                self._wake.wait(min(delay, 3600.0))

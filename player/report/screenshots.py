@@ -1,0 +1,111 @@
+"""Screenshots to the hub class `SteleScreenshot` {screenshot (File), screen (Pointer SteleScreen), date (Date)}.
+
+The Qt side (``player.ui.reporting``) grabs the window and encodes the image off the GUI thread, then calls
+`ScreenshotChannel.submit`. Only the newest screenshot is kept (in memory) until it is delivered:
+
+1. upload the image as a Parse file (``POST /files/screen-<uuid>.jpg``; needs a logged-in hub user),
+2. create the new `SteleScreenshot` row,
+3. delete this screen's older rows (one ``/batch``).
+
+Order: the old stele client deleted first and uploaded afterwards, so the hub showed no screenshot of the screen
+in between, and none at all when the upload failed. Here the new row exists before the old ones go: an admin always
+sees at least one screenshot, and a crash between 2 and 3 only leaves an extra old row that the next upload removes
+(step 3 removes every row of this screen except the new one). Parse Server keeps the files of deleted rows (deleting
+a file needs the master key); that is the same as with the old client.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from player.parse_rest import ParseClient, parse_date
+from player.report import ScreenRef
+
+log = logging.getLogger(__name__)
+
+__all__ = ["SCREENSHOT_CLASS", "Screenshot", "ScreenshotChannel"]
+
+SCREENSHOT_CLASS = "SteleScreenshot"
+
+
+@dataclass(frozen=True)
+class Screenshot:
+    data: bytes
+    content_type: str  # image/jpeg or image/png
+    taken_at: datetime  # aware
+    width: int
+    height: int
+
+    @property
+    def extension(self) -> str:
+        return "png" if self.content_type == "image/png" else "jpg"
+
+
+class ScreenshotChannel:
+    """Newest screenshot waiting for delivery -> file upload + new row + older rows of this screen deleted."""
+
+    name = "screenshot"
+
+    def __init__(self, client: ParseClient, screen: ScreenRef, *, class_name: str = SCREENSHOT_CLASS) -> None:
+        self.client = client
+        self.screen = screen
+        self.class_name = class_name
+        self.on_ready: Callable[[], None] | None = None
+        self._lock = threading.Lock()
+        self._waiting: Screenshot | None = None
+        self.uploaded = 0
+        self.last_row_id: str | None = None
+
+    def submit(self, shot: Screenshot) -> None:
+        """Thread-safe, non-blocking. A newer screenshot replaces one still waiting (only the newest matters)."""
+        with self._lock:
+            replaced = self._waiting is not None
+            self._waiting = shot
+        if replaced:
+            log.debug("screenshot: an undelivered older screenshot was replaced by a newer one")
+        if self.on_ready is not None:
+            self.on_ready()
+
+    @property
+    def waiting(self) -> Screenshot | None:
+        with self._lock:
+            return self._waiting
+
+    def next_due(self, now: float) -> float:
+        return now if self.waiting is not None else math.inf
+
+    def run(self, now: float) -> None:
+        shot = self.waiting
+        if shot is None:
+            return
+        screen = self.screen.pointer(self.client)
+        if screen is None:
+            return
+        parse_file = self.client.upload_file(f"screen-{self.screen.uuid}.{shot.extension}", shot.data,
+                                             shot.content_type)
+        row = self.client.create(self.class_name, {
+            "screenshot": {"__type": "File", "name": parse_file["name"], "url": parse_file["url"]},
+            "screen": screen,
+            "date": parse_date(shot.taken_at),
+        })
+        new_id = row.get("objectId")
+        with self._lock:
+            if self._waiting is shot:  # delivered; a newer one submitted meanwhile stays waiting
+                self._waiting = None
+        self.uploaded += 1
+        self.last_row_id = new_id if isinstance(new_id, str) else None
+        if self.last_row_id is None:
+            return
+        older = self.client.query(self.class_name, {"screen": screen, "objectId": {"$ne": self.last_row_id}},
+                                  keys="objectId", limit=1000)
+        if older:
+            results = self.client.batch([{"method": "DELETE", "path": f"/classes/{self.class_name}/{r['objectId']}"}
+                                         for r in older if isinstance(r.get("objectId"), str)])
+            failed = [r for r in results if not (isinstance(r, dict) and "success" in r)]
+            if failed:
+                log.warning("screenshot: %d older row(s) could not be deleted: %s", len(failed), failed[0])

@@ -1,0 +1,185 @@
+"""The durable outbox: survives kill -9 while enqueuing, keeps its retention limit, and the sender's backoff.
+
+Delivery to a real hub (kill -9 while sending, "result unknown", offline days) is in
+tests/integration/test_reporting_hub.py.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from player.parse_rest import HubUnavailable
+from player.report.proof import ProofRecorder
+from player.report.queue import DeliveryLoop, Outbox
+
+ROOT = Path(__file__).resolve().parent.parent
+
+ENQUEUE_FOREVER = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, {root!r})
+    from player.report.queue import Outbox
+    box = Outbox({path!r})
+    i = 0
+    while True:
+        if i % 2:
+            cid = box.enqueue("proof", {{"n": i, "pad": "x" * 200}})
+        else:
+            cid = box.submit("proof", {{"n": i, "pad": "x" * 200}})
+            box.flush()
+        print(cid, flush=True)  # printed only after the record is committed
+        i += 1
+""")
+
+
+def test_kill_9_while_enqueuing_loses_no_committed_record_and_duplicates_none(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.sqlite"
+    committed: list[str] = []
+    for round_ in range(3):  # three crashes in a row on the same file
+        child = subprocess.Popen([sys.executable, "-c", ENQUEUE_FOREVER.format(root=str(ROOT), path=str(path))],
+                                 stdout=subprocess.PIPE, text=True)
+        assert child.stdout is not None
+        target = len(committed) + 150 + 37 * round_
+        while len(committed) < target:
+            line = child.stdout.readline()
+            assert line, "the enqueuing child died by itself"
+            committed.append(line.strip())
+        child.send_signal(signal.SIGKILL)
+        committed.extend(line.strip() for line in child.stdout.read().splitlines() if line.strip())
+        child.wait()
+
+    box = Outbox(path)
+    rows = box.pending("proof", limit=100_000)
+    ids = [r.client_id for r in rows]
+    assert set(committed) <= set(ids)  # nothing that was reported committed is lost
+    assert len(ids) == len(set(ids))  # nothing twice
+    assert len(ids) - len(committed) <= 3  # at most the record in flight at each kill, never more
+    assert box.count() == len(ids)
+    box.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_delivery_state_survives_a_restart(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.sqlite")
+    a = box.enqueue("proof", {"n": 1})
+    b = box.enqueue("proof", {"n": 2})
+    c = box.enqueue("proof", {"n": 3})
+    first, second, third = box.pending("proof")
+    box.mark_attempted([first.id, second.id])
+    box.remove([first.id])
+    box.note_failure([third.id])
+    box.close()
+
+    box = Outbox(tmp_path / "o.sqlite")
+    rows = {r.client_id: r for r in box.pending("proof")}
+    assert set(rows) == {b, c} and a not in rows
+    assert rows[b].attempted and not rows[c].attempted
+    assert rows[c].failures == 1 and rows[b].payload == {"n": 2}
+    box.close()
+
+
+def test_retention_drops_oldest_proof_of_play_first_with_one_log_line(tmp_path: Path, caplog) -> None:
+    box = Outbox(tmp_path / "o.sqlite", max_records=100, max_bytes=10_000_000)
+    box.enqueue("command", {"keep": True})
+    for n in range(99):
+        box.enqueue("proof", {"n": n})
+    assert box.count() == 100
+    with caplog.at_level(logging.WARNING, logger="player.report.queue"):
+        box.enqueue("proof", {"n": 99})  # 101 > 100: prune to 90
+    assert box.count() == 90
+    kept = [r.payload["n"] for r in box.pending("proof", 1000)]
+    assert kept == list(range(11, 100))  # the oldest went, the newest stayed
+    assert box.count("command") == 1  # other kinds are not dropped
+    lines = [r for r in caplog.records if "dropped the 11 oldest" in r.getMessage()]
+    assert len(lines) == 1 and len(caplog.records) == 1
+
+    # the byte limit works the same way
+    small = Outbox(tmp_path / "b.sqlite", max_bytes=2_000)
+    for n in range(40):
+        small.enqueue("proof", {"n": n, "pad": "y" * 80})
+    assert small.size_bytes <= 2_000
+    assert small.pending("proof", 1)[0].payload["n"] > 0
+    box.close()
+    small.close()
+
+
+def test_proof_recorder_closes_plays_that_never_ended(tmp_path: Path) -> None:
+    t = [datetime(2026, 12, 1, 9, 0, tzinfo=UTC)]
+    box = Outbox(tmp_path / "o.sqlite")
+    rec = ProofRecorder(box, "uuid-1", clock=lambda: t[0])
+    rec.started(1, "main", "a", "a.png", "L")
+    t[0] += timedelta(seconds=10)
+    rec.ended(1, "other-item")  # not the one on screen: ignored
+    rec.started(1, "main", "b", "b.png", "L")  # no ended for a: it ends now
+    t[0] += timedelta(seconds=5)
+    rec.started(2, "side", "c", "", "L")
+    rec.zone_gone(1)  # layout switched away
+    t[0] += timedelta(seconds=1)
+    rec.close_all()
+    box.flush()
+    plays = [(r.payload["itemId"], r.payload["start"][11:19], r.payload["end"][11:19]) for r in box.pending("proof")]
+    assert plays == [("a", "09:00:00", "09:00:10"), ("b", "09:00:10", "09:00:15"), ("c", "09:00:15", "09:00:16")]
+    box.close()
+
+
+class _Channel:
+    def __init__(self, name: str, fail: bool = True) -> None:
+        self.name = name
+        self.fail = fail
+        self.runs = 0
+
+    def next_due(self, now: float) -> float:
+        return now
+
+    def run(self, now: float) -> None:
+        self.runs += 1
+        if self.fail:
+            raise HubUnavailable("http://127.0.0.1:9/parse: cannot connect")
+
+
+def test_sender_backs_off_while_offline_with_one_log_line_per_outage(caplog) -> None:
+    clock = [1000.0]
+    down = _Channel("a")
+    other = _Channel("b", fail=False)
+    loop = DeliveryLoop([down, other], monotonic=lambda: clock[0])
+    waits = []
+    caplog.set_level(logging.INFO, logger="player.report.queue")
+    for _ in range(8):
+        loop.run_once()
+        waits.append(loop._next_wake() - clock[0])
+        loop.wake()  # new records do not cut a backoff short
+        loop.run_once()
+        clock[0] += waits[-1] + 0.01
+    assert down.runs == 8 and other.runs == 0  # an outage stops the whole round
+    assert waits[0] < 7 and waits[-1] > 100 and all(w <= 720 for w in waits)
+    assert waits == sorted(waits) or waits[-1] >= 480  # grows (jittered) up to the 10 min cap
+    assert sum("wait for the hub" in r.getMessage() for r in caplog.records) == 1
+
+    loop.run_once()  # the wait is over: tried again (and failed again)
+    loop.run_once()  # now in backoff again: not tried
+    assert down.runs == 9
+    loop.retry_now()  # e.g. a LiveQuery event: the hub is back
+    down.fail = False
+    loop.run_once()
+    assert down.runs == 10 and other.runs == 1 and loop.online is True
+    assert any("reachable again" in r.getMessage() for r in caplog.records)
+
+
+def test_sender_thread_runs_and_stops() -> None:
+    ch = _Channel("x", fail=False)
+    loop = DeliveryLoop([ch])
+    ch.next_due = lambda now: now + 3600 if ch.runs else now  # type: ignore[method-assign]
+    loop.start()
+    deadline = time.monotonic() + 5
+    while ch.runs == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    loop.stop()
+    assert ch.runs == 1
