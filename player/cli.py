@@ -56,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
 
     prev = sub.add_parser("preview", help="render what the screen shows at a moment into a PNG (headless)")
     prev.add_argument("--config", type=Path)
-    prev.add_argument("--source", type=Path, required=True)
+    prev.add_argument("--source", type=Path, help="a folder; default: the configured source (its last snapshot)")
     prev.add_argument("--at", type=_instant, required=True, metavar="ISO8601")
     prev.add_argument("--out", type=Path, required=True)
     prev.add_argument("--size", type=_size, default=(1920, 1080), metavar="WxH")
@@ -96,15 +96,26 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         from player.ui.app import DEMO_DIR, run_player
 
-        source = args.source or (Path(config["source"]["path"]) if config["source"]["path"] else DEMO_DIR)
-        return run_player(config, source, args.windowed, args.exit_after)
+        return run_player(config, _folder(args.source, config), args.windowed, args.exit_after)
     if args.command == "preview":
-        return cmd_preview(config, args.source, args.at, args.out, args.size)
+        return cmd_preview(config, _folder(args.source, config), args.at, args.out, args.size)
     if args.command == "schedule":
         return cmd_schedule(config, args.source, args.start, args.end)
     if args.command in ("sync", "status"):
         return cmd_sync_commands(config, args)
     return 2
+
+
+def _folder(explicit: Path | None, config: Config) -> Path | None:
+    """--source always means "play this folder"; else the configured folder (the demo when none is set);
+    None for the remote sources (http, hub), which play through the cache."""
+    if explicit is not None:
+        return explicit
+    if config["source"]["type"] != "folder":
+        return None
+    from player.ui.app import DEMO_DIR
+
+    return Path(config["source"]["path"]) if config["source"]["path"] else DEMO_DIR
 
 
 def cmd_validate(files: list[Path]) -> int:
@@ -122,7 +133,7 @@ def cmd_validate(files: list[Path]) -> int:
     return 1 if bad else 0
 
 
-def cmd_preview(config: Config, source: Path, at: datetime, out: Path, size: tuple[int, int]) -> int:
+def cmd_preview(config: Config, source: Path | None, at: datetime, out: Path, size: tuple[int, int]) -> int:
     from player.layouts import DocumentError
     from player.ui.app import render_preview
 

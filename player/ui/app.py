@@ -18,14 +18,16 @@ from PySide6.QtWidgets import QApplication
 
 from player.clock import Clock, FakeClock, SystemClock
 from player.config import Config
-from player.layouts import DocumentError, Loaded
+from player.layouts import DocumentError
 from player.memory import tune_malloc
 from player.sources.folder import FolderSource
 from player.system.display_power import NullDisplayPower, PowerSchedule
+from player.system.rotation import rotate_display
 from player.system.watchdog import SdNotifier
 from player.ui.bridge import WorkerBridge, shared_bridge
 from player.ui.items import RenderContext
 from player.ui.power import DisplayPowerController, backend_from_config
+from player.ui.runtime import attach_content
 from player.ui.window import PlayerWindow
 
 log = logging.getLogger(__name__)
@@ -63,26 +65,6 @@ def make_window(config: Config, clock: Clock, windowed: tuple[int, int] | None) 
     return window
 
 
-def load_folder_async(window: PlayerWindow, source: FolderSource,
-                      on_loaded: Callable[[Loaded], None] | None = None) -> None:
-    """Reads screen.json on a worker thread; the window shows it (or the error screen) on the GUI thread."""
-
-    def done(loaded: Loaded) -> None:
-        for line in loaded.defects:
-            log.warning("%s", line)
-        window.show_screen(loaded.screen, source.resolve)
-        if on_loaded:
-            on_loaded(loaded)
-
-    def failed(exc: BaseException) -> None:
-        lines = exc.lines if isinstance(exc, DocumentError) else [f"{source.document_path}: {exc}"]
-        for line in lines:
-            log.error("%s", line)
-        window.show_error(lines)
-
-    window.ctx.bridge.submit(source.load, done, failed)
-
-
 def seconds_since_process_start() -> float:
     """Wall time since this process was started by the kernel (includes interpreter start and imports)."""
     try:
@@ -116,15 +98,28 @@ def attach_watchdog(app: QApplication, window: PlayerWindow) -> SdNotifier:
     return notifier
 
 
-def run_player(config: Config, source_dir: Path, windowed: tuple[int, int] | None = None,
+def apply_rotation(config: Config, window: PlayerWindow) -> None:
+    """Turns the display (xrandr / wlr-randr) on a worker thread; the window follows the new geometry."""
+    degrees = int(config["player"]["rotation"])
+    if degrees == 0 or config["player"]["rotation_by"] == "player":
+        if degrees:
+            log.error("rotation by the player itself is not supported yet; set rotation_by = \"display\"")
+        return
+    window.ctx.bridge.submit(lambda: rotate_display(degrees), lambda said: log.info("rotation: %s", said),
+                             lambda exc: log.error("rotation %d°: %s", degrees, exc))
+
+
+def run_player(config: Config, source_dir: Path | None, windowed: tuple[int, int] | None = None,
                exit_after: float | None = None) -> int:
+    """Plays ``source_dir`` (a folder) or, when it is None, the source configured in ``player.toml`` (http, hub)
+    through the cache: the last snapshot at once, then syncs in the background."""
     tune_malloc()
     app = ensure_app()
     clock = SystemClock()
     window = make_window(config, clock, windowed)
-    source = FolderSource(source_dir, timezone=config.timezone)
     notifier = attach_watchdog(app, window)
     if windowed is None:
+        apply_rotation(config, window)
         window.showFullScreen()
         window.follow_screen()
     else:
@@ -133,12 +128,13 @@ def run_player(config: Config, source_dir: Path, windowed: tuple[int, int] | Non
     backend = backend_from_config(config) if windowed is None else NullDisplayPower()
     power = DisplayPowerController(window, PowerSchedule(config["display"]["power_schedule"] or None), backend, clock, ZoneInfo(config.timezone), window.ctx.bridge)
     power.start()
-    load_folder_async(window, source)
+    controller = attach_content(window, config, folder=source_dir)
     _install_signal_handlers(app)
     if exit_after is not None:
         QTimer.singleShot(int(exit_after * 1000), lambda: (setattr(window, "_allow_close", True), app.quit()))
     code = app.exec()
     notifier.stopping()
+    controller.stop()
     window.ctx.bridge.shutdown()
     return int(code)
 
@@ -168,18 +164,31 @@ def wait_until(predicate: Callable[[], bool], timeout_ms: int) -> bool:
     return predicate()
 
 
-def render_preview(config: Config, source_dir: Path, at: datetime, size: tuple[int, int],
+def render_preview(config: Config, source_dir: Path | None, at: datetime, size: tuple[int, int],
                    timeout_ms: int = 10_000) -> tuple[QImage, list[str]]:
     """What the screen shows at ``at``, rendered offscreen into an image. Returns the image and the log-worthy
     problems of the document (raises DocumentError when the document is unusable)."""
     ensure_app(headless=True)
-    source = FolderSource(source_dir, timezone=config.timezone)
-    loaded = source.load()
+    if source_dir is not None:
+        source = FolderSource(source_dir, timezone=config.timezone)
+        loaded = source.load()
+        screen, resolve, defects = loaded.screen, source.resolve, loaded.defects
+    else:  # the configured remote source: the snapshot the last sync left in the cache
+        from player.sync import SyncService
+
+        service = SyncService.from_config(config)
+        try:
+            content = service.boot()
+        finally:
+            service.close()
+        if content is None:
+            raise DocumentError([f"{config.cache_dir}: no snapshot yet; run 'osc-player sync --once' first"])
+        screen, resolve, defects = content.screen, content.resolver, content.defects
     window = make_window(config, FakeClock(at), size)
     window.setFixedSize(*size)
     window.show()
     QGuiApplication.processEvents()
-    window.show_screen(loaded.screen, source.resolve)
+    window.show_screen(screen, resolve)
     ok = wait_until(lambda: window.main is not None and all(s.has_first_frame for s in window._stages()), timeout_ms)
     if not ok:
         log.warning("preview: not every zone was ready after %d ms; rendering what there is", timeout_ms)
@@ -188,4 +197,4 @@ def render_preview(config: Config, source_dir: Path, at: datetime, size: tuple[i
     window._allow_close = True
     window.close()
     window.deleteLater()
-    return image, loaded.defects
+    return image, list(defects)

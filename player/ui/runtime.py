@@ -20,7 +20,7 @@ import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal, Slot
 
@@ -131,6 +131,7 @@ class ContentController(QObject):
                 self.failed.emit(exc.lines)
                 return
         service = self.service
+        watcher = self._watch_source(service)
         service.on_published = self._publish
         service.on_progress = self._on_progress
         service.on_error = self.failed.emit
@@ -146,7 +147,21 @@ class ContentController(QObject):
             if not self._stop.is_set():
                 service.run_forever(self._stop)
         finally:
+            if watcher is not None:
+                watcher.stop()
             service.close()
+
+    def _watch_source(self, service: SyncService) -> Any:
+        """Sources that can push changes (the hub's LiveQuery) wake the sync at once; polling stays as safety net
+        at the hub's own interval."""
+        watch = getattr(service.source, "watch", None)
+        if watch is None:
+            return None
+        try:
+            return watch(lambda _op, _cls: service.wake())
+        except Exception as exc:  # noqa: BLE001 - push is optional; polling still works
+            log.warning("change notifications from the source are off: %s", exc)
+            return None
 
     def _on_progress(self, p: SyncProgress) -> None:
         self.progress.emit(p.files_done, p.files_total)
