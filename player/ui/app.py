@@ -16,6 +16,7 @@ from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtGui import QGuiApplication, QImage
 from PySide6.QtWidgets import QApplication
 
+import player.ui.widgets  # noqa: F401  (registers the live widgets as item kind "widget"; issue 7)
 from player.clock import Clock, FakeClock, SystemClock
 from player.config import Config
 from player.layouts import DocumentError

@@ -1,0 +1,251 @@
+"""NewsList (titles with date and an optional excerpt) and NewsTicker (titles scrolling along a strip).
+
+Both read press releases (PressReleases) or a generic JSON feed (GenericItems). The ticker draws each title once
+into a pixmap when the data changes; a frame only blits those pixmaps at a new offset (as TickerView does).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+
+from PySide6.QtCore import QElapsedTimer, QRect, Qt, QTimer
+from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPixmap
+from PySide6.QtWidgets import QWidget
+
+from player.feeds.generic import GenericItems
+from player.feeds.press import PressReleases
+from player.model import WidgetItem
+from player.ui.items import RenderContext
+from player.ui.widgets.base import CENTER, LEFT, Canvas, LiveWidget, one_line, wrap_lines
+
+MAX_ENTRIES = 200  # a feed with 10,000 items: only the first ones can ever be seen
+MAX_TILE_PX = 16_000  # one title never becomes a wider pixmap than this
+
+
+@dataclass(frozen=True)
+class NewsEntry:
+    title: str
+    text: str
+    date: datetime | None
+
+
+def news_entries(value: object) -> list[NewsEntry]:
+    if isinstance(value, PressReleases):
+        return [NewsEntry(i.title, i.text, i.date) for i in value.items[:MAX_ENTRIES]]
+    if isinstance(value, GenericItems):
+        out = []
+        for i in value.items[:MAX_ENTRIES]:
+            title = i.title or (i.text.split("\n")[0] if i.text else "")
+            if title:
+                out.append(NewsEntry(title, i.text if i.title else "", i.time))
+        return out
+    return []
+
+
+class NewsList(LiveWidget):
+    value_types = (PressReleases, GenericItems)
+
+    def when(self, date: datetime | None, now: datetime) -> str:
+        if date is None:
+            return ""
+        local = date.astimezone(self.ctx.timezone)
+        today = now.astimezone(self.ctx.timezone).date()
+        suffix = self.t("time_suffix")
+        if local.date() == today:
+            return f"{self.t('today')}, {local:%H:%M}{suffix}"
+        if local.date() == today - timedelta(days=1):
+            return f"{self.t('yesterday')}, {local:%H:%M}{suffix}"
+        return f"{local:%d.%m.%Y}"
+
+    def next_change(self, now: datetime) -> datetime | None:
+        soonest = super().next_change(now)
+        local = now.astimezone(self.ctx.timezone)  # "Heute" becomes "Gestern" at midnight
+        midnight = datetime.combine(local.date() + timedelta(days=1), time(0), tzinfo=self.ctx.timezone)
+        return midnight if soonest is None or midnight < soonest else soonest
+
+    def paint_content(self, c: Canvas, now: datetime) -> None:
+        u = self.unit(rows_hint=14, cols_hint=14, lo=18, hi=52)
+        rect = self.content_rect(u)
+        title = self.options.get("title") if isinstance(self.options.get("title"), str) else self.t("news_title")
+        top = rect.top() + self.header(c, rect, title, now, u)
+        body = QRect(rect.left(), top, rect.width(), rect.bottom() + 1 - top)
+        entries = news_entries(self.value)
+        if not entries:
+            self.placeholder(c, body, self.t("news_empty"), u)
+            return
+        title_font = self.font(u, bold=True)
+        meta_font = self.font(0.72 * u)
+        text_font = self.font(0.85 * u)
+        tm, mm, xm = QFontMetrics(title_font), QFontMetrics(meta_font), QFontMetrics(text_font)
+        title_lines = self.options.get("title_lines", 2)
+        title_lines = title_lines if isinstance(title_lines, int) and 1 <= title_lines <= 6 else 2
+        text_lines = self.options.get("text_lines")
+        if not isinstance(text_lines, int) or not 0 <= text_lines <= 20:
+            text_lines = 3 if body.height() >= 16 * u and body.width() >= 16 * u else 0
+        gap = round(0.7 * u)
+        sep = QColor(self.fg)
+        sep.setAlphaF(0.18)
+        y = body.top()
+        for n, entry in enumerate(entries):
+            lines = wrap_lines(entry.title, tm, body.width(), title_lines)
+            meta = self.when(entry.date, now)
+            excerpt = wrap_lines(entry.text, xm, body.width(), text_lines) if (text_lines and n == 0) else []
+            need = len(lines) * tm.height() + (mm.height() if meta else 0) + len(excerpt) * xm.height()
+            if y + need > body.bottom() + 1:
+                if n == 0:  # not even one full entry fits: show its title, shortened to the room there is
+                    c.wrapped(QRect(body.left(), y, body.width(), body.bottom() + 1 - y), entry.title, title_font,
+                              self.fg, title_lines)
+                break
+            if meta:
+                c.line(QRect(body.left(), y, body.width(), mm.height()), meta, meta_font, self.accent)
+                y += mm.height()
+            for line in lines:
+                c.line(QRect(body.left(), y, body.width(), tm.height()), line, title_font, self.fg)
+                y += tm.height()
+            for line in excerpt:
+                c.line(QRect(body.left(), y, body.width(), xm.height()), line, text_font, self.muted)
+                y += xm.height()
+            y += gap // 2
+            if y + gap // 2 < body.bottom():
+                c.hline(body.left(), body.right(), y, sep, 1)
+            y += gap - gap // 2
+
+
+class NewsTicker(LiveWidget):
+    """Titles scrolling right to left. No per-frame allocation: titles are pre-rendered pixmaps."""
+
+    value_types = (PressReleases, GenericItems)
+    FRAME_MS = 16
+
+    def __init__(self, item: WidgetItem, ctx: RenderContext, parent: QWidget):
+        self.tiles: list[QPixmap] = []
+        self.tile_texts: list[str] = []
+        self._tiles_for: bool | None = None
+        super().__init__(item, ctx, parent)
+        self._elapsed = QElapsedTimer()
+        self._frame = QTimer(self)
+        self._frame.setTimerType(Qt.TimerType.PreciseTimer)
+        self._frame.setInterval(self.FRAME_MS)
+        self._frame.timeout.connect(self.update)
+        self._total = 0
+
+    @property
+    def speed(self) -> float:
+        speed = self.options.get("speed", 120)
+        return float(speed) if isinstance(speed, int | float) and 5 <= speed <= 2000 else 120.0
+
+    def background(self) -> QColor:
+        if isinstance(self.options.get("background"), str) and QColor(self.options["background"]).isValid():
+            return QColor(self.options["background"])
+        bg = getattr(self.parentWidget(), "background_color", None)
+        return bg() if bg else QColor(0, 0, 0, 0)
+
+    def start(self) -> None:
+        # opaque painting (no repaint of what lies below, 60 times a second) only on an opaque background
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, self.background().alpha() == 255)
+        super().start()
+        self._elapsed.start()
+        self._sync_frames()
+
+    def stop(self) -> None:
+        self._frame.stop()
+        super().stop()
+
+    def data_changed(self) -> None:
+        self._tiles_for = None
+
+    def resizeEvent(self, _event: object) -> None:  # noqa: N802
+        self._tiles_for = None
+
+    def _sync_frames(self) -> None:
+        """Animate only when there is something to scroll."""
+        if self.isVisible() and self._total > 0:
+            if not self._frame.isActive():
+                self._frame.start()
+        else:
+            self._frame.stop()
+
+    def _font_px(self) -> int:
+        size = self.options.get("font_size")
+        if isinstance(size, int | float) and not isinstance(size, bool) and 6 <= size <= 400:
+            px = round(size * self.ctx.scale)
+        else:
+            px = round(self.height() * 0.5)
+        font = self.font(px, bold=self.options.get("bold", True) is not False)
+        while px > 8 and QFontMetrics(font).height() > self.height():
+            px -= 1
+            font = self.font(px, bold=self.options.get("bold", True) is not False)
+        return max(6, px)
+
+    def _tick(self) -> None:  # the stale mark appears: it is part of the tiles
+        self._tiles_for = None
+        super()._tick()
+
+    def _build_tiles(self, now: datetime) -> None:
+        if self._tiles_for is not None:
+            return
+        stale = self.stale_text(now)
+        self._tiles_for = True
+        self.tiles, self.tile_texts = [], []
+        entries = news_entries(self.value)[:50]
+        if not entries:
+            self._total = 0
+            return
+        separator = self.options.get("separator", "   +++   ")
+        separator = separator if isinstance(separator, str) and len(separator) <= 50 else "   +++   "
+        texts = [one_line(e.title[:2000]) + separator for e in entries]
+        if stale:
+            texts.insert(0, f"{stale}{separator}")
+        bold = self.options.get("bold", True) is not False
+        font = self.font(self._font_px(), bold=bold)
+        metrics = QFontMetrics(font)
+        color = self.fg
+        for text in texts:
+            shown = metrics.elidedText(text, Qt.TextElideMode.ElideRight, MAX_TILE_PX)
+            width = max(1, metrics.horizontalAdvance(shown))
+            tile = QPixmap(width, max(1, self.height()))
+            tile.fill(Qt.GlobalColor.transparent)
+            p = QPainter(tile)
+            p.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
+            p.setFont(font)
+            p.setPen(color)
+            p.drawText(QRect(0, 0, width, tile.height()), int(LEFT), shown)
+            p.end()
+            self.tiles.append(tile)
+            self.tile_texts.append(shown)
+        self._total = sum(t.width() for t in self.tiles)
+
+    def offset(self) -> int:
+        if self._total <= 0 or not self._elapsed.isValid():
+            return 0
+        return int(self._elapsed.elapsed() * self.speed * self.ctx.scale / 1000.0) % self._total
+
+    def paintEvent(self, _event: object) -> None:  # noqa: N802
+        now = self.ctx.clock.now()
+        self._build_tiles(now)
+        self._sync_frames()
+        p = QPainter(self)
+        background = self.background()
+        if background.alpha() > 0:
+            p.fillRect(self.rect(), background)
+        if self._total <= 0:
+            self.runs = []
+            font = self.font(self._font_px() * 0.8)
+            canvas = Canvas(p, self.runs)
+            canvas.line(self.rect().adjusted(self.ctx.px(16), 0, -self.ctx.px(16), 0), self.t("news_empty"),
+                        font, self.muted, CENTER)
+            p.end()
+            return
+        x = self.ctx.px(16) - self.offset()
+        if x > 0:
+            x -= self._total
+        while x < self.width():
+            for tile in self.tiles:
+                w = tile.width()
+                if x + w > 0 and x < self.width():
+                    p.drawPixmap(x, 0, tile)
+                x += w
+                if x >= self.width():
+                    break
+        p.end()
