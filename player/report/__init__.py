@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 __all__ = ["Reporting", "ScreenRef"]
 
 SCREEN_CLASS = "SteleScreen"
-LOOKUP_RETRY_S = 60.0
+LOOKUP_RETRY_MIN_S = 5.0  # a new screen registers within seconds of the first start: look again soon,
+LOOKUP_RETRY_MAX_S = 60.0  # then less often
 
 
 class ScreenRef:
@@ -44,6 +45,7 @@ class ScreenRef:
         self._next_lookup = 0.0
         self._monotonic = monotonic
         self._said_missing = False
+        self._retry_s = LOOKUP_RETRY_MIN_S
 
     def set_object_id(self, object_id: str) -> None:
         """The hub source may tell us once it has registered the screen (saves one query)."""
@@ -62,7 +64,8 @@ class ScreenRef:
             if rows and isinstance(rows[0].get("objectId"), str):
                 self._object_id = rows[0]["objectId"]
                 return self._object_id
-            self._next_lookup = self._monotonic() + LOOKUP_RETRY_S
+            self._next_lookup = self._monotonic() + self._retry_s
+            self._retry_s = min(self._retry_s * 2, LOOKUP_RETRY_MAX_S)
             if not self._said_missing:
                 log.info("screen %s is not registered on the hub yet; reports wait for it", self.uuid)
                 self._said_missing = True

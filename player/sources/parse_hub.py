@@ -63,7 +63,7 @@ SCREEN = "SteleScreen"
 # classes whose changes can change what a screen shows (besides its own SteleScreen row)
 WATCHED_CLASSES = ("SteleLayoutConfig", "SteleDiashowConfig", "SteleDiashowObject", "SteleGridConfig",
                    "SteleTilePosition", "SteleSchedule")
-LIVE_CLASSES = WATCHED_CLASSES
+LIVE_CLASSES = WATCHED_CLASSES + ("SteleScreenCommand",)  # commands: polled by reporting, pushed here
 SECRET_KEYS = {"rest_key", "javascript_key", "username", "password"}
 STATE_VERSION = 1
 

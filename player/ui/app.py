@@ -110,6 +110,67 @@ def apply_rotation(config: Config, window: PlayerWindow) -> None:
                              lambda exc: log.error("rotation %d°: %s", degrees, exc))
 
 
+class ReportingLink:
+    """Reporting to the hub (status, screenshots, proof of play, remote commands), built on a worker thread
+    (it reads the secrets file and the device id) and then wired to the window on the GUI thread."""
+
+    def __init__(self) -> None:
+        self.reporting = None
+        self.reporter = None
+        self._stopped = False
+
+    def stop(self) -> None:
+        self._stopped = True
+        if self.reporter is not None:
+            self.reporter.stop()
+        if self.reporting is not None:
+            self.reporting.stop()
+
+
+def attach_reporting(config: Config, window: PlayerWindow, controller, power) -> ReportingLink | None:  # noqa: ANN001
+    if config["source"]["type"] != "hub":
+        return None
+    from player.report import Reporting, ScreenRef
+    from player.report.commands import CommandActions
+    from player.sources.parse_hub import make_hub_source
+    from player.ui.reporting import ScreenReporter, on_gui_thread
+
+    link = ReportingLink()
+
+    def reload_now() -> None:
+        if window.screen_model is not None:
+            window.show_screen(window.screen_model, window.ctx.resolve_media)
+
+    def take_screenshot() -> None:
+        if link.reporter is not None:
+            link.reporter.take_screenshot()
+
+    actions = CommandActions(reload=on_gui_thread(reload_now), sync_now=controller.sync_now,
+                             screenshot_now=on_gui_thread(take_screenshot),
+                             set_display=on_gui_thread(power.override))
+
+    def build() -> Reporting:
+        hub = make_hub_source(config)  # its own ParseClient: reporting runs on its own thread
+        return Reporting(hub.client, ScreenRef(hub.device_id), config.state_dir, actions=actions,
+                         status_interval_s=config["report"]["status_interval_s"],
+                         proof_of_play=config["report"]["proof_of_play"],
+                         outbox_max_bytes=config["report"]["outbox_max_mb"] * 1024 * 1024,
+                         disk_path=config.cache_dir)
+
+    def ready(reporting: Reporting) -> None:
+        if link._stopped:
+            reporting.stop()
+            return
+        link.reporting = reporting
+        link.reporter = ScreenReporter(window, reporting.now_playing, reporting.proof, reporting.screenshots,
+                                       screenshot_interval_s=config["report"]["screenshot_interval_s"])
+        controller.change_listeners.append(reporting.on_live_event)
+        reporting.start()
+
+    window.ctx.bridge.submit(build, ready, lambda exc: log.error("reporting to the hub is off: %s", exc))
+    return link
+
+
 def run_player(config: Config, source_dir: Path | None, windowed: tuple[int, int] | None = None,
                exit_after: float | None = None) -> int:
     """Plays ``source_dir`` (a folder) or, when it is None, the source configured in ``player.toml`` (http, hub)
@@ -130,11 +191,14 @@ def run_player(config: Config, source_dir: Path | None, windowed: tuple[int, int
     power = DisplayPowerController(window, PowerSchedule(config["display"]["power_schedule"] or None), backend, clock, ZoneInfo(config.timezone), window.ctx.bridge)
     power.start()
     controller = attach_content(window, config, folder=source_dir)
+    reporting = attach_reporting(config, window, controller, power) if source_dir is None else None
     _install_signal_handlers(app)
     if exit_after is not None:
         QTimer.singleShot(int(exit_after * 1000), lambda: (setattr(window, "_allow_close", True), app.quit()))
     code = app.exec()
     notifier.stopping()
+    if reporting is not None:
+        reporting.stop()
     controller.stop()
     window.ctx.bridge.shutdown()
     return int(code)
@@ -189,6 +253,9 @@ def render_preview(config: Config, source_dir: Path | None, at: datetime, size: 
     window.setFixedSize(*size)
     window.show()
     QGuiApplication.processEvents()
+    from player.ui.live import attach_feeds
+
+    attach_feeds(window, screen, config, source_dir, sync=True)  # widgets show current (or saved) data
     window.show_screen(screen, resolve)
     ok = wait_until(lambda: window.main is not None and all(s.has_first_frame for s in window._stages()), timeout_ms)
     if not ok:

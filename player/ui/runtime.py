@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -64,6 +65,7 @@ class ContentController(QObject):
         self._marks = ThreadPoolExecutor(max_workers=1, thread_name_prefix="osc-mark")
         self._has_content = False
         self.snapshot_id: str | None = None
+        self.change_listeners: list[Callable[[], None]] = []  # also told when the source pushes a change
 
     # ------------------------------------------------------------------ public API (GUI thread)
 
@@ -157,8 +159,13 @@ class ContentController(QObject):
         watch = getattr(service.source, "watch", None)
         if watch is None:
             return None
+        def changed() -> None:
+            service.wake()
+            for listener in list(self.change_listeners):
+                listener()
+
         try:
-            return watch(lambda _op, _cls: service.wake())
+            return watch(changed)
         except Exception as exc:  # noqa: BLE001 - push is optional; polling still works
             log.warning("change notifications from the source are off: %s", exc)
             return None
@@ -234,6 +241,11 @@ class _WindowLink(QObject):
     def show(self, screen: Screen, resolver: MediaResolver) -> None:
         self.window.show_screen(screen, resolver)
         self.controller.mark_on_screen(getattr(resolver, "snapshot_id", None))
+        from player.ui.live import attach_feeds
+
+        # hub feeds (departures, weather, ...) ask the same hub the content came from
+        client = getattr(getattr(self.controller.service, "source", None), "client", None)
+        attach_feeds(self.window, screen, self.controller.config, content_dir=self.controller.folder, client=client)
 
     @Slot(object)
     def setup(self, info: SetupInfo) -> None:

@@ -82,7 +82,7 @@ class PlayerWindow(QWidget):
 
     def show_error(self, lines: list[str]) -> None:
         """Content is unusable and nothing older can be shown: a readable maintenance screen."""
-        if self.main is not None:  # something good is on screen: keep it, the log has the details
+        if self.screen_model is not None:  # good content is (or is about to be) on screen: keep it; the log says why
             return
         self.message.setGeometry(self.rect())
         self.message.show_error(lines)
