@@ -53,6 +53,7 @@ MAX_ITEMS_PER_ZONE = 10_000
 MAX_ZONES = 64
 MAX_TEXT = 20_000
 MAX_DEPTH = 32
+MIN_YEAR, MAX_YEAR = 2, 9998  # date bounds outside this (e.g. 9999-12-31 = 'forever') count as open
 
 WEEKDAYS = {
     "mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6,
@@ -227,13 +228,18 @@ def _parse_bound(r: _Reader, obj: dict[str, Any], key: str, is_end: bool) -> dat
     with r.at(key):
         try:
             if len(raw) == 10:  # a date: a start means that day's 00:00; an end includes the whole day
-                d = date.fromisoformat(raw)
-                dt = datetime.combine(d, time())
-                return dt + timedelta(days=1) if is_end else dt
-            return datetime.fromisoformat(raw)
+                dt = datetime.combine(date.fromisoformat(raw), time())
+            else:
+                dt = datetime.fromisoformat(raw)
         except ValueError:
             r.defect(f"'{_short(raw)}' is not a date (YYYY-MM-DD) or date-time (YYYY-MM-DDTHH:MM[:SS][+01:00])")
             return None
+        if not MIN_YEAR <= dt.year <= MAX_YEAR:  # the resolver shifts bounds by days and UTC offsets
+            if (dt.year > MAX_YEAR) == is_end:  # "until 9999-12-31" / "since 0001-01-01": no bound at all
+                return None
+            r.defect(f"'{_short(raw)}': the year must be in {MIN_YEAR}..{MAX_YEAR}")
+            return None
+        return dt + timedelta(days=1) if is_end and len(raw) == 10 else dt
 
 
 def _parse_time(r: _Reader, raw: Any) -> time | None:
