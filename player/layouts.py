@@ -62,6 +62,7 @@ WEEKDAYS = {
 _COLOR = re.compile(r"^#(?:[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$")
 _ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?$")
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f\u2028\u2029\ud800-\udfff]")
 
 
 @dataclass
@@ -71,7 +72,10 @@ class Problem:
     fatal: bool
 
     def line(self, origin: str) -> str:
-        return f"{origin}: {self.where}: {self.message}"
+        # keys and values come from the document: keep the report one printable line (no newlines, NULs, lone
+        # surrogates that a UTF-8 log cannot write)
+        return _UNPRINTABLE.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256
+                                else f"\\u{ord(m.group()):04x}", f"{origin}: {self.where}: {self.message}")
 
 
 class DocumentError(Exception):
@@ -104,7 +108,7 @@ class _Reader:
 
     @contextmanager
     def at(self, part: str | int) -> Iterator[None]:
-        self.path.append(f"[{part}]" if isinstance(part, int) else part)
+        self.path.append(f"[{part}]" if isinstance(part, int) else _short(part, 80))
         try:
             yield
         finally:
