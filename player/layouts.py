@@ -332,6 +332,9 @@ def _src(r: _Reader, obj: dict[str, Any]) -> str | None:
         if not src:
             r.defect("missing: the media file (path relative to screen.json, or an http(s) URL)")
             return None
+        if _UNPRINTABLE.search(src):
+            r.defect(f"'{_short(src)}': control characters are not allowed in a file name or URL")
+            return None
         if ":" in src.split("/")[0] and not src.startswith(("http://", "https://")):
             r.defect(f"'{_short(src)}': only relative paths and http(s) URLs are allowed")
             return None
