@@ -28,8 +28,11 @@ class FolderSource:
         """The local file for a media reference, or None when it is missing or would leave the folder."""
         if ref.startswith(("http://", "https://")):
             return None
-        root = self.root.resolve()
-        path = (root / ref).resolve()
-        if not path.is_relative_to(root) or not path.is_file():
+        try:
+            root = self.root.resolve()
+            path = (root / ref).resolve()
+            if not path.is_relative_to(root) or not path.is_file():
+                return None
+        except (OSError, ValueError, RuntimeError):  # a NUL in the name, a symlink loop, an unreadable folder
             return None
         return path
