@@ -55,4 +55,5 @@ def write_text_atomic(path: str | os.PathLike[str], text: str, encoding: str = "
 def write_json_atomic(path: str | os.PathLike[str], obj: Any, *, indent: int | None = 2) -> None:
     """Serialise *obj* as UTF-8 JSON and replace *path* with it atomically and durably."""
     text = json.dumps(obj, ensure_ascii=False, indent=indent, sort_keys=True)
-    write_text_atomic(path, text + "\n")
+    # a lone surrogate (JSON "\ud800" in a document) cannot be UTF-8: write it as the same JSON escape again
+    write_bytes_atomic(path, (text + "\n").encode("utf-8", "backslashreplace"))
