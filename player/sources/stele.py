@@ -7,6 +7,7 @@ Pure functions: no network, no clock, no disk. ``parse_hub.py`` fetches the obje
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -472,7 +473,8 @@ class _Translator:
 
     def custom_layout(self, config: Mapping[str, Any], layout: dict[str, Any]) -> dict[str, Any]:
         zones = []
-        for zone in layout.get("zones") or []:
+        raw_zones = layout.get("zones")
+        for zone in raw_zones if isinstance(raw_zones, list) else []:
             if isinstance(zone, Mapping) and zone.get("items") == "diashow":
                 zone = dict(zone, items=self.slides_of(config, ""))
             elif isinstance(zone, Mapping) and isinstance(zone.get("items"), list):
@@ -558,7 +560,7 @@ class _Translator:
                 layouts[name] = self.layout(config, kind)
             entry: dict[str, Any] = {"id": f"schedule-{sid}"[:128], "layout": name}
             prio = row.get("priority")
-            if isinstance(prio, int | float) and not isinstance(prio, bool):
+            if isinstance(prio, int | float) and not isinstance(prio, bool) and math.isfinite(prio):
                 entry["priority"] = int(prio)
             mode = row.get("mode")
             if mode in ("normal", "overlay", "interrupt"):
