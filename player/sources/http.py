@@ -56,6 +56,8 @@ class HttpSource:
             doc = json.loads(res.data)
         except (ValueError, UnicodeDecodeError) as exc:
             raise SourceError(f"{self.name}: not valid JSON ({exc}); fix the document on the server") from None
+        except RecursionError:
+            raise SourceError(f"{self.name}: JSON nested too deeply to read; fix the document on the server") from None
         if not isinstance(doc, dict):
             raise SourceError(f"{self.name}: the document must be a JSON object, got {type(doc).__name__}")
         media: dict[str, MediaSpec] = {}
