@@ -351,7 +351,7 @@ def parse_item(r: _Reader, obj: Any, default_id: str) -> Item | None:
         r.defect(f"an item must be an object, got {_describe(obj)}; item skipped")
         return None
     kind = obj.get("type")
-    if kind not in _ITEM_KEYS:
+    if not isinstance(kind, str) or kind not in _ITEM_KEYS:
         with r.at("type"):
             allowed = ", ".join(sorted(_ITEM_KEYS))
             r.defect(f"unknown item type '{_short(str(kind))}' (known: {allowed}); item skipped")
@@ -510,7 +510,8 @@ def parse_layout(r: _Reader, name: str, obj: Any, templates_dir: Path) -> Layout
         overrides: dict[str, Any] = {}
         new: list[tuple[int, Any]] = []
         for i, raw in enumerate((raw_zones or [])[:MAX_ZONES]):
-            if base is not None and isinstance(raw, dict) and raw.get("id") in base_zones:
+            if base is not None and isinstance(raw, dict) and isinstance(raw.get("id"), str) \
+                    and raw["id"] in base_zones:
                 overrides[raw["id"]] = (i, raw)
             else:
                 new.append((i, raw))
