@@ -171,6 +171,7 @@ class SevereWarnings(QObject):
         self._key: tuple[Any, ...] = ()
         self._expiry = QTimer(self)
         self._expiry.setSingleShot(True)
+        self._expiry.setTimerType(Qt.TimerType.PreciseTimer)  # a warning ends on time, not up to 5 % late
         self._expiry.timeout.connect(self.reevaluate)
         for name in self.modes:
             hub.subscribe(name, self._on_update)
