@@ -51,6 +51,7 @@ class ZoneWidget(QWidget):
         self._timer.timeout.connect(self._time_up)
         self._validity_timer = QTimer(self)
         self._validity_timer.setSingleShot(True)
+        self._validity_timer.setTimerType(Qt.TimerType.PreciseTimer)  # a coarse timer may be 5 % off: 30 min in 10 h
         self._validity_timer.timeout.connect(self._validity_changed)
         self._fade: QPropertyAnimation | None = None
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, False)
