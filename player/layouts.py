@@ -340,7 +340,7 @@ def _src(r: _Reader, obj: dict[str, Any]) -> str | None:
             return None
         if not src.startswith(("http://", "https://")):
             parts = src.replace("\\", "/").split("/")
-            if src.startswith("/") or ".." in parts:
+            if parts[0] == "" or ".." in parts:  # a leading "/" or "\\" (after normalising backslashes)
                 r.defect(f"'{_short(src)}': a path must stay inside the content folder (no '..', no leading '/')")
                 return None
     return src
