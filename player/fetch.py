@@ -445,7 +445,14 @@ class Downloader:
                 if encoded:  # offsets of decoded bytes do not match the encoded ranges: no resuming
                     meta_path.unlink(missing_ok=True)
                 elif new_meta != meta:
-                    write_json_atomic(meta_path, new_meta, indent=None)
+                    try:
+                        write_json_atomic(meta_path, new_meta, indent=None)
+                    except OSError as exc:
+                        if not _disk_full(exc):
+                            raise
+                        self._discard(fh, meta_path)
+                        raise FetchError(url, f"disk full: cannot write to {self.cache.root} "
+                                              f"({_short(exc)})") from None
                 tracker.start(url, total or expected_size, offset)
                 size = offset
                 try:
@@ -460,6 +467,10 @@ class Downloader:
                         fh.flush()
                         tracker.advance(url, len(chunk))
                 except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+                    if _disk_full(exc):  # not a network problem: retrying or keeping the partial fills the disk
+                        self._discard(fh, meta_path)
+                        raise FetchError(url, f"disk full: cannot write to {self.cache.root} "
+                                              f"({_short(exc)})") from None
                     what = "timed out" if "timed out" in str(exc).lower() else "connection lost"
                     raise FetchError(url, f"{what} after {size} bytes ({_short(exc)})", retryable=True) from None
             if total is not None and size != total:
@@ -573,6 +584,11 @@ def _suffix_for(content_type: str | None) -> str | None:
     if not content_type:
         return None
     return _SUFFIXES.get(content_type.split(";", 1)[0].strip().lower())
+
+
+def _disk_full(exc: BaseException) -> bool:
+    """ENOSPC/EDQUOT from writing a file (requests' exceptions are OSErrors too, without these errnos)."""
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
 def _short(exc: BaseException) -> str:

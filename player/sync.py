@@ -265,6 +265,10 @@ class SyncService:
         results = self.downloader.fetch_many(requests, progress=self._progress)
         errors = [r for r in results.values() if isinstance(r, FetchError)]
         if errors:
+            disk = [e for e in errors if e.problem.startswith("disk full")]
+            if disk:
+                return self._refused(f"snapshot refused: the disk of the cache is full ({disk[0]}); "
+                                     "the current content stays on screen")
             full = [e for e in errors if e.problem.startswith("cache full")]
             if full:
                 return self._refused(f"snapshot refused: it does not fit the cache quota of "
