@@ -207,6 +207,7 @@ class ZoneWidget(QWidget):
     def _begin_duration(self, view: ItemView) -> None:
         self._due = False
         item = view.item
+        log.debug("zone '%s': item '%s' on screen", self.zone.id, item.id)
         self.item_started.emit(self.zone.id, item.id, getattr(item, "src", ""))
         if not view.ends_itself and item.duration is not None:
             self._timer.start(max(1, int(item.duration * 1000)))
