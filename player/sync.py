@@ -130,6 +130,7 @@ class SyncService:
         self._status_written_at = 0.0
         self._progress_at = 0.0
         self._progress_files = -1
+        self._repair = False  # the booted snapshot lacks files: the next sync fetches them although nothing changed
 
     # ------------------------------------------------------------------ construction
 
@@ -162,8 +163,13 @@ class SyncService:
     # ------------------------------------------------------------------ start-up
 
     def recover(self) -> None:
-        """Repair after a crash/power loss (call once at start, before boot): cache consistency, stale pins."""
+        """Repair after a crash/power loss (call once at start, before boot): cache consistency, stale pins, and a
+        re-hash of the current snapshot's files (a damaged one is removed, so boot skips it and the sync refetches)."""
         self.cache.check_consistency()
+        current = self.snapshots.load_current()
+        for sha in sorted(current.shas if current is not None else ()):
+            if self.cache.has(sha):
+                self.cache.verify(sha)
         retained = self.snapshots.retained_ids()
         pins = self.cache.pin_sets()
         for name in pins:
@@ -187,9 +193,10 @@ class SyncService:
         content = Content(loaded.screen, build_resolver(self.cache, loaded.screen, snap.files, snap.id), snap,
                           loaded.defects)
         missing = [ref for ref, path in content.resolver.paths.items() if path is None]
+        self._repair = bool(missing)
         if missing:
-            log.warning("sync: snapshot %s: %d files not available (%s); they are skipped",
-                        snap.id, len(missing), ", ".join(sorted(missing)[:3]))
+            log.warning("sync: snapshot %s: %d files not available (%s); they are skipped until the sync "
+                        "fetches them again", snap.id, len(missing), ", ".join(sorted(missing)[:3]))
         return content
 
     def mark_on_screen(self, snapshot_id: str) -> list[str]:
@@ -295,6 +302,12 @@ class SyncService:
         if current is not None and current.document == answer.document and current.files == files:
             self._save_source_state(current.id, answer.state)
             self._log_defects(defects)
+            if self._repair:  # files the booted snapshot lacked are back: show it complete
+                self._repair = False
+                log.info("sync: snapshot %s is complete again (%d files fetched again)", current.id, downloaded)
+                if self.on_published is not None:
+                    self.on_published(Content(screen, build_resolver(self.cache, screen, files, current.id),
+                                              current, defects))
             log.info("sync: content unchanged (%d files, %d downloaded) in %.1f s", len(files), downloaded,
                      time.monotonic() - started)
             return SyncOutcome("unchanged", snapshot_id=current.id, files=len(files), downloaded=downloaded,
@@ -310,6 +323,7 @@ class SyncService:
             self.cache.unpin(snapshot_pin(snap.id))
             return self._refused("snapshot refused: files vanished from the cache before publishing; will retry")
         released = self.snapshots.save(snap)
+        self._repair = False
         for sid in released:
             self.cache.unpin(snapshot_pin(sid))
         self._save_source_state(snap.id, answer.state)
@@ -407,7 +421,7 @@ class SyncService:
             except (OSError, ValueError):
                 self._source_state = {}
         data = self._source_state
-        if (data.get("snapshot_id") is None or data.get("snapshot_id") != self.snapshots.current_id()
+        if (self._repair or data.get("snapshot_id") is None or data.get("snapshot_id") != self.snapshots.current_id()
                 or data.get("source") != self.source.name or not isinstance(data.get("state"), dict)):
             return None
         return data["state"]
