@@ -1,0 +1,140 @@
+"""Fault: the disk is full.
+
+- The cache directory on a small filesystem (8 MB tmpfs, or a loop-mounted ext4 image) and a snapshot larger than
+  the free space, while the configured quota (200 MB) would allow it: the snapshot is refused with one clear log
+  line, the old content stays published and on screen, the disk is not left full, and the cache stays sound.
+- The state directory on a full filesystem: no crash; the player publishes and shows content all the same.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+from faultkit import (
+    BLUE,
+    RED,
+    assert_cache_sound,
+    close_to,
+    fill,
+    free_bytes,
+    image_doc,
+    load,
+    preview_rgb,
+    small_filesystem,
+    solid_png,
+    write_config,
+)
+from pytestqt.qtbot import QtBot
+
+from player.snapshots import SnapshotStore
+from player.sync import SyncService
+
+try:
+    from tests.httpfaults import FaultServer
+except ImportError:  # tests/ is not a package: pytest put tests/ itself on sys.path
+    from httpfaults import FaultServer  # type: ignore[no-redef]
+
+MIB = 1024 * 1024
+RED_PNG = solid_png(RED)
+BIG_PNG = solid_png(BLUE, (2000, 1600), noise_rows=1500, seed=3)  # ~9 MB: more than the whole small disk
+
+
+def _errors(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_snapshot_larger_than_the_free_disk_is_refused_and_old_content_stays(
+        qapp, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:  # noqa: ANN001
+    assert len(BIG_PNG) > 8 * MIB
+    with small_filesystem(tmp_path / "cache", 8) as cache_dir, \
+            FaultServer({"/s/red.png": RED_PNG, "/s/big.png": BIG_PNG}) as srv:
+        srv.set_file("/s/screen.json", json.dumps(image_doc(["red.png"])).encode(), "application/json")
+        config_path = write_config(tmp_path, srv.url("/s/screen.json"), cache_dir=cache_dir, quota_mb=200)
+        config = load(config_path)
+        service = SyncService.from_config(config)
+        try:
+            service.recover()
+            first = service.sync_once()
+            assert first.result == "published"
+            assert first.snapshot_id is not None
+            service.mark_on_screen(first.snapshot_id)
+            free_before = free_bytes(cache_dir)
+
+            srv.set_file("/s/screen.json", json.dumps(image_doc(["red.png", "big.png"])).encode(), "application/json")
+            caplog.clear()
+            caplog.set_level(logging.INFO)
+            outcomes = [service.sync_once() for _ in range(2)]
+            for outcome in outcomes:
+                assert outcome.result == "refused", outcome
+                assert "disk" in outcome.message and "current content stays" in outcome.message, outcome.message
+            errors = _errors(caplog)
+            assert len(errors) == 1, errors  # one clear line for the incident, not one per attempt or retry
+            assert "no space left" in errors[0].lower() or "disk" in errors[0].lower()
+            assert not any("unexpected" in r.getMessage() or r.exc_info for r in caplog.records)
+            assert srv.count("/s/big.png") == 2, "a full disk is not a network problem: no retries"
+            # nothing of the failed attempt fills the disk afterwards
+            assert not list((cache_dir / "tmp").iterdir())
+            assert free_bytes(cache_dir) >= free_before - 64 * 1024
+            store = SnapshotStore(cache_dir)
+            assert store.current_id() == first.snapshot_id
+        finally:
+            service.close()
+        assert set(assert_cache_sound(cache_dir)) == {"red.png"}
+        assert close_to(preview_rgb(config_path), RED)
+
+        # once the content fits again, the next sync works on the same disk
+        srv.set_file("/s/screen.json", json.dumps(image_doc(["red.png"], duration=31)).encode(), "application/json")
+        service = SyncService.from_config(config)
+        try:
+            service.recover()
+            assert service.sync_once().result == "published"
+        finally:
+            service.close()
+        assert_cache_sound(cache_dir)
+
+
+def test_full_state_dir_does_not_stop_the_player(qtbot: QtBot, tmp_path: Path,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    from player.clock import SystemClock
+    from player.ui.app import make_window
+    from player.ui.runtime import attach_content
+
+    blue = solid_png(BLUE)
+    with small_filesystem(tmp_path / "state", 1) as state_dir, \
+            FaultServer({"/s/red.png": RED_PNG, "/s/blue.png": blue}) as srv:
+        srv.set_file("/s/screen.json", json.dumps(image_doc(["red.png"])).encode(), "application/json")
+        config_path = write_config(tmp_path, srv.url("/s/screen.json"), state_dir=state_dir)
+        config = load(config_path)
+        filler = fill(state_dir)
+        assert free_bytes(state_dir) < 4096
+        caplog.set_level(logging.INFO)
+
+        window = make_window(config, SystemClock(), (320, 180))
+        window.setFixedSize(320, 180)
+        qtbot.addWidget(window)
+        window.show()
+        controller = attach_content(window, config)
+
+        def centre() -> tuple[int, int, int]:
+            c = window.grab().toImage().pixelColor(160, 90)
+            return c.red(), c.green(), c.blue()
+
+        try:
+            qtbot.waitUntil(lambda: window.main is not None and close_to(centre(), RED), timeout=30_000)
+            srv.set_file("/s/screen.json", json.dumps(image_doc(["blue.png"])).encode(), "application/json")
+            controller.sync_now()
+            qtbot.waitUntil(lambda: close_to(centre(), BLUE), timeout=30_000)
+            assert controller.service is not None
+            assert controller.service.last_outcome is not None and controller.service.last_outcome.ok
+            assert controller.service.write_status(force=True) is False  # cannot write, says so, no exception
+        finally:
+            controller.stop()
+            window._allow_close = True
+        messages = [r.getMessage() for r in caplog.records]
+        assert any("cannot" in m and str(state_dir) in m for m in messages), messages
+        assert not any(r.exc_info or "unexpected" in r.getMessage() for r in caplog.records), messages
+        filler.unlink()
+        assert_cache_sound(config.cache_dir)
