@@ -163,13 +163,9 @@ class SyncService:
     # ------------------------------------------------------------------ start-up
 
     def recover(self) -> None:
-        """Repair after a crash/power loss (call once at start, before boot): cache consistency, stale pins, and a
-        re-hash of the current snapshot's files (a damaged one is removed, so boot skips it and the sync refetches)."""
+        """Repair after a crash/power loss (call once at start, before boot): cache consistency, stale pins.
+        Cheap on purpose: the cached content goes on screen first; :meth:`verify_current` re-hashes it afterwards."""
         self.cache.check_consistency()
-        current = self.snapshots.load_current()
-        for sha in sorted(current.shas if current is not None else ()):
-            if self.cache.has(sha):
-                self.cache.verify(sha)
         retained = self.snapshots.retained_ids()
         pins = self.cache.pin_sets()
         for name in pins:
@@ -198,6 +194,20 @@ class SyncService:
             log.warning("sync: snapshot %s: %d files not available (%s); they are skipped until the sync "
                         "fetches them again", snap.id, len(missing), ", ".join(sorted(missing)[:3]))
         return content
+
+    def verify_current(self) -> int:
+        """Re-hash the current snapshot's files (call after boot, with the content already on screen: on a Pi this
+        reads the whole snapshot from the SD card). A damaged file is removed and the next sync fetches it again,
+        even when the source says nothing changed. Returns the number of damaged files."""
+        current = self.snapshots.load_current()
+        damaged = 0
+        for sha in sorted(current.shas if current is not None else ()):
+            if self.cache.has(sha) and not self.cache.verify(sha):
+                damaged += 1
+        if damaged:
+            self._repair = True
+            log.warning("sync: %d cached files of the snapshot on screen were damaged; fetching them again", damaged)
+        return damaged
 
     def mark_on_screen(self, snapshot_id: str) -> list[str]:
         """The UI shows *snapshot_id*: release (unpin) snapshots no longer needed."""

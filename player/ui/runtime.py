@@ -147,6 +147,7 @@ class ContentController(QObject):
             else:
                 self.setup_needed.emit(self._setup_info(None))
             if not self._stop.is_set():
+                service.verify_current()  # with the content already on screen
                 service.run_forever(self._stop)
         finally:
             if watcher is not None:
