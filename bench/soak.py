@@ -70,7 +70,8 @@ def make_content(folder: Path) -> int:
              "items": [{"type": "ticker", "id": "tick", "text": "Soak +++ Straßenbahn +++ Glühwein", "duration": 3600,
                         "color": "#0b2540", "font_size": 44}]}]}
 
-    odd_minutes = [{"from": f"{h:02d}:{m:02d}", "to": f"{h:02d}:{m + 1:02d}"} for h in range(24) for m in range(1, 60, 2)]
+    odd_minutes = [{"from": f"{h:02d}:{m:02d}", "to": f"{(h + (m + 1) // 60) % 24:02d}:{(m + 1) % 60:02d}"}
+                   for h in range(24) for m in range(1, 60, 2)]
     entries = [{"id": f"odd{k}", "layout": "b", "times": odd_minutes[k:k + 48]} for k in range(0, len(odd_minutes), 48)]
     doc = {"version": 1, "layouts": {"a": layout("#101820"), "b": layout("#201010")},
            "schedule": {"default": "a", "entries": entries},
