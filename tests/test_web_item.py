@@ -1,0 +1,116 @@
+"""Web page items: without the optional extra a clear placeholder (and one log line saying how to enable it);
+with Qt WebEngine installed, the page itself (that case is skipped when the optional extra is absent — it is an
+optional extra, not a missing test tool)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from zoneinfo import ZoneInfo
+
+import pytest
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QWidget
+from screens import one_zone
+
+import player.ui.web as web
+from player.clock import SystemClock
+from player.layouts import load_screen_dict
+from player.ui.bridge import WorkerBridge
+from player.ui.items import VIEW_FACTORIES, RenderContext
+from player.ui.zone import ZoneWidget
+
+
+def make_zone(qtbot, items: list[dict], locale: str = "de-DE") -> ZoneWidget:  # noqa: ANN001
+    zone = load_screen_dict(one_zone(items, width=400, height=240), "t.json").screen.layouts["main"].zones[0]
+    host = QWidget()
+    host.resize(400, 240)
+    qtbot.addWidget(host)
+    ctx = RenderContext(clock=SystemClock(), timezone=ZoneInfo("Europe/Berlin"), resolve_media=lambda _r: None,
+                        bridge=WorkerBridge(), locale=locale)
+    widget = ZoneWidget(zone, ctx, host)
+    widget.setGeometry(0, 0, 400, 240)
+    widget.host_ref = host
+    host.show()
+    return widget
+
+
+def test_web_is_registered() -> None:
+    assert VIEW_FACTORIES["web"] is web.make_web_view
+
+
+def test_without_webengine_the_zone_shows_a_placeholder_and_one_log_line(qtbot, monkeypatch, caplog) -> None:  # noqa: ANN001
+    monkeypatch.setattr(web, "_webengine", lambda: None)
+    monkeypatch.setattr(web, "_said_unavailable", False)
+    caplog.set_level(logging.WARNING)
+    widget = make_zone(qtbot, [{"type": "web", "id": "w1", "url": "http://127.0.0.1:9/", "duration": 0.2},
+                               {"type": "web", "id": "w2", "url": "http://127.0.0.1:9/x", "duration": 0.2}])
+    started: list[str] = []
+    widget.item_started.connect(lambda _z, item, _s: started.append(item))
+    widget.start()
+    qtbot.waitUntil(lambda: len(started) >= 4, timeout=5000)  # the zone goes on: the placeholder does not stall it
+    view = widget.current
+    assert isinstance(view, web.WebUnavailableView)
+    assert view.message == "Webseiten-Anzeige nicht installiert"
+    image = view.grab().toImage()
+    # the placeholder is visibly drawn (a light tile with text), not an empty zone
+    assert len({image.pixel(x, y) for x in range(0, 400, 7) for y in range(0, 240, 7)}) > 2
+    lines = [r.getMessage() for r in caplog.records if "web page" in r.getMessage()]
+    assert len(lines) == 1, lines
+    assert "pip install 'osc-player[web]'" in lines[0]
+    widget.stop()
+
+
+def test_placeholder_speaks_the_screen_language(qtbot, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setattr(web, "_webengine", lambda: None)
+    widget = make_zone(qtbot, [{"type": "web", "id": "w", "url": "http://127.0.0.1:9/", "duration": 5}],
+                       locale="en-GB")
+    widget.start()
+    qtbot.waitUntil(lambda: widget.current is not None, timeout=3000)
+    assert widget.current.message == "Web page display not installed"
+    widget.stop()
+
+
+class _Pages(BaseHTTPRequestHandler):
+    fail = False
+
+    def do_GET(self) -> None:  # noqa: N802
+        if _Pages.fail:
+            self.send_response(500)
+            self.end_headers()
+            return
+        body = b"<html><body style='margin:0;background:#00ff00'></body></html>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_args: object) -> None:
+        return
+
+
+@pytest.mark.skipif(not web.web_available(), reason="optional extra 'web' (PySide6-Addons / Qt WebEngine) is not "
+                    "installed; the placeholder path is tested above")
+def test_with_webengine_the_page_shows_and_a_failed_reload_keeps_it(qtbot) -> None:  # noqa: ANN001
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Pages)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/"
+        widget = make_zone(qtbot, [{"type": "web", "id": "w", "url": url, "duration": 60, "reload_s": 1}])
+        widget.start()
+        qtbot.waitUntil(lambda: widget.current is not None, timeout=20000)
+
+        def green() -> bool:
+            c = QColor(widget.grab().toImage().pixel(200, 120))
+            return c.green() > 200 and c.red() < 60
+
+        qtbot.waitUntil(green, timeout=10000)
+        _Pages.fail = True
+        qtbot.wait(2500)  # at least one failed reload
+        assert green()
+    finally:
+        _Pages.fail = False
+        server.shutdown()
+
