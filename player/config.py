@@ -96,7 +96,8 @@ SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], Any, Any, str]]] = {
         "logo": (str, "", None, "Path of a logo image shown on built-in screens."),
     },
     "video": {
-        "vlc_args": (list, ["--no-osd", "--no-video-title-show", "--no-snapshot-preview", "--quiet", "--avcodec-hw=any"],
+        "vlc_args": (list, ["--no-osd", "--no-video-title-show", "--no-snapshot-preview", "--quiet", "--avcodec-hw=any",
+                             "--no-metadata-network-access"],
                      None, "Arguments for libvlc (see docs/video.md)."),
     },
     "display": {

@@ -83,6 +83,8 @@ def test_x11_video_cases() -> None:
     require_tool("ffmpeg")
     _need_vlc()
     code, output = run_pytest_under_x(Path(__file__), ["-k", "x11_ and not x11_video_cases"])
+    # libvlc probes VDPAU drivers that a VM lacks and says so on every player: keep the report readable
+    output = "\n".join(line for line in output.splitlines() if "VDPAU backend" not in line)
     print(output)
     assert code == 0, output[-6000:]
     assert " passed" in output and " skipped" not in output, output[-3000:]

@@ -16,7 +16,9 @@ from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtGui import QGuiApplication, QImage
 from PySide6.QtWidgets import QApplication
 
-import player.ui.widgets  # noqa: F401  (registers the live widgets as item kind "widget"; issue 7)
+import player.ui.video  # noqa: F401  (registers item kind "video")
+import player.ui.web  # noqa: F401  (registers item kind "web"; a placeholder without the optional extra)
+import player.ui.widgets  # noqa: F401  (registers the live widgets as item kind "widget")
 from player.clock import Clock, FakeClock, SystemClock
 from player.config import Config
 from player.layouts import DocumentError
@@ -55,6 +57,7 @@ def make_context(config: Config, clock: Clock, bridge: WorkerBridge | None = Non
         screen_name=config["player"]["screen_name"],
         font_family=config["branding"]["font_family"],
         locale=config["player"]["locale"],
+        extras={"vlc_args": list(config["video"]["vlc_args"])},  # libvlc starts on the first video item only
     )
 
 
