@@ -18,7 +18,7 @@ import logging
 import math
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -146,12 +146,8 @@ def get_json(url: str, *, session: requests.Session | None = None, params: Mappi
 # Parse wire types
 
 
-def decode_date(value: Any) -> datetime | None:
-    """`{"__type":"Date","iso":...}` or an ISO string -> aware UTC datetime; anything else -> None."""
-    if isinstance(value, Mapping):
-        if value.get("__type") != "Date":
-            return None
-        value = value.get("iso")
+def iso_to_utc(value: Any, naive_tz: tzinfo = UTC) -> datetime | None:
+    """An ISO 8601 string (``Z`` allowed; naive ones read in *naive_tz*) -> aware UTC datetime; else None."""
     if not isinstance(value, str) or not value or len(value) > 64:
         return None
     text = value.strip()
@@ -162,11 +158,20 @@ def decode_date(value: Any) -> datetime | None:
     except ValueError:
         return None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
+        parsed = parsed.replace(tzinfo=naive_tz)
     try:
         return parsed.astimezone(UTC)
-    except OverflowError:  # 9999-12-31T23:00-05:00 or 0001-01-01T00:00+01:00 leave the datetime range
+    except (OverflowError, ValueError):  # 9999-12-31T23:00-05:00 or 0001-01-01T00:00+01:00 leave the range
         return None
+
+
+def decode_date(value: Any) -> datetime | None:
+    """`{"__type":"Date","iso":...}` or an ISO string -> aware UTC datetime; anything else -> None."""
+    if isinstance(value, Mapping):
+        if value.get("__type") != "Date":
+            return None
+        value = value.get("iso")
+    return iso_to_utc(value)
 
 
 def decode_pointer(value: Any) -> tuple[str, str] | None:

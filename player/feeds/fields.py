@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
-from player.parse_rest import decode_date
+from player.parse_rest import decode_date, iso_to_utc
 
 MAX_TEXT = 2_000  # characters kept from any single text field
 MAX_ITEMS = 1_000  # items considered from any single list
@@ -74,20 +74,8 @@ def to_datetime(value: Any, naive_tz: tzinfo = UTC) -> datetime | None:
             return datetime.fromtimestamp(number, UTC)
         except (OverflowError, OSError, ValueError):
             return None
-    if isinstance(value, str) and len(value) <= 64:
-        text = value.strip()
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
-        try:
-            parsed = datetime.fromisoformat(text)
-        except ValueError:
-            return None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=naive_tz)
-        try:
-            return parsed.astimezone(UTC)
-        except (OverflowError, ValueError):
-            return None
+    if isinstance(value, str):
+        return iso_to_utc(value, naive_tz)
     if isinstance(value, Mapping):
         return decode_date(value)
     return None
