@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from player.config import SCHEMA, describe_keys, load_config
 from screens import ROOT
+
+from player.config import SCHEMA, describe_keys, load_config
 
 
 def write(tmp_path: Path, text: str) -> Path:

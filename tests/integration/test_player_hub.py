@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 from hubserver import TestHub
-from integration.test_hub_source import make, png, relate
 
+from integration.test_hub_source import make, png, relate
 from player.config import load_config
 from player.parse_rest import parse_date, pointer
 from player.system.display_power import NullDisplayPower, PowerSchedule
