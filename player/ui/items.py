@@ -248,7 +248,7 @@ class TickerView(ItemView):
             metrics = QFontMetrics(font)
         width = max(1, metrics.horizontalAdvance(text))
         tile = QPixmap(width, max(1, self.height()))
-        tile.fill(qcolor(style.background, "#00000000") if style.background else Qt.GlobalColor.transparent)
+        tile.fill(self._background())  # opaque: each frame is a plain copy, no blending, no clearing
         p = QPainter(tile)
         p.setFont(font)
         p.setPen(qcolor(style.color))
@@ -256,6 +256,13 @@ class TickerView(ItemView):
                    text)
         p.end()
         return tile
+
+    def _background(self) -> QColor:
+        if self.item.style.background:
+            return qcolor(self.item.style.background)
+        zone_bg = getattr(self.parentWidget(), "background_color", None)
+        color = zone_bg() if zone_bg else QColor("#000000")
+        return color if color.alpha() == 255 else QColor("#000000")
 
     def resizeEvent(self, _event: object) -> None:  # noqa: N802
         self._tile = None
@@ -280,12 +287,6 @@ class TickerView(ItemView):
         if self._tile is None:
             self._tile = self._make_tile()
         p = QPainter(self)
-        if self.item.style.background:
-            p.fillRect(self.rect(), qcolor(self.item.style.background))
-        else:
-            parent = self.parentWidget()
-            bg = getattr(parent, "background_color", None)
-            p.fillRect(self.rect(), bg() if bg else QColor("#000000"))
         x = self.ctx.px(self.item.style.padding) - self.offset()
         if x > 0:  # the tile repeats leftwards too
             x -= self._tile.width()
