@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import requests
+import urllib3
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,10 @@ class HubError(Exception):
 
 
 class HubUnavailable(HubError):
-    """The hub could not be reached in time or answered with a server error (5xx)."""
+    """The hub could not be reached in time or answered with a server error (5xx). ``never_sent`` is True when the
+    request surely did not reach the hub (no connection could be opened), so a write did not happen."""
+
+    never_sent = False
 
 
 # --------------------------------------------------------------------------------------------------
@@ -114,9 +118,14 @@ def _send(session: requests.Session, method: str, url: str, *, timeout: Any, **k
     try:
         return session.request(method, url, timeout=timeout, stream=True, **kwargs)
     except requests.Timeout as exc:
-        raise HubUnavailable(f"{url}: no answer in time ({type(exc).__name__})", url=url) from exc
+        error = HubUnavailable(f"{url}: no answer in time ({type(exc).__name__})", url=url)
+        error.never_sent = isinstance(exc, requests.ConnectTimeout)
+        raise error from exc
     except requests.ConnectionError as exc:
-        raise HubUnavailable(f"{url}: cannot connect ({_short(str(exc), 120)})", url=url) from exc
+        error = HubUnavailable(f"{url}: cannot connect ({_short(str(exc), 120)})", url=url)
+        reason = getattr(exc.args[0], "reason", None) if exc.args else None
+        error.never_sent = isinstance(reason, urllib3.exceptions.NewConnectionError)  # refused, no route
+        raise error from exc
     except requests.RequestException as exc:
         raise HubError(f"{url}: request failed ({_short(str(exc), 120)})", url=url) from exc
 
@@ -362,6 +371,8 @@ class ParseClient:
         results: list[dict[str, Any]] = []
         keyset = order is None and skip is None and not (where and "objectId" in where)
         order_text = (order if isinstance(order, str) else ",".join(order)) if order else None
+        if order_text and "objectId" not in order_text.replace("-", "").split(","):
+            order_text += ",objectId"  # a total order: skip-paging over ties would repeat or lose rows
         offset = skip or 0
         last_id: str | None = None
         while len(results) < wanted:

@@ -252,7 +252,7 @@ def _paged_store(n: int) -> Handler:
         selected = rows
         if "objectId" in where:
             selected = [r for r in rows if r["objectId"] > where["objectId"]["$gt"]]
-        if req.query.get("order", [""])[0] == "-n":
+        if req.query.get("order", [""])[0].split(",")[0] == "-n":
             selected = sorted(selected, key=lambda r: -r["n"])
         return 200, {"results": selected[skip:skip + min(limit, 100)]}
 
@@ -272,6 +272,8 @@ def test_query_with_order_pages_with_skip_and_respects_limit(server: ScriptedSer
     rows = client_for(server).query("PressRelease", order="-n", limit=230)
     assert [r["n"] for r in rows] == list(range(249, 19, -1))
     assert [r.query.get("skip", ["0"])[0] for r in server.requests] == ["0", "100", "200"]
+    # ties in the order would make skip-paging repeat or lose rows: objectId breaks them
+    assert {r.query["order"][0] for r in server.requests} == {"-n,objectId"}
 
 
 def test_batch_adds_mount_path_and_chunks(server: ScriptedServer) -> None:

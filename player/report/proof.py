@@ -12,14 +12,17 @@ from __future__ import annotations
 import logging
 import math
 import threading
+import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from player.parse_rest import ParseClient, decode_date, parse_date
+from player.parse_rest import HubUnavailable, ParseClient, decode_date, parse_date
 from player.report import ScreenRef
 from player.report.queue import Outbox, Record
+
+SETTLE_S = 30.0  # a batch of 50 takes the hub well under a second; 30 s is far beyond any request timeout
 
 log = logging.getLogger(__name__)
 
@@ -138,8 +141,9 @@ class ProofChannel:
     name = "proof of play"
 
     def __init__(self, outbox: Outbox, client: ParseClient, screen: ScreenRef, *, flush_s: float = 300.0,
-                 batch_size: int = BATCH_SIZE, class_name: str = PROOF_CLASS) -> None:
+                 batch_size: int = BATCH_SIZE, class_name: str = PROOF_CLASS, settle_s: float = SETTLE_S) -> None:
         self.outbox = outbox
+        self.settle_s = settle_s
         self.client = client
         self.screen = screen
         self.flush_s = flush_s
@@ -187,6 +191,11 @@ class ProofChannel:
         self._new = self.batch_size  # more waiting: come back right after the other channels
 
     def _send(self, records: list[Record], screen: dict[str, str]) -> None:
+        # A hub finishes a batch even when its client gave up on it (timeout, kill -9, power cut): "not there"
+        # shortly after such a send may only mean "not yet". Records of an unknown send are looked up every time,
+        # but re-sent only once the send is settle_s old (a clock set backwards does not hold them).
+        now = time.time()
+        settling = {r.id for r in records if r.attempted and 0 <= now - r.attempted_at < self.settle_s}
         unknown = [r for r in records if r.attempted]
         if unknown:
             rows = self.client.query(self.class_name, {"clientId": {"$in": [r.client_id for r in unknown]}},
@@ -198,13 +207,19 @@ class ProofChannel:
                 log.info("proof of play: %d record(s) of an interrupted send had arrived; not sent again",
                          len(arrived))
                 self.outbox.remove([r.id for r in arrived])
-            records = [r for r in records if r.client_id not in there]
+            records = [r for r in records if r.client_id not in there and r.id not in settling]
         if not records:
             return
-        self.outbox.mark_attempted([r.id for r in records if not r.attempted])
+        fresh = [r.id for r in records if not r.attempted]
+        self.outbox.mark_attempted(fresh)
         path = f"/classes/{self.class_name}"
-        results = self.client.batch([{"method": "POST", "path": path, "body": _hub_fields(r, screen)}
-                                     for r in records])
+        try:
+            results = self.client.batch([{"method": "POST", "path": path, "body": _hub_fields(r, screen)}
+                                         for r in records])
+        except HubUnavailable as exc:
+            if exc.never_sent:  # no connection at all: nothing reached the hub, the outcome is known
+                self.outbox.unmark_attempted(fresh)
+            raise
         done: list[int] = []
         failed: list[Record] = []
         for record, result in zip(records, results, strict=False):

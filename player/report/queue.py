@@ -63,6 +63,7 @@ class Record:
     created: float
     attempted: bool
     failures: int
+    attempted_at: float = 0.0  # wall-clock seconds of the send whose outcome is unknown (0: none)
 
 
 class Outbox:
@@ -210,7 +211,7 @@ class Outbox:
             rows = self._db.execute(
                 "SELECT id, kind, client_id, payload, created, attempted, failures FROM outbox "
                 "WHERE kind = ? ORDER BY id LIMIT ?", (kind, limit)).fetchall()
-        return [Record(r[0], r[1], r[2], json.loads(r[3]), r[4], bool(r[5]), r[6]) for r in rows]
+        return [Record(r[0], r[1], r[2], json.loads(r[3]), r[4], bool(r[5]), r[6], float(r[5])) for r in rows]
 
     def oldest_created(self, kind: str) -> float | None:
         with self._lock:
@@ -229,8 +230,14 @@ class Outbox:
 
     # ------------------------------------------------------------------------------------------ delivery
     def mark_attempted(self, ids: Sequence[int]) -> None:
-        """Before a send: from now on the outcome of these records is unknown until confirmed."""
-        self._update("UPDATE outbox SET attempted = 1 WHERE attempted = 0 AND id IN ({})", ids)
+        """Before a send: from now on the outcome of these records is unknown until confirmed. The column holds the
+        time of the send, so a restart can wait until the hub has surely finished with it."""
+        now = max(1.0, round(time.time(), 3))  # SQLite keeps the REAL in the INTEGER column as it is
+        self._update(f"UPDATE outbox SET attempted = {now!r} WHERE attempted = 0 AND id IN ({{}})", ids)
+
+    def unmark_attempted(self, ids: Sequence[int]) -> None:
+        """The send never left this machine (no connection): the outcome of these records is known again."""
+        self._update("UPDATE outbox SET attempted = 0 WHERE id IN ({})", ids)
 
     def note_failure(self, ids: Sequence[int]) -> None:
         """The hub refused these records (a Parse error for the item, not an outage)."""
