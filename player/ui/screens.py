@@ -42,7 +42,7 @@ class MessageScreen(QWidget):
 
     def show_error(self, lines: list[str]) -> None:
         self.title = text("error_title", self.locale)
-        self.lines = [text("error_hint", self.locale)] + lines[:8] + (
+        self.lines = [text("error_hint", self.locale), ""] + lines[:8] + (
             [text("more_problems", self.locale, n=len(lines) - 8)] if len(lines) > 8 else [])
         self.qr_data = None
         self.progress = None
