@@ -52,6 +52,7 @@ def parent(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------------------------------------- child
 def make_media(folder: Path) -> None:
     from PIL import Image
+
     from videos import make_video
 
     Image.new("RGB", (640, 360), COLORS["green"]).save(folder / "green.png")
@@ -111,8 +112,6 @@ def measure_player(app, media: Path, cycles: int, tmp: Path) -> dict[str, list[f
     from zoneinfo import ZoneInfo
 
     from PySide6.QtWidgets import QWidget
-    from screens import one_zone
-    from videos import ScreenSampler
 
     import player.ui.video  # noqa: F401 - registers the view
     from player.clock import SystemClock
@@ -120,6 +119,8 @@ def measure_player(app, media: Path, cycles: int, tmp: Path) -> dict[str, list[f
     from player.ui.bridge import WorkerBridge
     from player.ui.items import RenderContext
     from player.ui.zone import ZoneWidget
+    from screens import one_zone
+    from videos import ScreenSampler
 
     items = [{"type": "image", "id": "green", "src": "green.png", "duration": 1.0, "fit": "stretch"},
              {"type": "video", "id": "red", "src": "red.mp4"}, {"type": "video", "id": "blue", "src": "blue.mp4"}]
@@ -151,9 +152,9 @@ def measure_naive(app, media: Path, cycles: int, tmp: Path) -> dict[str, list[fl
     import vlc
     from PySide6.QtCore import QObject, Qt, Signal
     from PySide6.QtWidgets import QWidget
-    from videos import ScreenSampler
 
     from player.ui.video import default_vlc_args
+    from videos import ScreenSampler
 
     top = QWidget()
     top.setStyleSheet("background: black")
@@ -247,7 +248,6 @@ def measure_hd(app, media: Path, seconds: float) -> dict[str, float]:  # noqa: A
     from zoneinfo import ZoneInfo
 
     from PySide6.QtWidgets import QWidget
-    from screens import one_zone
 
     import player.ui.video  # noqa: F401 - registers the view
     from player.clock import SystemClock
@@ -255,6 +255,7 @@ def measure_hd(app, media: Path, seconds: float) -> dict[str, float]:  # noqa: A
     from player.ui.bridge import WorkerBridge
     from player.ui.items import RenderContext
     from player.ui.zone import ZoneWidget
+    from screens import one_zone
 
     items = [{"type": "video", "id": "hd", "src": "hd.mp4", "loop": True, "duration": seconds + 30}]
     zone = load_screen_dict(one_zone(items, width=1920, height=1080), "b").screen.layouts["main"].zones[0]

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from screens import ROOT
-
 from player.config import SCHEMA, describe_keys, load_config
+from screens import ROOT
 
 
 def write(tmp_path: Path, text: str) -> Path:

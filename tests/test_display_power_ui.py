@@ -8,8 +8,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from screens import one_zone
-
 from player.clock import FakeClock
 from player.layouts import load_screen_dict
 from player.system.display_power import PowerSchedule, XsetDisplayPower
@@ -17,6 +15,7 @@ from player.ui.bridge import WorkerBridge
 from player.ui.items import RenderContext
 from player.ui.power import DisplayPowerController
 from player.ui.window import PlayerWindow
+from screens import one_zone
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

@@ -14,10 +14,9 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from faultkit import BLUE, RED, assert_cache_sound, close_to, image_doc, load, solid_png, write_config
 from pytestqt.qtbot import QtBot
-from screens import solid_image
 
+from faultkit import BLUE, RED, assert_cache_sound, close_to, image_doc, load, solid_png, write_config
 from player.cache import ContentCache
 from player.clock import FakeClock
 from player.fetch import Downloader
@@ -25,6 +24,7 @@ from player.layouts import load_screen_dict
 from player.snapshots import SnapshotStore, snapshot_pin
 from player.sources.http import HttpSource
 from player.sync import SyncService
+from screens import solid_image
 
 try:
     from tests.httpfaults import FaultServer

@@ -14,9 +14,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from faultkit import BLUE, GREEN, RED, assert_cache_sound, close_to, image_doc, load, solid_png, write_config
 from pytestqt.qtbot import QtBot
 
+from faultkit import BLUE, GREEN, RED, assert_cache_sound, close_to, image_doc, load, solid_png, write_config
 from player.snapshots import SnapshotStore
 from player.sync import SyncService
 

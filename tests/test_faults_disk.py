@@ -13,6 +13,8 @@ import logging
 from pathlib import Path
 
 import pytest
+from pytestqt.qtbot import QtBot
+
 from faultkit import (
     BLUE,
     RED,
@@ -27,8 +29,6 @@ from faultkit import (
     solid_png,
     write_config,
 )
-from pytestqt.qtbot import QtBot
-
 from player.snapshots import SnapshotStore
 from player.sync import SyncService
 

@@ -35,7 +35,6 @@ from faultkit import (
     wait_for,
     write_config,
 )
-
 from player.report.queue import Outbox
 from player.snapshots import SnapshotStore
 

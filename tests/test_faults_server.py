@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 
 import pytest
+
 from faultkit import (
     BLUE,
     RED,
@@ -25,7 +26,6 @@ from faultkit import (
     wait_for,
     write_config,
 )
-
 from player.snapshots import SnapshotStore
 from player.sync import Content, SyncProgress, SyncService
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from httpfaults import FaultServer
 
+from httpfaults import FaultServer
 from player.feeds.base import FeedRunner
 from player.feeds.generic import GenericJsonFeed
 from player.feeds.warnings import WarningsFeed, ars_district

@@ -21,7 +21,6 @@ from typing import Any
 
 import pytest
 from PIL import Image
-from screens import ROOT, one_zone, solid_image
 
 from player.cache import ContentCache
 from player.feeds.factory import build_feeds
@@ -41,6 +40,7 @@ from player.sources.base import SourceError
 from player.sources.folder import FolderSource
 from player.sources.http import HttpSource
 from player.sources.stele import HubContent, TranslateOptions, translate
+from screens import ROOT, one_zone, solid_image
 
 try:
     from tests.httpfaults import FaultServer

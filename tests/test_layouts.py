@@ -7,7 +7,6 @@ from datetime import datetime, time
 from pathlib import Path
 
 import pytest
-from screens import DEMO_DIR, one_zone, write_screen
 
 from player.layouts import TEMPLATES_DIR, DocumentError, load_screen, load_screen_dict, template_names
 from player.model import (
@@ -21,6 +20,7 @@ from player.model import (
     VideoItem,
     WidgetItem,
 )
+from screens import DEMO_DIR, one_zone, write_screen
 
 
 def test_bundled_templates_load_without_problems() -> None:

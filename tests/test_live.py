@@ -13,8 +13,6 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import QThread
-from screens import DEMO_DIR
-from test_widgets_screens import close, content_folder, render_folder
 
 from player.clock import FakeClock
 from player.feeds.base import Feed, FeedState
@@ -24,6 +22,8 @@ from player.feeds.sample import SampleError, SampleFeed, sample_value
 from player.feeds.warnings import Warnings
 from player.layouts import load_screen_dict
 from player.model import EntryMode
+from screens import DEMO_DIR
+from test_widgets_screens import close, content_folder, render_folder
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)  # 10:00 Berlin
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtGui import QColor, QImage
+
 from screens import DEMO_DIR, ROOT, one_zone, solid_image, write_screen
 
 CLI = [sys.executable, "-m", "player.cli"]

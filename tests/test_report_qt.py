@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 
 from PIL import Image
-from screens import one_zone, solid_image, write_screen
 
 from player.clock import SystemClock
 from player.config import load_config
@@ -18,6 +17,7 @@ from player.report.status import NowPlaying
 from player.sources.folder import FolderSource
 from player.ui.app import make_window
 from player.ui.reporting import ScreenReporter, on_gui_thread
+from screens import one_zone, solid_image, write_screen
 
 
 def show_folder(qtbot, folder: Path, size: tuple[int, int] = (640, 360)):  # noqa: ANN001, ANN201

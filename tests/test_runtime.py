@@ -8,8 +8,6 @@ from pathlib import Path
 
 from PySide6.QtGui import QColor
 from pytestqt.qtbot import QtBot
-from screens import one_zone, solid_image, write_screen
-from test_sync import RED, make_env, screen_doc, write_config
 
 from player.clock import FakeClock
 from player.snapshots import SnapshotStore
@@ -17,6 +15,8 @@ from player.ui.app import make_window
 from player.ui.runtime import ContentController, attach_content
 from player.ui.screens import SetupInfo
 from player.ui.window import PlayerWindow
+from screens import one_zone, solid_image, write_screen
+from test_sync import RED, make_env, screen_doc, write_config
 
 try:
     from tests.httpfaults import FaultServer

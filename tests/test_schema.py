@@ -7,10 +7,10 @@ import json
 
 import jsonschema
 import pytest
-from screens import DEMO_DIR, ROOT, one_zone
 
 from player import layouts as loader
 from player.model import ITEM_TYPES, TextStyle
+from screens import DEMO_DIR, ROOT, one_zone
 
 SCHEMA = json.loads((ROOT / "layouts" / "layout.schema.json").read_text(encoding="utf-8"))
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)

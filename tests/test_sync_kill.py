@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from test_sync import screen_doc, write_config
 
 from player.cache import ContentCache, hash_file
 from player.snapshots import SnapshotStore
+from test_sync import screen_doc, write_config
 
 try:
     from tests.httpfaults import FaultServer

@@ -15,9 +15,6 @@ from zoneinfo import ZoneInfo
 import pytest
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QWidget
-from screens import one_zone, require_tool, solid_image
-from videos import COLORS, ScreenSampler, classify, make_corrupt, make_empty, make_video
-from xserver import in_x11_child, run_pytest_under_x
 
 from player.clock import SystemClock
 from player.layouts import load_screen_dict
@@ -25,6 +22,9 @@ from player.ui.bridge import WorkerBridge
 from player.ui.items import VIEW_FACTORIES, RenderContext
 from player.ui.video import VideoView, shared_engine
 from player.ui.zone import ZoneWidget
+from screens import one_zone, require_tool, solid_image
+from videos import COLORS, ScreenSampler, classify, make_corrupt, make_empty, make_video
+from xserver import in_x11_child, run_pytest_under_x
 
 X11 = in_x11_child()
 x11_only = pytest.mark.skipif(not X11, reason="runs inside test_x11_video_cases (private Xvfb, xcb)")

@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo
 import pytest
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QWidget
-from screens import one_zone
 
 import player.ui.web as web
 from player.clock import SystemClock
@@ -20,6 +19,7 @@ from player.layouts import load_screen_dict
 from player.ui.bridge import WorkerBridge
 from player.ui.items import VIEW_FACTORIES, RenderContext
 from player.ui.zone import ZoneWidget
+from screens import one_zone
 
 
 def make_zone(qtbot, items: list[dict], locale: str = "de-DE") -> ZoneWidget:  # noqa: ANN001

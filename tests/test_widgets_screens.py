@@ -19,11 +19,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from PySide6.QtGui import QGuiApplication, QImage  # noqa: E402
-from screens import DEMO_DIR, ROOT  # noqa: E402
 
 from player.clock import FakeClock  # noqa: E402
 from player.config import load_config  # noqa: E402
 from player.sources.folder import FolderSource  # noqa: E402
+from screens import DEMO_DIR, ROOT  # noqa: E402
 
 AT = datetime.fromisoformat("2026-12-01T10:00:00+01:00")
 

@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 import pytest
 from PIL import Image
 from PySide6.QtWidgets import QWidget
-from screens import one_zone, solid_image
 
 from player.clock import FakeClock, SystemClock
 from player.layouts import load_screen_dict
@@ -19,6 +18,7 @@ from player.model import Zone
 from player.ui.bridge import WorkerBridge
 from player.ui.items import RenderContext
 from player.ui.zone import ZoneWidget
+from screens import one_zone, solid_image
 
 
 def make_zone(qtbot, items: list[dict], tmp_path: Path, clock=None, loop: bool = True) -> ZoneWidget:  # noqa: ANN001

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 import requests
+
 from faultkit import BLUE, assert_cache_sound, close_to, preview_rgb, solid_png
 from hubserver import TestHub
-
 from integration.test_player_hub import activate_with_red_slide, player_config
 from player.snapshots import SnapshotStore
 from player.sync import SyncProgress, SyncService

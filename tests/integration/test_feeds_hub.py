@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from hubserver import TestHub
 
+from hubserver import TestHub
 from player.feeds.base import FeedRunner
 from player.feeds.departures import DeparturesFeed
 from player.feeds.events import EventsFeed

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 import websocket
+
 from hubserver import HubRequestError, TestHub
 
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 import requests
-from hubserver import TestHub
 
+from hubserver import TestHub
 from player.identity import read_device_id
 from player.layouts import load_screen_dict
 from player.parse_rest import HubUnavailable, ParseClient, geopoint, parse_date, pointer

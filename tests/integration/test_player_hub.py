@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hubserver import TestHub
 
+from hubserver import TestHub
 from integration.test_hub_source import make, png, relate
 from player.config import load_config
 from player.parse_rest import parse_date, pointer

@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 import requests
-from hubserver import TestHub
 from PIL import Image
 
+from hubserver import TestHub
 from player.parse_rest import ParseClient
 from player.report import Reporting, ScreenRef
 from player.report.commands import CommandActions, CommandChannel, CommandLedger
