@@ -638,12 +638,6 @@ def test_prepare_files_reports_every_hostile_file_and_writes_only_into_the_cache
         cache.close()
 
 
-def test_truncated_video() -> None:
-    # player/ui/video.py is not committed yet (another developer's work in progress); the video suite
-    # (tests/test_video.py) covers corrupt and truncated files once it lands.
-    pytest.skip("player/ui/video.py not committed: truncated video covered by the video suite")
-
-
 # -------------------------------------------------------------------- end to end: sync writes nothing outside
 def _tree(root: Path) -> set[str]:
     return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() or p.is_symlink()}

@@ -127,6 +127,27 @@ def test_offscreen_broken_files_are_skipped(qtbot, tmp_path: Path) -> None:
     settle_engine(qtbot)
 
 
+@offscreen_only
+def test_offscreen_truncated_video_never_stops_the_zone(qtbot, tmp_path: Path) -> None:
+    """A video cut off in the middle of its upload (moov atom missing): skipped, or played as far as it goes, and
+    the zone moves on to the next item either way."""
+    _need_vlc()
+    require_tool("ffmpeg")
+    clip = make_video(tmp_path / "cut.mp4", "red", 2.0)
+    data = clip.read_bytes()
+    clip.write_bytes(data[: len(data) * 2 // 5])
+    solid_image(tmp_path / "blue.png", COLORS["blue"])
+    widget = make_zone(qtbot, [{"type": "video", "id": "cut", "src": "cut.mp4"},
+                               {"type": "image", "id": "b", "src": "blue.png", "duration": 5}], tmp_path)
+    started = record(widget)
+    widget.start()
+    qtbot.waitUntil(lambda: any(item == "b" for item, _ in started), timeout=8000)
+    qtbot.waitUntil(lambda: _near(widget.grab().toImage().pixelColor(ZONE_W // 2, ZONE_H // 2), COLORS["blue"]),
+                    timeout=3000)
+    widget.stop()
+    settle_engine(qtbot)
+
+
 def _near(color: QColor, rgb: tuple[int, int, int], tol: int = 40) -> bool:
     return all(abs(a - b) <= tol for a, b in zip((color.red(), color.green(), color.blue()), rgb, strict=True))
 
