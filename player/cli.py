@@ -73,6 +73,8 @@ def _parser() -> argparse.ArgumentParser:
 def _setup_logging(level: str = "info") -> None:
     logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
+    # APScheduler says "Running job ..." at INFO for every feed refresh: months of that fill the journal
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 def _config(path: Path | None) -> Config:

@@ -240,13 +240,14 @@ class _WindowLink(QObject):
 
     @Slot(object, object)
     def show(self, screen: Screen, resolver: MediaResolver) -> None:
-        self.window.show_screen(screen, resolver)
-        self.controller.mark_on_screen(getattr(resolver, "snapshot_id", None))
         from player.ui.live import attach_feeds
 
-        # hub feeds (departures, weather, ...) ask the same hub the content came from
+        # feeds first, so the widgets of the new content find their data when they are built; hub feeds
+        # (departures, weather, ...) ask the same hub the content came from
         client = getattr(getattr(self.controller.service, "source", None), "client", None)
         attach_feeds(self.window, screen, self.controller.config, content_dir=self.controller.folder, client=client)
+        self.window.show_screen(screen, resolver)
+        self.controller.mark_on_screen(getattr(resolver, "snapshot_id", None))
 
     @Slot(object)
     def setup(self, info: SetupInfo) -> None:
