@@ -251,6 +251,9 @@ class Screen:
     def __hash__(self) -> int:
         return id(self)
 
+    def item_kinds(self) -> set[str]:
+        return {item.kind for layout in self.layouts.values() for zone in layout.zones for item in zone.items}
+
     def media_refs(self) -> set[str]:
         """Every media reference (image/video/background file) the screen needs in the cache."""
         refs: set[str] = set()

@@ -16,9 +16,6 @@ from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtGui import QGuiApplication, QImage
 from PySide6.QtWidgets import QApplication
 
-import player.ui.video  # noqa: F401  (registers item kind "video")
-import player.ui.web  # noqa: F401  (registers item kind "web"; a placeholder without the optional extra)
-import player.ui.widgets  # noqa: F401  (registers the live widgets as item kind "widget")
 from player.clock import Clock, FakeClock, SystemClock
 from player.config import Config
 from player.layouts import DocumentError
@@ -28,7 +25,7 @@ from player.system.display_power import NullDisplayPower, PowerSchedule
 from player.system.rotation import rotate_display
 from player.system.watchdog import SdNotifier
 from player.ui.bridge import WorkerBridge, shared_bridge
-from player.ui.items import RenderContext
+from player.ui.items import RenderContext, load_view_module
 from player.ui.power import DisplayPowerController, backend_from_config
 from player.ui.runtime import attach_content
 from player.ui.window import PlayerWindow
@@ -256,9 +253,12 @@ def render_preview(config: Config, source_dir: Path | None, at: datetime, size: 
     window.setFixedSize(*size)
     window.show()
     QGuiApplication.processEvents()
-    from player.ui.live import attach_feeds
+    for kind in screen.item_kinds():
+        load_view_module(kind)
+    if screen.feeds:
+        from player.ui.live import attach_feeds
 
-    attach_feeds(window, screen, config, source_dir, sync=True)  # widgets show current (or saved) data
+        attach_feeds(window, screen, config, source_dir, sync=True)  # widgets show current (or saved) data
     window.show_screen(screen, resolve)
     ok = wait_until(lambda: window.main is not None and all(s.has_first_frame for s in window._stages()), timeout_ms)
     if not ok:

@@ -7,6 +7,7 @@ A view whose item has no fixed duration (a video to its end) emits ``finished`` 
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -444,10 +445,23 @@ VIEW_FACTORIES: dict[str, ViewFactory] = {
     "qr": QrView,  # type: ignore[dict-item]
 }
 
+# kinds whose module is imported on first use: libvlc, the feed machinery (requests, TLS, APScheduler) and
+# Qt WebEngine cost memory that a screen without them should not pay (bench/startup.py: static image)
+LAZY_VIEWS: dict[str, str] = {"video": "player.ui.video", "web": "player.ui.web", "widget": "player.ui.widgets"}
+
 _said: set[str] = set()
 
 
+def load_view_module(kind: str) -> None:
+    """Imports the module that registers ``kind`` (thread-safe; call it on a worker thread to preload)."""
+    module = LAZY_VIEWS.get(kind)
+    if module is not None and kind not in VIEW_FACTORIES:
+        importlib.import_module(module)
+
+
 def make_view(item: Item, ctx: RenderContext, parent: QWidget) -> ItemView:
+    if item.kind not in VIEW_FACTORIES and item.kind in LAZY_VIEWS:
+        load_view_module(item.kind)  # normally preloaded off the GUI thread when the content arrived
     factory = VIEW_FACTORIES.get(item.kind)
     if factory is None:
         if item.kind not in _said:

@@ -33,6 +33,7 @@ from player.sources.base import SetupNeeded, SourceError
 from player.sources.folder import FolderSource
 from player.sync import Content, SyncProgress, SyncService
 from player.texts import text
+from player.ui.items import load_view_module
 from player.ui.screens import SetupInfo
 
 if TYPE_CHECKING:
@@ -43,6 +44,18 @@ log = logging.getLogger(__name__)
 __all__ = ["ContentController", "attach_content"]
 
 FOLDER_CHECK_S = 5.0  # how often a folder source's screen.json is checked for changes (one stat call)
+
+
+def preload_views(screen: Screen) -> None:
+    """On this (background) thread: import what the new content's item kinds and feeds need, so the GUI thread
+    does not stall on loading libvlc or the feed machinery when it builds the content."""
+    for kind in screen.item_kinds() - {"web"}:  # Qt WebEngine wants the GUI thread
+        try:
+            load_view_module(kind)
+        except Exception as exc:  # noqa: BLE001 - the GUI thread tries again and shows a placeholder
+            log.warning("could not load the display for '%s' items: %s", kind, exc)
+    if screen.feeds:
+        import player.ui.live  # noqa: F401
 
 
 class ContentController(QObject):
@@ -119,6 +132,7 @@ class ContentController(QObject):
             self.failed.emit([f"content loading failed: {exc!r}"])
 
     def _publish(self, content: Content) -> None:
+        preload_views(content.screen)
         self._has_content = True
         self.snapshot_id = content.snapshot.id if content.snapshot is not None else None
         self.published.emit(content.screen, content.resolver)
@@ -240,12 +254,14 @@ class _WindowLink(QObject):
 
     @Slot(object, object)
     def show(self, screen: Screen, resolver: MediaResolver) -> None:
-        from player.ui.live import attach_feeds
-
         # feeds first, so the widgets of the new content find their data when they are built; hub feeds
         # (departures, weather, ...) ask the same hub the content came from
-        client = getattr(getattr(self.controller.service, "source", None), "client", None)
-        attach_feeds(self.window, screen, self.controller.config, content_dir=self.controller.folder, client=client)
+        if screen.feeds or "feeds" in self.window.ctx.extras:
+            from player.ui.live import attach_feeds
+
+            client = getattr(getattr(self.controller.service, "source", None), "client", None)
+            attach_feeds(self.window, screen, self.controller.config, content_dir=self.controller.folder,
+                         client=client)
         self.window.show_screen(screen, resolver)
         self.controller.mark_on_screen(getattr(resolver, "snapshot_id", None))
 
