@@ -22,6 +22,7 @@ import logging
 import os
 import random
 import re
+import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -263,8 +264,12 @@ class Downloader:
                 tracker.finish(req.url, None)
                 return exc
             except Exception as exc:  # never lose the other results because of one unexpected failure
-                log.exception("fetch: unexpected error for %s", display_url(req.url))
                 tracker.finish(req.url, None)
+                if disk_full(exc):  # wherever it struck (temp file, fsync, index): a full disk, not a bug
+                    for path in self._part_paths(req.url):  # a partial left behind would keep the disk full
+                        path.unlink(missing_ok=True)
+                    return FetchError(req.url, f"disk full: {exc}")
+                log.exception("fetch: unexpected error for %s", display_url(req.url))
                 return FetchError(req.url, f"unexpected error: {exc!r}")
             tracker.finish(req.url, result.size)
             return result
@@ -448,7 +453,7 @@ class Downloader:
                     try:
                         write_json_atomic(meta_path, new_meta, indent=None)
                     except OSError as exc:
-                        if not _disk_full(exc):
+                        if not disk_full(exc):
                             raise
                         self._discard(fh, meta_path)
                         raise FetchError(url, f"disk full: cannot write to {self.cache.root} "
@@ -467,7 +472,7 @@ class Downloader:
                         fh.flush()
                         tracker.advance(url, len(chunk))
                 except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-                    if _disk_full(exc):  # not a network problem: retrying or keeping the partial fills the disk
+                    if disk_full(exc):  # not a network problem: retrying or keeping the partial fills the disk
                         self._discard(fh, meta_path)
                         raise FetchError(url, f"disk full: cannot write to {self.cache.root} "
                                               f"({_short(exc)})") from None
@@ -586,8 +591,10 @@ def _suffix_for(content_type: str | None) -> str | None:
     return _SUFFIXES.get(content_type.split(";", 1)[0].strip().lower())
 
 
-def _disk_full(exc: BaseException) -> bool:
+def disk_full(exc: BaseException) -> bool:
     """ENOSPC/EDQUOT from writing a file (requests' exceptions are OSErrors too, without these errnos)."""
+    if isinstance(exc, sqlite3.OperationalError):  # the cache index on the same full disk
+        return "full" in str(exc)
     return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
 
 

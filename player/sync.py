@@ -23,7 +23,7 @@ from player.atomic import write_json_atomic
 from player.cache import ContentCache, is_sha256
 from player.clock import Clock, SystemClock
 from player.config import Config
-from player.fetch import Downloader, FetchError, FetchRequest
+from player.fetch import Downloader, FetchError, FetchRequest, disk_full
 from player.layouts import TEMPLATES_DIR, DocumentError, load_screen_dict
 from player.model import Screen
 from player.prepare import MediaResolver, build_resolver, prepare_files
@@ -224,8 +224,13 @@ class SyncService:
             try:
                 outcome = self._sync(started)
             except Exception as exc:  # a bug must not kill the sync thread
-                log.exception("sync: unexpected error")
-                outcome = SyncOutcome("failed", f"unexpected error: {exc!r}", lines=(f"unexpected error: {exc!r}",))
+                if disk_full(exc):  # the cache index or a snapshot file on a full disk: no bug, one clear line
+                    log.debug("sync: disk full: %s", exc)
+                    outcome = self._refused(self._disk_full_message())
+                else:
+                    log.exception("sync: unexpected error")
+                    outcome = SyncOutcome("failed", f"unexpected error: {exc!r}",
+                                          lines=(f"unexpected error: {exc!r}",))
             finally:
                 self.cache.unpin(PENDING_PIN)
             outcome = SyncOutcome(**{**asdict(outcome), "seconds": time.monotonic() - started})
@@ -284,8 +289,8 @@ class SyncService:
         if errors:
             disk = [e for e in errors if e.problem.startswith("disk full")]
             if disk:
-                return self._refused(f"snapshot refused: the disk of the cache is full ({disk[0]}); "
-                                     "the current content stays on screen")
+                log.debug("sync: disk full: %s", disk[0])
+                return self._refused(self._disk_full_message())
             full = [e for e in errors if e.problem.startswith("cache full")]
             if full:
                 return self._refused(f"snapshot refused: it does not fit the cache quota of "
@@ -348,6 +353,11 @@ class SyncService:
 
     def _failed(self, lines: list[str]) -> SyncOutcome:
         return SyncOutcome("failed", lines[0] if lines else "sync failed", lines=tuple(lines))
+
+    def _disk_full_message(self) -> str:
+        # one wording for the incident, wherever the disk ran full (download, index, snapshot): logged once
+        return (f"snapshot refused: the disk of the cache ({self.cache.root}) is full; "
+                "the current content stays on screen")
 
     def _refused(self, message: str) -> SyncOutcome:
         return SyncOutcome("refused", message, lines=(message,))

@@ -74,7 +74,9 @@ def test_snapshot_larger_than_the_free_disk_is_refused_and_old_content_stays(
             assert len(errors) == 1, errors  # one clear line for the incident, not one per attempt or retry
             assert "no space left" in errors[0].lower() or "disk" in errors[0].lower()
             assert not any("unexpected" in r.getMessage() or r.exc_info for r in caplog.records)
-            assert srv.count("/s/big.png") == 2, "a full disk is not a network problem: no retries"
+            # a full disk is not a network problem: no retries (at most one try per sync; the second sync may be
+            # refused before its download when the disk fills up at the index instead)
+            assert 1 <= srv.count("/s/big.png") <= 2, "a full disk is not a network problem: no retries"
             # nothing of the failed attempt fills the disk afterwards
             assert not list((cache_dir / "tmp").iterdir())
             assert free_bytes(cache_dir) >= free_before - 64 * 1024
