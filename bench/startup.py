@@ -29,10 +29,11 @@ PY = sys.executable
 IMAGE = ROOT / "player" / "demo" / "media" / "weihnachtsmarkt.jpg"
 
 
-def start_xvfb() -> tuple[subprocess.Popen[bytes], str]:
+def start_xvfb(size: str = "1920x1080") -> tuple[subprocess.Popen[bytes], str]:
+    """A private Xvfb on the first free display number (also used by soak.py and vs_chromium.py)."""
     for n in range(90, 120):
         if not Path(f"/tmp/.X11-unix/X{n}").exists() and not Path(f"/tmp/.X{n}-lock").exists():
-            proc = subprocess.Popen(["Xvfb", f":{n}", "-screen", "0", "1920x1080x24", "-nolisten", "tcp"],
+            proc = subprocess.Popen(["Xvfb", f":{n}", "-screen", "0", f"{size}x24", "-nolisten", "tcp"],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             for _ in range(100):
                 if Path(f"/tmp/.X11-unix/X{n}").exists():

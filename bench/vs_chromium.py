@@ -50,6 +50,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from startup import mem_kb, start_xvfb  # noqa: E402  (shared with bench/startup.py and bench/soak.py)
+
 PAGE = ROOT / "bench" / "chromium_demo" / "index.html"
 DEMO = ROOT / "player" / "demo"
 FIRST_SLIDE = DEMO / "media" / "weihnachtsmarkt.jpg"
@@ -152,19 +155,6 @@ def on_screen(screen: Screen, probes: list[Probe]) -> bool:
     return True
 
 
-def start_xvfb() -> tuple[subprocess.Popen[bytes], str]:
-    for n in range(90, 120):
-        if not Path(f"/tmp/.X11-unix/X{n}").exists() and not Path(f"/tmp/.X{n}-lock").exists():
-            proc = subprocess.Popen(["Xvfb", f":{n}", "-screen", "0", f"{WIDTH}x{HEIGHT}x24", "-nolisten", "tcp"],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            for _ in range(100):
-                if Path(f"/tmp/.X11-unix/X{n}").exists():
-                    return proc, f":{n}"
-                time.sleep(0.05)
-            proc.kill()
-    raise SystemExit("could not start Xvfb")
-
-
 # ------------------------------------------------------------------------------------------------ /proc
 def _stat_fields(pid: int) -> list[str]:
     with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
@@ -182,17 +172,6 @@ def write_bytes(pid: int) -> int:
             if line.startswith("write_bytes:"):
                 return int(line.split()[1])
     return 0
-
-
-def mem_kb(pid: int) -> tuple[int, int]:
-    rss = pss = 0
-    with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as fh:
-        for line in fh:
-            if line.startswith("Rss:"):
-                rss = int(line.split()[1])
-            elif line.startswith("Pss:"):
-                pss = int(line.split()[1])
-    return rss, pss
 
 
 def process_tree(root: int, tag: str) -> set[int]:
@@ -532,7 +511,7 @@ def main() -> None:
         raise SystemExit(f"{PAGE} is missing")
     base = Path("/var/tmp") if Path("/var/tmp").is_dir() else Path(tempfile.gettempdir())
     notes: list[str] = []
-    xvfb, display = start_xvfb()
+    xvfb, display = start_xvfb(f"{WIDTH}x{HEIGHT}")
     screen = Screen(display)
     try:
         with tempfile.TemporaryDirectory(prefix="vs_chromium-", dir=base) as tmp_name:

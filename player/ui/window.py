@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QRect, Qt, QTimer, Signal
+from PySide6.QtCore import QRect, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QColor, QCursor, QKeyEvent, QPainter
 from PySide6.QtWidgets import QWidget
 
@@ -307,9 +307,6 @@ class PlayerWindow(QWidget):
         for stage in self._stages():
             stage.stop()
         event.accept()
-
-    def event(self, event: QEvent) -> bool:
-        return super().event(event)
 
     def canvas_rect(self) -> QRect:
         return self.main.geometry() if self.main is not None else self.rect()

@@ -9,7 +9,7 @@ itself when the next window opens.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from PySide6.QtCore import QEasingCurve, QPropertyAnimation, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPainter
@@ -163,7 +163,7 @@ class ZoneWidget(QWidget):
         if key not in self._reported:  # one line per problem, not one per loop
             self._reported.add(key)
             log.error("zone '%s', item '%s': %s; skipped", self.zone.id, item.id, message)
-        self._failed_until[item.id] = _plus(self.ctx.clock.now(), RETRY_FAILED_S)
+        self._failed_until[item.id] = self.ctx.clock.now() + timedelta(seconds=RETRY_FAILED_S)
         if view is self.current:
             self.current = None
         if view is self.pending:
@@ -306,8 +306,3 @@ class ZoneWidget(QWidget):
         view.hide()
         view.deleteLater()
 
-
-def _plus(when: datetime, seconds: float) -> datetime:
-    from datetime import timedelta
-
-    return when + timedelta(seconds=seconds)
