@@ -7,9 +7,13 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from screens import DEMO_DIR, ROOT
+
+from player.layouts import load_screen
+from player.schedule import resolve
 
 
 def test_player_sends_ready_after_first_frame_then_watchdog_pings(tmp_path: Path) -> None:
@@ -22,6 +26,7 @@ def test_player_sends_ready_after_first_frame_then_watchdog_pings(tmp_path: Path
     proc = subprocess.Popen([sys.executable, "-m", "player.cli", "run", "--source", str(DEMO_DIR),
                              "--windowed", "960x540", "--exit-after", "4"], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    started = datetime.now(UTC)
     messages: list[str] = []
     try:
         deadline = time.monotonic() + 30
@@ -36,5 +41,10 @@ def test_player_sends_ready_after_first_frame_then_watchdog_pings(tmp_path: Path
     assert "OSC_FIRST_FRAME" in out  # READY was sent from the first-frame hook
     pings = [i for i, m in enumerate(messages) if m == "WATCHDOG=1"]
     assert len(pings) >= 3
-    assert any(m.startswith("STATUS=playing layout 'info'") for m in messages)
+    # The demo plays 'info' by day and 'nacht' from 22:00 to 06:00 (Berlin): expect what its schedule says for the
+    # seconds this run lasted, not one fixed name.
+    schedule = load_screen(DEMO_DIR / "screen.json").screen.schedule
+    expected = {resolve(schedule, started + timedelta(seconds=s)).layout for s in range(0, 40)}
+    shown = [m.removeprefix("STATUS=") for m in messages if m.startswith("STATUS=playing layout ")]
+    assert shown and all(any(s == f"playing layout '{name}'" for name in expected) for s in shown), (shown, expected)
     assert "first frame on screen" in err
