@@ -4,11 +4,13 @@
       "bus":      {"type": "departures", "lat": 49.87, "lon": 8.65, "interval_s": 30},
       "nina":     {"type": "warnings", "base_url": "https://.../api31", "regions": ["064110000000"]},
       "news":     {"type": "generic", "url": "https://...", "items": "/data", "fields": {"title": "headline"}},
-      "demo-bus": {"type": "sample", "file": "data/departures.json"}
+      "demo-bus": {"type": "sample", "file": "data/departures.json"},
+      "twin":     {"type": "twin", "districts": ["3"], "max_items": 3}
     }
 
 Hub feeds (departures, weather, press, events, sensors) need a ParseClient; without a hub they are skipped with
-one log line. An unknown type or a bad option gives one log line naming the feed and the option; that feed is
+one log line. The `twin` feed (digital-twin push messages) takes its broker from the [twin] section of
+player.toml (`twin=` here); without a broker URL it is skipped with one log line. An unknown type or a bad option gives one log line naming the feed and the option; that feed is
 skipped, the others are built. Keys the UI reads (`severe`, `severe_min`, comments) are accepted and ignored here.
 """
 
@@ -43,13 +45,16 @@ OPTIONS: dict[str, dict[str, str]] = {
     "generic": {"url": "string", "items": "string", "fields": "mapping", "max_items": "int", "max_text": "int",
                 "sort_by_time": "bool", "headers": "mapping", "max_body_bytes": "int"},
     "sample": {"file": "string", "kind": "string"},
+    "twin": {"url": "string", "vhost": "string", "destination": "string", "districts": "strings",
+             "event_types": "strings", "min_severity": "string", "max_items": "int", "max_text": "int",
+             "push_interval_s": "number"},
 }
 REQUIRED: dict[str, tuple[str, ...]] = {
     "departures": ("lat", "lon"), "weather": ("lat", "lon"), "warnings": ("base_url", "regions"),
     "generic": ("url",), "sample": ("file",),
 }
 HUB_TYPES = {"departures", "weather", "press", "events", "sensors"}
-ALIASES = {"news": "press", "nina": "warnings", "json": "generic", "environment": "sensors"}
+ALIASES = {"news": "press", "nina": "warnings", "json": "generic", "environment": "sensors", "digital_twin": "twin"}
 
 
 class FeedConfigError(ValueError):
@@ -98,7 +103,7 @@ class BuiltFeeds:
 
 
 def _construct(kind: str, name: str, options: dict[str, Any], *, client: Any, content_dir: Path | None,
-               clock: Clock) -> Feed[Any]:
+               clock: Clock, twin: Mapping[str, Any] | None = None) -> Feed[Any]:
     common = {k: options.pop(k) for k in list(options) if k in COMMON}
     if kind == "departures":
         from player.feeds.departures import DeparturesFeed
@@ -136,12 +141,26 @@ def _construct(kind: str, name: str, options: dict[str, Any], *, client: Any, co
         if content_dir is None:
             raise FeedConfigError(f"feed '{name}': sample feeds need a content folder (folder source); feed skipped")
         return SampleFeed(content_dir, options.pop("file"), name=name, clock=clock, **common, **options)
+    if kind == "twin":
+        from player.feeds.twin import TwinFeed, connection_from_options
+
+        try:
+            conn = connection_from_options(twin, options)
+        except ValueError as exc:
+            raise FeedConfigError(f"feed '{name}': {exc}") from None
+        for key in ("url", "vhost", "destination"):
+            options.pop(key, None)
+        if "districts" not in options and twin and twin.get("districts"):
+            options["districts"] = [str(d) for d in twin["districts"]]
+        return TwinFeed(conn, name=name, clock=clock, **common, **options)
     raise AssertionError(kind)  # pragma: no cover
 
 
 def build_feeds(section: Mapping[str, Any] | None, *, client: Any = None, content_dir: str | Path | None = None,
-                clock: Clock = system_clock, logger: logging.Logger = log) -> BuiltFeeds:
-    """The feeds of a screen document. Never raises for bad documents: bad feeds are logged and skipped."""
+                clock: Clock = system_clock, logger: logging.Logger = log,
+                twin: Mapping[str, Any] | None = None) -> BuiltFeeds:
+    """The feeds of a screen document. Never raises for bad documents: bad feeds are logged and skipped.
+    *twin*: the [twin] settings of player.toml (broker URL, vhost, login, passcode, ...) for `twin` feeds."""
     out = BuiltFeeds()
     folder = Path(content_dir) if content_dir is not None else None
     hub_missing: list[str] = []
@@ -182,7 +201,7 @@ def build_feeds(section: Mapping[str, Any] | None, *, client: Any = None, conten
             continue
         try:
             options = {k: _check(name, k, allowed[k], v) for k, v in raw.items() if k in allowed}
-            feed = _construct(kind, name, options, client=client, content_dir=folder, clock=clock)
+            feed = _construct(kind, name, options, client=client, content_dir=folder, clock=clock, twin=twin)
         except FeedConfigError as exc:
             problem(str(exc))
             continue

@@ -10,6 +10,7 @@ player.ui.items.VIEW_FACTORIES; the factory dispatches on ``WidgetItem.widget``.
 | events        | EventList                         | Events                         |
 | sensors       | SensorPanel                       | SensorReadings                 |
 | warnings      | WarningView (banner or screen)    | Warnings                       |
+| twin_messages | TwinMessageList (list or strip)   | TwinMessages                   |
 | clock         | ClockWidget                       | -                              |
 | empty         | EmptyTile                         | -                              |
 """
@@ -30,6 +31,7 @@ from player.ui.widgets.events import EventList
 from player.ui.widgets.news import NewsList, NewsTicker
 from player.ui.widgets.sensors import SensorPanel
 from player.ui.widgets.strings import wtext
+from player.ui.widgets.twin import TwinMessageList
 from player.ui.widgets.warnings import WarningBanner, WarningScreen, WarningView
 from player.ui.widgets.weather import WeatherPanel
 
@@ -45,6 +47,7 @@ WIDGET_VIEWS: dict[str, type[ItemView]] = {
     "warnings": WarningView,
     "warning_banner": WarningBanner,
     "warning_screen": WarningScreen,
+    "twin_messages": TwinMessageList,
     "clock": ClockWidget,
     "empty": EmptyTile,
 }
@@ -65,5 +68,5 @@ def make_widget_view(item: Item, ctx: RenderContext, parent: QWidget) -> ItemVie
 VIEW_FACTORIES["widget"] = make_widget_view
 
 __all__ = ["WIDGET_VIEWS", "ClockWidget", "DepartureBoard", "EmptyTile", "EventList", "LiveWidget", "NewsList",
-           "NewsTicker", "SensorPanel", "WarningBanner", "WarningScreen", "WarningView", "WeatherPanel",
-           "make_widget_view"]
+           "NewsTicker", "SensorPanel", "TwinMessageList", "WarningBanner", "WarningScreen", "WarningView",
+           "WeatherPanel", "make_widget_view"]
