@@ -54,8 +54,10 @@ SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], Any, Any, str]]] = {
         "timezone": (str, "Europe/Berlin", _tz, "Time zone for schedules and clocks."),
         "locale": (str, "de-DE", _choice("de-DE", "en-GB", "en-US"), "Language of the screen's own texts."),
         "rotation": (int, 0, _choice(0, 90, 180, 270), "Screen rotation in degrees (portrait steles: 90 or 270)."),
-        "rotation_by": (str, "display", _choice("display", "player"),
-                        "Who rotates: `display` (xrandr / wlr-randr; the only way supported so far)."),
+        "rotation_by": (str, "auto", _choice("auto", "display", "player"),
+                        "Who rotates: `display` (xrandr / wlr-randr), `player` (the player turns its own picture; "
+                        "videos then go through memory, more CPU), `auto` (the display server if it can, else the "
+                        "player)."),
         "state_dir": (str, "/var/lib/osc-player", None, "Device id, snapshots, queues (small, rarely written)."),
         "cache_dir": (str, "/var/cache/osc-player", None, "Downloaded media."),
         "log_level": (str, "info", _choice("debug", "info", "warning", "error"), "Log level (logs go to stderr/journald)."),

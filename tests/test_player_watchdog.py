@@ -10,10 +10,9 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from screens import DEMO_DIR, ROOT
-
 from player.layouts import load_screen
 from player.schedule import resolve
+from screens import DEMO_DIR, ROOT
 
 
 def test_player_sends_ready_after_first_frame_then_watchdog_pings(tmp_path: Path) -> None:

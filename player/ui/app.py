@@ -10,11 +10,12 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtGui import QGuiApplication, QImage
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
 
 from player.clock import Clock, FakeClock, SystemClock
 from player.config import Config
@@ -99,15 +100,56 @@ def attach_watchdog(app: QApplication, window: PlayerWindow) -> SdNotifier:
     return notifier
 
 
-def apply_rotation(config: Config, window: PlayerWindow) -> None:
-    """Turns the display (xrandr / wlr-randr) on a worker thread; the window follows the new geometry."""
+def place_window(config: Config, window: PlayerWindow, windowed: tuple[int, int] | None,
+                 then: Callable[[QWidget], None]) -> None:
+    """Puts the player on screen, turned as configured, and then calls ``then(top-level widget)`` on the GUI thread.
+
+    ``rotation_by``: ``display`` turns the output (xrandr / wlr-randr, on a worker thread: it runs a program);
+    ``player`` turns the player's own picture (player/ui/rotated.py); ``auto`` asks the display server first and
+    falls back to the player. A window on a desktop (``--windowed``) never turns the desktop's display."""
     degrees = int(config["player"]["rotation"])
-    if degrees == 0 or config["player"]["rotation_by"] == "player":
-        if degrees:
-            log.error("rotation by the player itself is not supported yet; set rotation_by = \"display\"")
+    by = config["player"]["rotation_by"]
+
+    def show(top: QWidget) -> None:
+        if windowed is None:
+            top.showFullScreen()
+            top.follow_screen()  # type: ignore[attr-defined]
+        else:
+            top.show()
+        then(top)
+
+    def by_player() -> None:
+        from player.ui.rotated import RotatedHost
+
+        window.ctx.extras["native_video"] = False
+        host = RotatedHost(window, degrees, kiosk=windowed is None)
+        window.host = host  # type: ignore[attr-defined]  # a top-level widget lives as long as a reference to it
+        if windowed is not None:
+            host.resize(*windowed)
+        log.info("rotation %d°: the player turns its picture", degrees)
+        show(host)
+
+    if degrees == 0 or (windowed is not None and by != "player"):
+        show(window)
         return
-    window.ctx.bridge.submit(lambda: rotate_display(degrees), lambda said: log.info("rotation: %s", said),
-                             lambda exc: log.error("rotation %d°: %s", degrees, exc))
+    if by == "player":
+        by_player()
+        return
+
+    def turned(said: str) -> None:
+        log.info("rotation: %s", said)
+        show(window)
+
+    def refused(exc: BaseException) -> None:
+        if by == "auto":
+            log.info("rotation %d° by the display server is not possible (%s); the player turns its picture",
+                     degrees, exc)
+            by_player()
+        else:
+            log.error("rotation %d°: %s", degrees, exc)
+            show(window)
+
+    window.ctx.bridge.submit(lambda: rotate_display(degrees), turned, refused)
 
 
 class ReportingLink:
@@ -180,26 +222,30 @@ def run_player(config: Config, source_dir: Path | None, windowed: tuple[int, int
     clock = SystemClock()
     window = make_window(config, clock, windowed)
     notifier = attach_watchdog(app, window)
-    if windowed is None:
-        apply_rotation(config, window)
-        window.showFullScreen()
-        window.follow_screen()
-    else:
-        window.show()
-    # a window on a desktop (--windowed) never switches the desktop's display
-    backend = backend_from_config(config) if windowed is None else NullDisplayPower()
-    power = DisplayPowerController(window, PowerSchedule(config["display"]["power_schedule"] or None), backend, clock, ZoneInfo(config.timezone), window.ctx.bridge)
-    power.start()
-    controller = attach_content(window, config, folder=source_dir)
-    reporting = attach_reporting(config, window, controller, power) if source_dir is None else None
+    started: dict[str, Any] = {}
+
+    def begin(_top: QWidget) -> None:
+        # content starts once the window's place (and turn) is known: views are made for their final geometry
+        # a window on a desktop (--windowed) never switches the desktop's display
+        backend = backend_from_config(config) if windowed is None else NullDisplayPower()
+        power = DisplayPowerController(window, PowerSchedule(config["display"]["power_schedule"] or None), backend,
+                                       clock, ZoneInfo(config.timezone), window.ctx.bridge)
+        power.start()
+        started["power"] = power
+        started["controller"] = controller = attach_content(window, config, folder=source_dir)
+        if source_dir is None:
+            started["reporting"] = attach_reporting(config, window, controller, power)
+
+    place_window(config, window, windowed, begin)
     _install_signal_handlers(app)
     if exit_after is not None:
         QTimer.singleShot(int(exit_after * 1000), lambda: (setattr(window, "_allow_close", True), app.quit()))
     code = app.exec()
     notifier.stopping()
-    if reporting is not None:
+    if (reporting := started.get("reporting")) is not None:
         reporting.stop()
-    controller.stop()
+    if (controller := started.get("controller")) is not None:
+        controller.stop()
     window.ctx.bridge.shutdown()
     return int(code)
 

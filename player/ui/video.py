@@ -529,7 +529,8 @@ class VideoView(ItemView):
         super().__init__(item, ctx, parent)
         self.setAttribute(Qt.WidgetAttribute.WA_NoSystemBackground, True)
         self._engine = engine_for(ctx)
-        self._native = native_video_possible()
+        # a player turning its own picture (player/ui/rotated.py) cannot let VLC draw into a window
+        self._native = native_video_possible() and ctx.extras.get("native_video", True) is not False
         self._pb: _Playback | None = None
         self._state = "new"  # new -> opening -> ready -> playing -> stopped | failed
         self._frame: QImage | None = None
