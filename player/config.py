@@ -46,6 +46,22 @@ def _url(v: Any) -> str | None:
     return None if v == "" or str(v).startswith(("http://", "https://")) else "must be an http(s) URL"
 
 
+def _ws_url(v: Any) -> str | None:
+    return None if v == "" or str(v).startswith(("ws://", "wss://")) else "must be a ws:// or wss:// URL"
+
+
+def _stomp_header(v: Any) -> str | None:
+    return "must not contain line breaks" if any(ch in str(v) for ch in "\r\n\x00") else None
+
+
+def _destination(v: Any) -> str | None:
+    return _stomp_header(v) or (None if str(v).startswith("/") else "must start with '/' (e.g. /exchange/name/*)")
+
+
+def _heartbeat(v: Any) -> str | None:
+    return None if 0 <= v <= 3600 else "must be between 0 (off) and 3600"
+
+
 # section -> key -> (type, default, check, description)
 SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], Any, Any, str]]] = {
     "player": {
@@ -115,6 +131,19 @@ SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], Any, Any, str]]] = {
         "proof_of_play": (bool, True, None, "Record every item shown and send it to the hub."),
         "outbox_max_mb": (int, 64, _positive,
                           "Largest local report outbox (offline); when full the oldest proof-of-play records go."),
+    },
+    "twin": {
+        "url": (str, "", _ws_url, "RabbitMQ Web-STOMP endpoint of the digital twin, e.g. wss://twin.example.org/ws; "
+                "empty: no digital-twin messages (a `twin` feed in the screen document is skipped)."),
+        "vhost": (str, "/", _stomp_header, "RabbitMQ virtual host (STOMP `host` header)."),
+        "login": (str, "", _stomp_header, "Broker user (a read-only one); empty: no login header."),
+        "passcode": (str, "", _stomp_header, "Its password; better set OSC_PLAYER_TWIN_PASSCODE in the unit's "
+                     "environment file than here."),
+        "destination": (str, "/exchange/digital_twin_raw/*", _destination, "STOMP destination subscribed to."),
+        "districts": (list, [], None, "District ids this screen shows messages for (messages for the whole city "
+                      "always); empty: all. A feed's own `districts` option wins."),
+        "heartbeat_s": (int, 10, _heartbeat, "STOMP heart-beat in both directions; a silent broker is dropped "
+                        "and reconnected after about twice this."),
     },
 }
 

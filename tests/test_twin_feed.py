@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_widgets import NOW, assert_fits, make, paint
 
 from player.clock import FakeClock
 from player.feeds.base import FeedState
@@ -34,6 +33,7 @@ from player.feeds.twin import (
 )
 from player.ui.widgets import WIDGET_VIEWS
 from player.ui.widgets.twin import TwinMessageList
+from test_widgets import NOW, assert_fits, make, paint
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)  # 10:00 in Berlin
 

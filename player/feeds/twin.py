@@ -371,6 +371,7 @@ class StompSubscriber:
         self.max_backoff_s = max_backoff_s
         self.subscribed = threading.Event()
         self.sessions = 0  # subscriptions confirmed so far (1 = first, 2 = after the first reconnect, ...)
+        self.attempts = 0  # connection attempts so far
         self.problem: str | None = None  # the current problem (one line), None while subscribed
         self._incident: str | None = None
         self._stop = threading.Event()
@@ -409,14 +410,15 @@ class StompSubscriber:
         backoff = self.min_backoff_s
         while not self._stop.is_set():
             before = self.sessions
+            self.attempts += 1
             try:
                 self._session()
-                line = f"feed {self.name}: broker {self.conn.url} closed the connection"
+                line = f"broker {self.conn.url} closed the connection"
             except StompError as exc:
-                line = f"feed {self.name}: broker {self.conn.url}: {exc}"
+                line = f"broker {self.conn.url}: {exc}"
             except Exception as exc:  # noqa: BLE001 - any failure: reconnect later, never let the thread die
                 text = " ".join(str(exc).split())[:200]
-                line = f"feed {self.name}: broker {self.conn.url}: {type(exc).__name__}{': ' + text if text else ''}"
+                line = f"broker {self.conn.url}: {type(exc).__name__}{': ' + text if text else ''}"
             finally:
                 with self._lock:
                     ws, self._ws = self._ws, None
@@ -433,9 +435,9 @@ class StompSubscriber:
             if self.sessions > before:
                 backoff = self.min_backoff_s  # that connection worked: start again from the bottom
             self.problem = line
-            if line != self._incident:  # one line per incident, not per retry
+            if line != self._incident:  # the runner's warning names it (once per incident); here only info
                 self._incident = line
-                log.warning("%s; reconnecting (the screen keeps the last messages)", line)
+                log.info("feed %s: %s; reconnecting (the screen keeps the last messages)", self.name, line)
             if was:
                 self._state(False, line)
             delay = backoff * random.uniform(0.8, 1.2)
@@ -457,7 +459,9 @@ class StompSubscriber:
         conn = self.conn
         sslopt = {"ca_certs": conn.ca_file} if conn.ca_file else None
         ws = websocket.create_connection(conn.url, timeout=self.connect_timeout_s, sslopt=sslopt,
-                                         subprotocols=["v12.stomp", "v11.stomp"], enable_multithread=True)
+                                         subprotocols=["v12.stomp", "v11.stomp"], enable_multithread=True,
+                                         skip_utf8_validation=True)  # a bad byte is one bad message, not a
+        # dropped connection: bodies are checked (and refused) one by one in TwinInbox.offer
         with self._lock:
             self._ws = ws
         if self._stop.is_set():
@@ -505,7 +509,7 @@ class StompSubscriber:
             ws.settimeout(remaining)
             for frame in self._receive(ws):
                 if frame.command == "ERROR":
-                    raise StompError("broker refused: " + _error_text(frame))
+                    raise StompError("refused: " + _error_text(frame))
                 if frame.command == command:
                     return frame
                 if frame.command == "MESSAGE":
@@ -533,7 +537,7 @@ class StompSubscriber:
                 if frame.command == "MESSAGE":
                     self._message(frame)
                 elif frame.command == "ERROR":
-                    raise StompError("broker error: " + _error_text(frame))
+                    raise StompError("error: " + _error_text(frame))
         try:
             ws.send_binary(encode_frame("DISCONNECT"))
         except Exception:  # noqa: BLE001 - leaving anyway

@@ -10,6 +10,7 @@ every later one on the GUI thread. No widget ever waits for a feed.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -36,7 +37,24 @@ WARNING_LAYOUT_PREFIX = "_warning-"
 
 class _Runner(FeedRunner):
     """FeedRunner that does not persist feeds marked ``persist = False`` (sample feeds: their file is always
-    there; writing them would only wear the SD card)."""
+    there; writing them would only wear the SD card). Push feeds (the digital twin) get their saved value handed
+    back (``seed``) and may ask for a refresh from their own thread, so one feed's refreshes are serialised."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._refreshing = {name: threading.Lock() for name in self.feeds}
+
+    def refresh(self, name: str) -> FeedState[Any]:
+        with self._refreshing[name]:
+            return super().refresh(name)
+
+    def load_persisted(self) -> None:
+        super().load_persisted()
+        for name, feed in self.feeds.items():
+            seed = getattr(feed, "seed", None)
+            value = self.state(name).value
+            if callable(seed) and value is not None:
+                seed(value)
 
     def _persist(self, feed: Feed[Any], state: FeedState[Any], *, changed: bool) -> None:
         if getattr(feed, "persist", True) is False:
@@ -58,6 +76,10 @@ class FeedHub(QObject):
         self.state_dir = Path(state_dir) if state_dir is not None else None
         self.clock = clock
         self.runner = _Runner(feeds, self._from_worker, state_dir=self.state_dir, clock=clock)
+        for feed in feeds:  # push feeds: a new message is fetched (and shown) at once, not at the next interval
+            bind = getattr(feed, "bind_push", None)
+            if callable(bind):
+                bind(functools.partial(self.runner.refresh, feed.name))
         self._states: dict[str, FeedState[Any]] = {}  # GUI-thread copy
         self._incoming.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
         self._thread: threading.Thread | None = None
@@ -143,6 +165,13 @@ class FeedHub(QObject):
             self.runner.stop(wait=False)
         except Exception:  # shutting down: nothing useful to do about it
             log.debug("feeds: stop failed", exc_info=True)
+        for feed in self.feeds.values():  # push feeds hold a connection of their own; close() does not wait
+            close = getattr(feed, "close", None)
+            if callable(close):
+                try:
+                    close()
+                except Exception:  # same as above
+                    log.debug("feeds: closing %s failed", feed.name, exc_info=True)
 
 
 # ------------------------------------------------------------------------------------------------ warnings
@@ -255,6 +284,19 @@ def feed_state_dir(config: Any) -> Path | None:
         return None
 
 
+def twin_settings(config: Any) -> dict[str, Any] | None:
+    """The [twin] section of player.toml (broker of the digital-twin messages), with the [cache] CA bundle."""
+    try:
+        settings = dict(config["twin"])
+    except (KeyError, TypeError, AttributeError):
+        return None
+    try:
+        settings.setdefault("ca_file", config["cache"].get("ca_file") or None)
+    except (KeyError, TypeError, AttributeError):
+        pass
+    return settings
+
+
 def attach_feeds(window: Any, screen: Screen, config: Any, content_dir: str | Path | None, client: Any = None, *,
                  sync: bool = False, build: Callable[..., BuiltFeeds] = build_feeds) -> FeedHub | None:
     """Builds the screen's feeds, starts them (or, with *sync*, fetches them once now, for preview) and stores the
@@ -269,7 +311,7 @@ def attach_feeds(window: Any, screen: Screen, config: Any, content_dir: str | Pa
             old_watch.screen = screen
         return old
     clock = window.ctx.clock.now
-    built = build(section, client=client, content_dir=content_dir, clock=clock)
+    built = build(section, client=client, content_dir=content_dir, clock=clock, twin=twin_settings(config))
     if old is not None:
         old.stop()
         old.deleteLater()
