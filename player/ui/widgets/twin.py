@@ -190,7 +190,7 @@ class TwinMessageList(LiveWidget):
         title_px = max(8, round(inner.height() * 0.34))
         count = len(messages)
         col_w = (inner.width() - gap * (count - 1)) // count
-        min_w = max(200, 10 * title_px)  # room for a few words of a title; else fewer, wider columns
+        min_w = max(200, 14 * title_px)  # room for a few words of a title; else fewer, wider columns
         while count > 1 and col_w < min_w:
             count -= 1
             col_w = (inner.width() - gap * (count - 1)) // count
