@@ -19,11 +19,14 @@ import math
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
-import requests
-import urllib3
+if TYPE_CHECKING:
+    import requests
+
+# requests (with urllib3 and TLS, about 10 MB) is imported where a request is made, on a worker thread: a player
+# whose feeds and content are all local (a folder, the demo) never loads it.
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +79,17 @@ def _short(text: str, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def new_session() -> requests.Session:
+    """A new HTTP session (imports requests on first use)."""
+    import requests
+
+    return requests.Session()
+
+
 def read_body_limited(response: requests.Response, max_bytes: int, url: str) -> bytes:
     """Read a streamed response, refusing it as soon as more than *max_bytes* arrived."""
+    import requests
+
     declared = response.headers.get("Content-Length")
     if declared is not None:
         try:
@@ -115,6 +127,9 @@ def _decode_json(body: bytes, url: str, status: int) -> Any:
 
 
 def _send(session: requests.Session, method: str, url: str, *, timeout: Any, **kwargs: Any) -> requests.Response:
+    import requests
+    import urllib3
+
     try:
         return session.request(method, url, timeout=timeout, stream=True, **kwargs)
     except requests.Timeout as exc:
@@ -134,7 +149,7 @@ def get_json(url: str, *, session: requests.Session | None = None, params: Mappi
              headers: Mapping[str, str] | None = None, timeout: Any = (5, 20),
              max_body_bytes: int = 10_000_000, verify: bool | str = True) -> Any:
     """GET *url* and return its JSON document, with the same limits and errors as `ParseClient`."""
-    sess = session or requests.Session()
+    sess = session or new_session()
     try:
         response = _send(sess, "GET", url, timeout=timeout, params=params, headers=dict(headers or {}),
                          verify=verify)
@@ -254,7 +269,7 @@ class ParseClient:
         self.js_key = js_key
         self.username = username
         self.password = password
-        self.session = session or requests.Session()
+        self.session = session or new_session()
         self.timeout = timeout
         self.verify: bool | str = ca_file or True
         self.max_body_bytes = max_body_bytes

@@ -31,6 +31,7 @@ from pathlib import Path
 from PIL import Image, ImageOps
 
 from player.cache import ContentCache, InvalidHashError
+from player.content import MediaResolver
 from player.model import ImageItem, Screen
 
 log = logging.getLogger(__name__)
@@ -251,21 +252,6 @@ def prepare_files(cache: ContentCache, screen: Screen, files: Mapping[str, str],
             if before is None:
                 result.created += 1
     return result
-
-
-class MediaResolver:
-    """ref -> local file, precomputed off the GUI thread (calling it does no I/O). ``snapshot_id`` names the
-    snapshot it belongs to (None for a folder source)."""
-
-    def __init__(self, paths: Mapping[str, Path | None], snapshot_id: str | None = None) -> None:
-        self.paths = dict(paths)
-        self.snapshot_id = snapshot_id
-
-    def __call__(self, ref: str) -> Path | None:
-        return self.paths.get(ref)
-
-    def __repr__(self) -> str:
-        return f"MediaResolver({len(self.paths)} files, snapshot={self.snapshot_id})"
 
 
 def build_resolver(cache: ContentCache, screen: Screen, files: Mapping[str, str],

@@ -14,7 +14,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,10 +23,10 @@ from player.atomic import write_json_atomic
 from player.cache import ContentCache, is_sha256
 from player.clock import Clock, SystemClock
 from player.config import Config
+from player.content import Content
 from player.fetch import Downloader, FetchError, FetchRequest, disk_full
 from player.layouts import TEMPLATES_DIR, DocumentError, load_screen_dict
-from player.model import Screen
-from player.prepare import MediaResolver, build_resolver, prepare_files
+from player.prepare import build_resolver, prepare_files
 from player.snapshots import Snapshot, SnapshotStore, snapshot_pin
 from player.sources.base import MediaSpec, NotModified, SetupNeeded, Source, SourceError, SourceResult
 
@@ -66,16 +66,6 @@ class SyncOutcome:
     @property
     def ok(self) -> bool:
         return self.result in ("published", "unchanged", "setup")
-
-
-@dataclass
-class Content:
-    """What the UI needs to show a snapshot: the model and ref -> local file (no I/O when called)."""
-
-    screen: Screen
-    resolver: MediaResolver
-    snapshot: Snapshot | None = None
-    defects: list[str] = field(default_factory=list)
 
 
 def _iso(when: datetime | None) -> str | None:

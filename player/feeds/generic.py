@@ -14,14 +14,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
-
-import requests
+from typing import TYPE_CHECKING, Any
 
 from player.feeds.base import Feed
 from player.feeds.fields import as_list, clean_line, dig, to_datetime, to_float
 from player.feeds.plaintext import plain_text
-from player.parse_rest import HubError, get_json
+from player.parse_rest import HubError, get_json, new_session
+
+if TYPE_CHECKING:
+    import requests
 
 FIELDS = ("title", "text", "time", "value")
 
@@ -94,7 +95,7 @@ class GenericJsonFeed(Feed[GenericItems]):
         self.max_text = max_text
         self.sort_by_time = sort_by_time
         self.headers = dict(headers or {})
-        self.session = session or requests.Session()
+        self.session = session or new_session()
         self.max_body_bytes = max_body_bytes
 
     def fetch(self) -> GenericItems:

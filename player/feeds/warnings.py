@@ -15,15 +15,16 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
-
-import requests
 
 from player.feeds.base import Feed
 from player.feeds.fields import Clock, as_dict, as_list, clean_line, system_clock, to_datetime
 from player.feeds.plaintext import plain_text
-from player.parse_rest import HubError, get_json
+from player.parse_rest import HubError, get_json, new_session
+
+if TYPE_CHECKING:
+    import requests
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +130,7 @@ class WarningsFeed(Feed[Warnings]):
         self.min_rank = SEVERITY_RANK[severity(min_severity)]
         self.details = details
         self.clock = clock
-        self.session = session or requests.Session()
+        self.session = session or new_session()
         self.max_body_bytes = max_body_bytes
         self.headers = dict(headers or {})
         self._detail_cache: dict[tuple[str, datetime | None], dict[str, Any]] = {}

@@ -16,13 +16,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import segno
 from PySide6.QtCore import QDate, QDateTime, QElapsedTimer, QLocale, QRect, QRectF, Qt, QTime, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QWidget
 
 from player.clock import Clock
-from player.model import ClockItem, HAlign, ImageItem, Item, QrItem, TextItem, TextStyle, TickerItem, VAlign
+from player.model import ClockItem, HAlign, ImageItem, Item, TextItem, TextStyle, TickerItem, VAlign
 from player.ui.bridge import WorkerBridge
 from player.ui.imaging import decode_for_zone
 
@@ -378,42 +377,6 @@ class ClockView(ItemView):
         p.end()
 
 
-class QrView(ItemView):
-    item: QrItem
-
-    def __init__(self, item: QrItem, ctx: RenderContext, parent: QWidget):
-        super().__init__(item, ctx, parent)
-        qr = segno.make(item.data, error="m", micro=False)
-        self._matrix = [list(row) for row in qr.matrix]
-
-    def paintEvent(self, _event: object) -> None:  # noqa: N802
-        p = QPainter(self)
-        p.fillRect(self.rect(), qcolor(self.item.background))
-        style = self.item.style
-        caption_h = 0
-        if self.item.caption:
-            font = self.ctx.font(style)
-            caption_h = QFontMetrics(font).height() * 2
-        n = len(self._matrix) + 8  # quiet zone of 4 modules on each side
-        side = min(self.width(), self.height() - caption_h)
-        module = max(1, side // n)
-        size = module * n
-        left = (self.width() - size) // 2
-        top = max(0, (self.height() - caption_h - size) // 2)
-        fg = qcolor(self.item.foreground)
-        for r, row in enumerate(self._matrix):
-            for c, dark in enumerate(row):
-                if dark:
-                    p.fillRect(left + (c + 4) * module, top + (r + 4) * module, module, module, fg)
-        if self.item.caption:
-            rect = QRect(0, top + size, self.width(), caption_h)
-            flags = int(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop | Qt.TextFlag.TextWordWrap)
-            p.setFont(fit_font(self.ctx.font(style), self.item.caption, rect, flags))
-            p.setPen(qcolor(style.color))
-            p.drawText(rect, flags, self.item.caption)
-        p.end()
-
-
 class PlaceholderView(ItemView):
     """A neutral tile with one short line, for kinds this installation cannot render (said once in the log)."""
 
@@ -442,12 +405,13 @@ VIEW_FACTORIES: dict[str, ViewFactory] = {
     "text": TextView,  # type: ignore[dict-item]
     "ticker": TickerView,  # type: ignore[dict-item]
     "clock": ClockView,  # type: ignore[dict-item]
-    "qr": QrView,  # type: ignore[dict-item]
 }
 
-# kinds whose module is imported on first use: libvlc, the feed machinery (requests, TLS, APScheduler) and
-# Qt WebEngine cost memory that a screen without them should not pay (bench/startup.py: static image)
-LAZY_VIEWS: dict[str, str] = {"video": "player.ui.video", "web": "player.ui.web", "widget": "player.ui.widgets"}
+# kinds whose module is imported on first use: libvlc, the feed machinery (requests, TLS, APScheduler), the QR
+# encoder (segno pulls in urllib, http.client and TLS: about 10 MB) and Qt WebEngine cost memory that a screen without
+# them should not pay (bench/startup.py: static image)
+LAZY_VIEWS: dict[str, str] = {"video": "player.ui.video", "web": "player.ui.web", "widget": "player.ui.widgets",
+                              "qr": "player.ui.qr"}
 
 _said: set[str] = set()
 

@@ -26,17 +26,17 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, Signal, Slot
 
 from player.config import Config
+from player.content import Content, MediaResolver
 from player.layouts import DocumentError
 from player.model import Screen
-from player.prepare import MediaResolver
 from player.sources.base import SetupNeeded, SourceError
 from player.sources.folder import FolderSource
-from player.sync import Content, SyncProgress, SyncService
 from player.texts import text
 from player.ui.items import load_view_module
 from player.ui.screens import SetupInfo
 
 if TYPE_CHECKING:
+    from player.sync import SyncProgress, SyncService
     from player.ui.window import PlayerWindow
 
 log = logging.getLogger(__name__)
@@ -139,6 +139,10 @@ class ContentController(QObject):
 
     def _run_sync(self) -> None:
         if self.service is None:
+            from player.sync import (
+                SyncService,  # only remote sources need the HTTP client and the cache index
+            )
+
             try:
                 self.service = SyncService.from_config(self.config)
             except SourceError as exc:
@@ -198,6 +202,8 @@ class ContentController(QObject):
         self.setup_needed.emit(self._setup_info(needed))
 
     def _setup_info(self, needed: SetupNeeded | None, progress: tuple[int, int] | None = None) -> SetupInfo:
+        """(Background thread) what the setup screen shows; loads the QR encoder it draws the screen id with."""
+        load_view_module("qr")
         locale = self.config["player"]["locale"]
         info = SetupInfo(screen_name=(needed.screen_name if needed else "") or self.config["player"]["screen_name"],
                          screen_id=needed.screen_id if needed else "",

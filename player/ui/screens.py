@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import segno
 from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter
 from PySide6.QtWidgets import QWidget
@@ -62,7 +61,14 @@ class MessageScreen(QWidget):
             lines.append(info.detail)
         self.lines = lines + info.lines
         self.qr_data = info.screen_id or None
-        self._qr = [list(r) for r in segno.make(self.qr_data, error="m").matrix] if self.qr_data else None
+        if self.qr_data:
+            from player.ui.qr import (
+                qr_matrix,  # preloaded off the GUI thread (ContentController) before setup shows
+            )
+
+            self._qr = qr_matrix(self.qr_data)
+        else:
+            self._qr = None
         self.progress = info.progress
         self.update()
 
