@@ -19,7 +19,7 @@ import json, sys
 from pathlib import Path
 from player.config import load_config
 from player.ui.app import run_player
-cfg = load_config(Path(sys.argv[2]), env={})
+cfg = load_config(Path(sys.argv[2]), env={{}})
 run_player(cfg, Path(sys.argv[1]), windowed=(640, 360), exit_after=float(sys.argv[3]))
 print("LOADED " + json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))
 """
