@@ -310,7 +310,7 @@ _ITEM_KEYS: dict[str, set[str]] = {
     "web": {"url", "reload_s", "zoom"},
 }
 WIDGET_KINDS = {"departures", "weather", "news", "news_ticker", "events", "sensors", "warnings", "clock", "empty",
-                "map", "pois", "image"}
+                "map", "pois", "image", "twin_messages"}
 
 
 def _style(r: _Reader, obj: dict[str, Any], base: TextStyle) -> TextStyle:
