@@ -126,6 +126,23 @@ def test_header_footer_zones() -> None:
     assert result.document["feeds"]["press"] == {"type": "press"}
 
 
+def test_header_shows_the_newest_digital_twin_messages_when_a_broker_is_configured() -> None:
+    content = diashow_content([slide("a", "a.jpg", "2025-01-01T00:00:00Z")], showHeader=True, showFooter=True)
+    assert "twin" not in translate(content, OPTS).document.get("feeds", {})  # no broker: header as before
+    result = translate(content, TranslateOptions(HUB, twin=True))
+    scr = load(result.document)
+    zones = {z.id: z for z in scr.layouts["main"].zones}
+    assert set(zones) == {"main", "header", "messages", "clock", "footer"}
+    # city | messages | clock side by side, the whole width, no overlap
+    assert zones["header"].x + zones["header"].width == zones["messages"].x
+    assert zones["messages"].x + zones["messages"].width == zones["clock"].x
+    assert zones["clock"].x + zones["clock"].width == 1920
+    assert zones["messages"].height == zones["header"].height
+    (widget,) = zones["messages"].items
+    assert isinstance(widget, WidgetItem) and widget.widget == "twin_messages" and widget.feed == "twin"
+    assert result.document["feeds"]["twin"] == {"type": "twin", "max_items": 3}
+
+
 def grid_content(tiles: list[tuple[int, str | None]], location: bool = True) -> HubContent:
     rows = []
     for i, (pos, type_name) in enumerate(tiles):

@@ -129,12 +129,13 @@ class HubSource:
 
     def __init__(self, client: ParseClient, state_dir: str | Path, *, allowed_file_hosts: Collection[str] = (),
                  canvas: tuple[int, int] = (1920, 1080), timezone: str = "Europe/Berlin", screen_name: str = "",
-                 live_query: bool = True, live_query_url: str | None = None, ca_file: str | None = None) -> None:
+                 live_query: bool = True, live_query_url: str | None = None, ca_file: str | None = None,
+                 twin: bool = False) -> None:
         self.client = client
         self.state_dir = Path(state_dir)
         self.name = client.server_url
         self.options = TranslateOptions(hub_url=client.server_url, allowed_file_hosts=tuple(allowed_file_hosts),
-                                        canvas=canvas, timezone=timezone)
+                                        canvas=canvas, timezone=timezone, twin=twin)
         self.configured_name = screen_name
         self.live_query = live_query
         self.live_query_url = live_query_url
@@ -367,6 +368,13 @@ def _json(value: Any) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ factory
+def _twin_configured(config: Any) -> bool:
+    try:
+        return bool(str(config["twin"].get("url") or "").strip())
+    except (KeyError, TypeError, AttributeError):
+        return False
+
+
 def make_hub_source(config: Any, downloader: Any = None) -> HubSource:
     """A HubSource from the player configuration ([player], [hub], [cache]); raises HubConfigError."""
     hub = config["hub"]
@@ -392,4 +400,4 @@ def make_hub_source(config: Any, downloader: Any = None) -> HubSource:
     return HubSource(client, state_dir, allowed_file_hosts=list(hub.get("allowed_file_hosts") or []),
                      canvas=canvas, timezone=str(player.get("timezone") or "Europe/Berlin"),
                      screen_name=str(player.get("screen_name") or ""), live_query=bool(hub.get("live_query", True)),
-                     ca_file=ca_file)
+                     ca_file=ca_file, twin=_twin_configured(config))

@@ -64,6 +64,7 @@ class TranslateOptions:
     allowed_file_hosts: Collection[str] = ()
     canvas: tuple[int, int] = (1920, 1080)
     timezone: str = "Europe/Berlin"
+    twin: bool = False  # a digital-twin broker is configured: the header shows its newest messages (old client)
 
 
 @dataclass
@@ -343,12 +344,20 @@ def _frame(canvas: tuple[int, int], header: bool, footer: bool) -> _Frame:
     return _Frame(w, h, max(80, h // 12) if header else 0, max(60, h // 18) if footer else 0)
 
 
-def _chrome_zones(frame: _Frame, feeds: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+def _chrome_zones(frame: _Frame, feeds: dict[str, dict[str, Any]], twin: bool = False) -> list[dict[str, Any]]:
     zones: list[dict[str, Any]] = []
     if frame.header:
         clock_w = max(240, frame.width // 4)
         font = max(24, frame.header // 2)
-        zones.append({"id": "header", "x": 0, "y": 0, "width": frame.width - clock_w, "height": frame.header,
+        # with a digital twin, the header is city | newest messages | clock, as the old client showed it
+        city_w = max(240, frame.width // 4) if twin else frame.width - clock_w
+        if twin:
+            feeds.setdefault("twin", {"type": "twin", "max_items": 3})
+            zones.append({"id": "messages", "x": city_w, "y": 0, "width": frame.width - clock_w - city_w,
+                          "height": frame.header, "z": 1, "background": "#003a70",
+                          "items": [{"type": "widget", "id": "twin", "duration": WIDGET_HOLD_S,
+                                     "widget": "twin_messages", "feed": "twin"}]})
+        zones.append({"id": "header", "x": 0, "y": 0, "width": city_w, "height": frame.header,
                       "z": 1, "background": "#003a70",
                       "items": [{"type": "text", "id": "city", "duration": WIDGET_HOLD_S, "text": "{city}",
                                  "font_size": font, "bold": True, "valign": "middle", "padding": 32}]})
@@ -462,7 +471,7 @@ class _Translator:
                 return layout
             self.problems.append(f"SteleLayoutConfig {cid}.template: expected a layout name; ignored")
         frame = _frame(self.options.canvas, config.get("showHeader") is True, config.get("showFooter") is True)
-        zones = _chrome_zones(frame, self.feeds)
+        zones = _chrome_zones(frame, self.feeds, self.options.twin)
         if kind == DIASHOW:
             zones.insert(0, {"id": "main", "x": 0, "y": frame.body_y, "width": frame.width,
                              "height": frame.body_h, "z": 0, "background": "#000000",
