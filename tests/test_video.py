@@ -326,3 +326,42 @@ def test_x11_200_short_videos_do_not_grow_threads_fds_or_memory(qtbot, tmp_path:
     # the growth must be small: a leak of the players themselves (the size of a decoder + output each) is not
     assert rss < 60 * 1024, (before, after)
     assert after[2] - middle[2] < 20 * 1024, (middle, after)
+
+
+@x11_only
+def test_x11_video_turned_by_the_player_goes_through_memory(qtbot, tmp_path: Path) -> None:
+    """rotation_by = "player": VLC cannot draw into a turned window; the picture is decoded into memory and turns
+    with the rest of the layout (blue band along the content's top = the screen's left edge)."""
+    from player.ui.rotated import RotatedHost
+    from player.ui.window import PlayerWindow
+
+    _need_vlc()
+    make_video(tmp_path / "red.mp4", "red", 3.0, size=(480, 270))
+    doc = {"version": 1, "layouts": {"main": {"width": 960, "height": 540, "background": "#202020", "zones": [
+        {"id": "band", "x": 0, "y": 0, "width": 960, "height": 100, "background": "#0000ff", "items": []},
+        {"id": "v", "x": 0, "y": 100, "width": 960, "height": 440,
+         "items": [{"type": "video", "id": "r", "src": "red.mp4"}]}]}}}
+    ctx = RenderContext(clock=SystemClock(), timezone=ZoneInfo("Europe/Berlin"), resolve_media=lambda _r: None,
+                        bridge=WorkerBridge(), extras={"native_video": False})
+    window = PlayerWindow(ctx, branding={}, kiosk=False)
+    host = RotatedHost(window, 90, kiosk=False)
+    qtbot.addWidget(host, before_close_func=lambda _w: [s.stop() for s in window._stages()])
+    host.resize(540, 960)
+    host.show()
+    qtbot.waitExposed(host)
+    window.show_screen(load_screen_dict(doc, "t.json").screen,
+                       lambda ref: (tmp_path / ref) if (tmp_path / ref).is_file() else None)
+    qtbot.waitUntil(lambda: window.main is not None and window.main.has_first_frame, timeout=8000)
+    view = window.main.zones[1].current
+    assert isinstance(view, VideoView) and not view._native
+
+    def colours() -> tuple[str, str]:
+        img = host.grab().toImage()
+        px = [(c.red(), c.green(), c.blue()) for c in (img.pixelColor(40, 480), img.pixelColor(300, 480))]
+        return classify([px[0]]), classify([px[1]])
+
+    qtbot.waitUntil(lambda: colours() == ("blue", "red"), timeout=8000)
+    window._allow_close = True
+    for stage in window._stages():
+        stage.stop()
+    settle_engine(qtbot)
