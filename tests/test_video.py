@@ -365,3 +365,51 @@ def test_x11_video_turned_by_the_player_goes_through_memory(qtbot, tmp_path: Pat
     for stage in window._stages():
         stage.stop()
     settle_engine(qtbot)
+
+
+@x11_only
+def test_x11_overlay_and_interrupt_stack_correctly_over_a_playing_video(qtbot, tmp_path: Path) -> None:
+    """The layouts are native X windows next to VLC's: the video must show above its own layout, a banner overlay
+    above the video (and only where its zones are), an interrupt above everything, and the video again after."""
+    from PIL import ImageGrab
+
+    from player.model import EntryMode, ScheduleEntry
+    from player.ui.window import PlayerWindow
+
+    _need_vlc()
+    make_video(tmp_path / "red.mp4", "red", 6.0, size=(480, 270))
+    doc = {"version": 1, "layouts": {
+        "main": {"width": 960, "height": 540, "background": "#202020", "zones": [
+            {"id": "v", "x": 0, "y": 0, "width": 960, "height": 540,
+             "items": [{"type": "video", "id": "r", "src": "red.mp4"}]}]},
+        "banner": {"width": 960, "height": 540, "zones": [
+            {"id": "b", "x": 0, "y": 440, "width": 960, "height": 100, "background": "#00c800", "items": []}]},
+        "alarm": {"width": 960, "height": 540, "background": "#0000ff", "zones": []}},
+        "schedule": {"default": "main", "entries": [{"id": "ov", "layout": "banner", "mode": "overlay"}]}}
+    screen = load_screen_dict(doc, "t.json").screen
+    ctx = RenderContext(clock=SystemClock(), timezone=ZoneInfo("Europe/Berlin"), resolve_media=lambda _r: None,
+                        bridge=WorkerBridge())
+    window = PlayerWindow(ctx, branding={}, kiosk=False)
+    qtbot.addWidget(window, before_close_func=lambda _w: [s.stop() for s in window._stages()])
+    window.setGeometry(0, 0, 960, 540)
+    window.show()
+    qtbot.waitExposed(window)
+    window.show_screen(screen, lambda ref: (tmp_path / ref) if (tmp_path / ref).is_file() else None)
+    origin = window.mapToGlobal(window.rect().topLeft())
+
+    def seen() -> tuple[str, str]:
+        img = ImageGrab.grab(xdisplay=os.environ["DISPLAY"]).convert("RGB")
+        centre = img.getpixel((origin.x() + 480, origin.y() + 200))
+        banner = img.getpixel((origin.x() + 480, origin.y() + 490))
+        return classify([centre]), classify([banner])
+
+    qtbot.waitUntil(lambda: seen() == ("red", "green"), timeout=8000)  # video above its layout, banner above it
+    window.set_extra_entries((ScheduleEntry("alarm", "alarm", mode=EntryMode.INTERRUPT, priority=100),),
+                             {"alarm": screen.layouts["alarm"]})
+    qtbot.waitUntil(lambda: seen() == ("blue", "blue"), timeout=5000)  # the interrupt covers everything
+    window.set_extra_entries((), {})
+    qtbot.waitUntil(lambda: seen() == ("red", "green"), timeout=5000)
+    window._allow_close = True
+    for stage in window._stages():
+        stage.stop()
+    settle_engine(qtbot)

@@ -6,7 +6,7 @@ import logging
 from dataclasses import replace
 
 from PySide6.QtCore import QRect, QTimer, Signal
-from PySide6.QtGui import QImage, QPainter
+from PySide6.QtGui import QImage, QPainter, QRegion
 from PySide6.QtWidgets import QWidget
 
 from player.model import Fit, Layout
@@ -59,6 +59,14 @@ class Stage(QWidget):
                                round(zone.width * scale), round(zone.height * scale))
             widget.item_started.connect(self._zone_progress)
             self.zones.append(widget)
+        if self.transparent and not layout.background_image:
+            # an overlay is only where its zones are: on X11 a layout is a native window (see
+            # PlayerWindow.restack), and without this shape a full-screen overlay window would hide a video
+            # playing below it everywhere, not just behind its banner
+            region = QRegion()
+            for widget in self.zones:
+                region = region.united(QRegion(widget.geometry()))
+            self.setMask(region if not region.isEmpty() else QRegion(0, 0, 1, 1))
         if layout.background_image:
             path = ctx.resolve_media(layout.background_image)
             if path is None:
@@ -68,6 +76,17 @@ class Stage(QWidget):
                 w, h = rect.width(), rect.height()
                 ctx.bridge.submit(lambda: decode_for_zone(path, w, h, Fit.COVER), self._background_decoded,
                                   lambda exc: log.error("layout '%s': background image: %s", layout.name, exc))
+
+    def video_surfaces(self) -> list[QWidget]:
+        """Native windows VLC draws this layout's playing videos into (PlayerWindow.restack stacks them)."""
+        out: list[QWidget] = []
+        for zone in self.zones:
+            for view in (zone.current, zone.pending):
+                surface = getattr(view, "native_surface", None)
+                found = surface() if callable(surface) else None
+                if found is not None:
+                    out.append(found)
+        return out
 
     def _background_decoded(self, image: QImage) -> None:
         self._bg_image = image

@@ -593,7 +593,13 @@ class VideoView(ItemView):
         if surface is not None:
             surface.setGeometry(self._surface_rect())
             surface.show()
-            surface.raise_()
+            # right above its own layout, below overlays, interrupts and messages (PlayerWindow.restack);
+            # a bare top-level (tests, tools) just puts it on top
+            restack = getattr(self.window(), "restack", None)
+            if callable(restack):
+                restack()
+            else:
+                surface.raise_()
         if self._pb.player is not None:
             self._pb.player.set_pause(0)
 
@@ -685,6 +691,14 @@ class VideoView(ItemView):
         return getattr(zone, "current", None) is self and getattr(zone, "pending", None) is None
 
     # -------------------------------------------------------------------------------------- geometry/fit
+    def native_surface(self) -> QWidget | None:
+        """The native window VLC draws into while it is on screen (None in memory mode or when not playing);
+        the player window stacks it right above this view's layout."""
+        pb = self._pb
+        if pb is None or pb.surface is None or self._state != "playing":
+            return None
+        return pb.surface
+
     def _zone_rect_in_window(self) -> QRect:
         top_left = self.mapTo(self.window(), QPoint(0, 0))
         return QRect(top_left, self.size())

@@ -243,15 +243,21 @@ class PlayerWindow(QWidget):
             stage.first_frame.connect(promote)
             QTimer.singleShot(3000, promote)  # never wait forever for a slow item
 
-    def _restack(self) -> None:
-        if self.main is not None:
-            self.main.raise_()
-        for stage in self.overlays:
+    def restack(self) -> None:
+        """Bottom to top: the incoming layout, the main layout, the overlays, the interrupt, the message screen,
+        each followed by the windows its videos play in. On X11 the layouts are native windows (Qt makes the
+        siblings of VLC's native video windows native), so this order is what the screen shows: a video is above
+        its own layout and below every overlay, interrupt and message."""
+        for stage in [self._incoming, *self._stages()]:
+            if stage is None:
+                continue
             stage.raise_()
-        if self.interrupt is not None:
-            self.interrupt.raise_()
+            for surface in stage.video_surfaces():
+                surface.raise_()
         if self.message.isVisible():
             self.message.raise_()
+
+    _restack = restack
 
     def _stages(self) -> list[Stage]:
         return [s for s in [self.main, *self.overlays, self.interrupt] if s is not None]
