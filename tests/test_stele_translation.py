@@ -180,6 +180,14 @@ def test_other_tile_types(name: str, widget: str) -> None:
     assert scr.layouts["main"].zones[0].items[0].widget == widget
 
 
+def test_map_and_poi_tiles_share_one_located_places_feed() -> None:
+    result = translate(grid_content([(1, "Karte"), (2, "POIs")]), OPTS)
+    zones = {z.id: z for z in load(result.document).layouts["main"].zones}
+    assert (zones["tile1"].items[0].widget, zones["tile1"].items[0].feed) == ("map", "pois")
+    assert (zones["tile2"].items[0].widget, zones["tile2"].items[0].feed) == ("pois", "pois")
+    assert result.document["feeds"]["pois"] == {"type": "pois", "lat": 49.87, "lon": 8.65}
+
+
 def test_grid_without_location_and_deleted_tile() -> None:
     content = grid_content([(1, "Wetter"), (2, "Wetter")], location=False)
     content.tiles["g1"][1]["tile"] = ptr("SteleTile", "gone")

@@ -206,9 +206,10 @@ def test_wrong_feed_type_shows_the_placeholder(qapp: Any) -> None:
 
 
 def test_every_listed_kind_has_a_view_and_unknown_kinds_a_neutral_tile(qapp: Any) -> None:
-    for kind in ("departures", "weather", "news", "news_ticker", "events", "sensors", "warnings", "clock", "empty"):
+    for kind in ("departures", "weather", "news", "news_ticker", "events", "sensors", "warnings", "clock", "empty",
+                 "twin_messages", "pois", "map"):
         assert kind in WIDGET_VIEWS
-    tile = make("map", None, (400, 300), fetched_at=None)
+    tile = make("image", None, (400, 300), fetched_at=None)
     paint(tile)
     assert "Diese Anzeige ist hier nicht verfügbar" in " ".join(r.text for r in tile.runs)
 

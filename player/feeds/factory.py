@@ -8,7 +8,7 @@
       "twin":     {"type": "twin", "districts": ["3"], "max_items": 3}
     }
 
-Hub feeds (departures, weather, press, events, sensors) need a ParseClient; without a hub they are skipped with
+Hub feeds (departures, weather, press, events, sensors, pois) need a ParseClient; without a hub they are skipped with
 one log line. The `twin` feed (digital-twin push messages) takes its broker from the [twin] section of
 player.toml (`twin=` here); without a broker URL it is skipped with one log line. An unknown type or a bad option gives one log line naming the feed and the option; that feed is
 skipped, the others are built. Keys the UI reads (`severe`, `severe_min`, comments) are accepted and ignored here.
@@ -40,6 +40,8 @@ OPTIONS: dict[str, dict[str, str]] = {
     "press": {"max_items": "int", "max_text": "int", "class_name": "string"},
     "events": {"horizon_days": "number", "max_items": "int", "max_text": "int", "class_name": "string"},
     "sensors": {"stations": "strings", "locale": "string", "max_items": "int"},
+    "pois": {"lat": "number", "lon": "number", "max_items": "int", "max_distance_km": "number", "function": "string",
+             "categories": "strings"},
     "warnings": {"base_url": "string", "regions": "strings", "min_severity": "string", "details": "bool",
                  "headers": "mapping", "max_body_bytes": "int"},
     "generic": {"url": "string", "items": "string", "fields": "mapping", "max_items": "int", "max_text": "int",
@@ -50,11 +52,11 @@ OPTIONS: dict[str, dict[str, str]] = {
              "push_interval_s": "number"},
 }
 REQUIRED: dict[str, tuple[str, ...]] = {
-    "departures": ("lat", "lon"), "weather": ("lat", "lon"), "warnings": ("base_url", "regions"),
+    "departures": ("lat", "lon"), "weather": ("lat", "lon"), "pois": ("lat", "lon"), "warnings": ("base_url", "regions"),
     "generic": ("url",), "sample": ("file",),
 }
-HUB_TYPES = {"departures", "weather", "press", "events", "sensors"}
-ALIASES = {"news": "press", "nina": "warnings", "json": "generic", "environment": "sensors", "digital_twin": "twin"}
+HUB_TYPES = {"departures", "weather", "press", "events", "sensors", "pois"}
+ALIASES = {"places": "pois", "news": "press", "nina": "warnings", "json": "generic", "environment": "sensors", "digital_twin": "twin"}
 
 
 class FeedConfigError(ValueError):
@@ -126,6 +128,10 @@ def _construct(kind: str, name: str, options: dict[str, Any], *, client: Any, co
         from player.feeds.sensors import SensorsFeed
 
         return SensorsFeed(client, name=name, **common, **options)
+    if kind == "pois":
+        from player.feeds.places import PlacesFeed
+
+        return PlacesFeed(client, options.pop("lat"), options.pop("lon"), name=name, **common, **options)
     if kind == "warnings":
         from player.feeds.warnings import WarningsFeed
 

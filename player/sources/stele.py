@@ -52,10 +52,10 @@ TILE_WIDGETS: dict[str, tuple[str, str | None]] = {
     "busabfahrten": ("departures", "departures"),
     "pressemitteilungen": ("news", "press"),
     "umwelt": ("sensors", "sensors"),
-    "karte": ("map", None),
-    "pois": ("pois", None),
+    "karte": ("map", "pois"),
+    "pois": ("pois", "pois"),
 }
-LOCATED_FEEDS = {"weather", "departures"}
+LOCATED_FEEDS = {"weather", "departures", "pois"}
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from hubserver import TestHub
 from player.feeds.base import FeedRunner
 from player.feeds.departures import DeparturesFeed
 from player.feeds.events import EventsFeed
+from player.feeds.places import PlacesFeed
 from player.feeds.press import PressFeed
 from player.feeds.sensors import SensorsFeed
 from player.feeds.weather import WeatherFeed
@@ -118,6 +119,28 @@ def test_departures_absurd_rows_dropped_and_hub_error_keeps_last_value(clean_hub
     clean_hub.set_cloud_result("mobility", error=(141, "EFA backend down"))
     failed = runner.refresh("departures")
     assert failed.value == good.value and "EFA backend down" in (failed.error or "")
+
+
+# ------------------------------------------------------------------------------------------- places
+
+
+def test_places_from_poi_all_nearest_first_within_reach(clean_hub: TestHub, tmp_path: Path) -> None:
+    runner = FeedRunner([PlacesFeed(client_for(clean_hub), LAT, LON, max_distance_km=3)], state_dir=tmp_path)
+    state = runner.refresh("pois")
+    assert state.error is None
+    places = state.value.places
+    assert [p.name for p in places] == ["Römer (Rathaus)", "Stadtbibliothek", "Zoo Frankfurt"]  # not the airport
+    assert places[0].distance_m < 50 and places[0].place == "Römerberg 23"
+    assert 1000 < places[2].distance_m < 1800 and 45 < places[2].bearing_deg < 90  # the zoo: north-east
+    (call,) = clean_hub.cloud_calls("poi-all")
+    assert call["params"] == {}
+
+    clean_hub.set_cloud_result("poi-all", [{"name": "<b>Kaputt</b>", "geopoint": {"__type": "GeoPoint",
+                                                                                  "latitude": "x"}}, 7, None])
+    assert runner.refresh("pois").value.places == ()  # a hostile answer is an empty list, not a crash
+    clean_hub.set_cloud_result("poi-all", error=(141, "POI service down"))
+    failed = runner.refresh("pois")
+    assert failed.value.places == () and "POI service down" in (failed.error or "")
 
 
 # ------------------------------------------------------------------------------------------- weather

@@ -11,6 +11,8 @@ player.ui.items.VIEW_FACTORIES; the factory dispatches on ``WidgetItem.widget``.
 | sensors       | SensorPanel                       | SensorReadings                 |
 | warnings      | WarningView (banner or screen)    | Warnings                       |
 | twin_messages | TwinMessageList (list or strip)   | TwinMessages                   |
+| pois          | PlaceList                         | Places                         |
+| map           | PlaceMap (overview, not a street map) | Places                     |
 | clock         | ClockWidget                       | -                              |
 | empty         | EmptyTile                         | -                              |
 """
@@ -29,6 +31,7 @@ from player.ui.widgets.departures import DepartureBoard
 from player.ui.widgets.empty import EmptyTile
 from player.ui.widgets.events import EventList
 from player.ui.widgets.news import NewsList, NewsTicker
+from player.ui.widgets.places import PlaceList, PlaceMap
 from player.ui.widgets.sensors import SensorPanel
 from player.ui.widgets.strings import wtext
 from player.ui.widgets.twin import TwinMessageList
@@ -48,13 +51,15 @@ WIDGET_VIEWS: dict[str, type[ItemView]] = {
     "warning_banner": WarningBanner,
     "warning_screen": WarningScreen,
     "twin_messages": TwinMessageList,
+    "pois": PlaceList,
+    "map": PlaceMap,
     "clock": ClockWidget,
     "empty": EmptyTile,
 }
 
 
 def make_widget_view(item: Item, ctx: RenderContext, parent: QWidget) -> ItemView:
-    """The view for a WidgetItem; kinds without a view here (map, pois, image) get a neutral tile."""
+    """The view for a WidgetItem; kinds without a view here (image) get a neutral tile."""
     if not isinstance(item, WidgetItem):  # pragma: no cover - the registry only routes widget items here
         return EmptyTile(WidgetItem(id=item.id), ctx, parent)
     cls = WIDGET_VIEWS.get(item.widget)

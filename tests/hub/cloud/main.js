@@ -2,7 +2,7 @@
 // Cloud code of the osc-player test hub.
 //
 // Built-in fixture answers for the cloud functions the stele client calls (`mobility`, `pt-stop-nearby`,
-// `pt-serving-lines`). A test can replace the answer of any of them by writing a row of class `TestFixture`
+// `pt-serving-lines`, `poi-all`). A test can replace the answer of any of them by writing a row of class `TestFixture`
 // (tests/hubserver.py: TestHub.set_cloud_result):
 //   function   string   name of the cloud function
 //   resultJson string   JSON text of the result to return instead of the built-in one
@@ -129,6 +129,23 @@ function defineWithFixture(name, builtIn) {
   });
 }
 
+// Points of interest around Frankfurt's Römerberg (the tests' screen stands at 50.1109, 8.6821), in the shape of
+// the app's POI objects: name, address, poiCategory (objectId), geopoint. One is far away, one has no position.
+function poiAllFixture() {
+  const poi = (objectId, name, address, category, lat, lon) => ({
+    objectId, name, address, poiCategory: category,
+    geopoint: lat === null ? undefined : { __type: 'GeoPoint', latitude: lat, longitude: lon },
+  });
+  return [
+    poi('p1', 'Römer (Rathaus)', 'Römerberg 23', 'cat-admin', 50.1106, 8.6820),
+    poi('p2', 'Stadtbibliothek', 'Hasengasse 4', 'cat-edu', 50.1134, 8.6853),
+    poi('p3', 'Zoo Frankfurt', 'Bernhard-Grzimek-Allee 1', 'cat-leisure', 50.1163, 8.6993),
+    poi('p4', 'Flughafen', 'Frankfurt Airport', 'cat-travel', 50.0379, 8.5622),
+    poi('p5', 'Ohne Position', 'Irgendwo 1', 'cat-admin', null, null),
+  ];
+}
+
 defineWithFixture('mobility', mobilityFixture);
+defineWithFixture('poi-all', poiAllFixture);
 defineWithFixture('pt-stop-nearby', stopNearbyFixture);
 defineWithFixture('pt-serving-lines', servingLinesFixture);
