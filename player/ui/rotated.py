@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import QRect, QRectF, Qt
+from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QCursor, QKeyEvent, QPainter, QTransform
 from PySide6.QtWidgets import (
     QFrame,
@@ -28,6 +28,8 @@ from PySide6.QtWidgets import (
     QGraphicsView,
     QWidget,
 )
+
+from player.ui.window import ScreenFollower
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +46,7 @@ def turn(degrees: int) -> QTransform:
     return QTransform().rotate(-degrees)
 
 
-class RotatedHost(QGraphicsView):
+class RotatedHost(QGraphicsView, ScreenFollower):
     """A top-level view that shows ``content`` (a top-level widget not shown yet) turned by ``degrees``."""
 
     def __init__(self, content: QWidget, degrees: int, kiosk: bool = True):
@@ -91,26 +93,6 @@ class RotatedHost(QGraphicsView):
             self.proxy.resize(w, h)
         self.setSceneRect(QRectF(0, 0, w, h))
         self.centerOn(w / 2, h / 2)
-
-    def follow_screen(self) -> None:
-        """Like ``PlayerWindow.follow_screen``: keep covering the screen after hotplug or a mode change."""
-        handle = self.windowHandle()
-        if handle is None:
-            return
-        handle.screenChanged.connect(self._screen_changed)
-        self._screen_changed(handle.screen())
-
-    def _screen_changed(self, screen) -> None:  # noqa: ANN001
-        if screen is None:
-            return
-        screen.geometryChanged.connect(self._geometry_changed)
-        self._geometry_changed(screen.geometry())
-
-    def _geometry_changed(self, geometry: QRect) -> None:
-        if self.kiosk and geometry.isValid() and self.geometry() != geometry:
-            log.info("screen is now %dx%d; laying out again", geometry.width(), geometry.height())
-            self.setGeometry(geometry)
-            self.showFullScreen()
 
     # ------------------------------------------------------------------------------------------ input
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802

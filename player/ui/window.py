@@ -31,7 +31,33 @@ CLOCK_JUMP_TOLERANCE_S = 5.0
 MAX_TIMER_MS = 3_600_000  # long waits are re-armed hourly (QTimer limit and clock drift)
 
 
-class PlayerWindow(QWidget):
+class ScreenFollower:
+    """For a kiosk top-level widget (the player window, or the view that turns it): keep covering the screen it is
+    on after HDMI hotplug or a mode change; the widget's resize lays the content out again."""
+
+    kiosk: bool
+
+    def follow_screen(self) -> None:
+        handle = self.windowHandle()  # type: ignore[attr-defined]
+        if handle is None:
+            return
+        handle.screenChanged.connect(self._screen_changed)
+        self._screen_changed(handle.screen())
+
+    def _screen_changed(self, screen) -> None:  # noqa: ANN001
+        if screen is None:
+            return
+        screen.geometryChanged.connect(self._geometry_changed)
+        self._geometry_changed(screen.geometry())
+
+    def _geometry_changed(self, geometry: QRect) -> None:
+        if self.kiosk and geometry.isValid() and self.geometry() != geometry:  # type: ignore[attr-defined]
+            log.info("screen is now %dx%d; laying out again", geometry.width(), geometry.height())
+            self.setGeometry(geometry)  # type: ignore[attr-defined]
+            self.showFullScreen()  # type: ignore[attr-defined]
+
+
+class PlayerWindow(QWidget, ScreenFollower):
     first_frame = Signal()  # the first content (or built-in screen) is on screen
     layout_changed = Signal(str)  # name of the main layout now on screen
 
@@ -131,26 +157,6 @@ class PlayerWindow(QWidget):
                 stage.stop()
                 stage.deleteLater()
         self.main, self.overlays, self.interrupt, self._incoming = None, [], None, None
-
-    def follow_screen(self) -> None:
-        """HDMI hotplug and mode changes: keep covering the screen the window is on, and lay out again."""
-        handle = self.windowHandle()
-        if handle is None:
-            return
-        handle.screenChanged.connect(self._screen_changed)
-        self._screen_changed(handle.screen())
-
-    def _screen_changed(self, screen) -> None:  # noqa: ANN001
-        if screen is None:
-            return
-        screen.geometryChanged.connect(self._geometry_changed)
-        self._geometry_changed(screen.geometry())
-
-    def _geometry_changed(self, geometry: QRect) -> None:
-        if self.kiosk and geometry.isValid() and self.geometry() != geometry:
-            log.info("screen is now %dx%d; laying out again", geometry.width(), geometry.height())
-            self.setGeometry(geometry)
-            self.showFullScreen()
 
     def resolve_now(self) -> None:
         """Ask the resolver what belongs on screen now, switch if it differs, arm the timer for the next change."""
