@@ -112,6 +112,7 @@ def place_window(config: Config, window: PlayerWindow, windowed: tuple[int, int]
 
     def show(top: QWidget) -> None:
         if windowed is None:
+            top.setGeometry(top.screen().geometry())  # content is laid out once, for the final size
             top.showFullScreen()
             top.follow_screen()  # type: ignore[attr-defined]
         else:
