@@ -398,6 +398,19 @@ class LiveWidget(ItemView):
         c.hline(rect.left(), rect.right(), line_y, accent, max(1, round(0.06 * u)))
         return h + round(0.45 * u)
 
+    def when(self, date: datetime | None, now: datetime) -> str:
+        """A message's date as a passer-by reads it: "Heute, 10:42 Uhr", "Gestern, 18:05 Uhr", else "24.11.2026"."""
+        if date is None:
+            return ""
+        local = date.astimezone(self.ctx.timezone)
+        today = now.astimezone(self.ctx.timezone).date()
+        suffix = self.t("time_suffix")
+        if local.date() == today:
+            return f"{self.t('today')}, {local:%H:%M}{suffix}"
+        if local.date() == today - timedelta(days=1):
+            return f"{self.t('yesterday')}, {local:%H:%M}{suffix}"
+        return f"{local:%d.%m.%Y}"
+
     def placeholder(self, c: Canvas, rect: QRect, text: str, u: int) -> None:
         """The calm 'nothing at the moment' line, centred in what is left of the widget."""
         font = self.font(0.85 * u)

@@ -36,16 +36,6 @@ class TwinMessageList(LiveWidget):
         limit = limit if isinstance(limit, int) and not isinstance(limit, bool) and 1 <= limit <= MAX_SHOWN else 3
         return [m for m in value.items[:MAX_SHOWN] if m.title or m.text][:limit]
 
-    def when(self, date: datetime, now: datetime) -> str:
-        local = date.astimezone(self.ctx.timezone)
-        today = now.astimezone(self.ctx.timezone).date()
-        suffix = self.t("time_suffix")
-        if local.date() == today:
-            return f"{self.t('today')}, {local:%H:%M}{suffix}"
-        if local.date() == today - timedelta(days=1):
-            return f"{self.t('yesterday')}, {local:%H:%M}{suffix}"
-        return f"{local:%d.%m.%Y}"
-
     def meta(self, m: TwinMessage, now: datetime) -> str:
         return " · ".join(t for t in (self.t("twin_type_" + m.event_type), self.when(m.shown_at, now)) if t)
 
