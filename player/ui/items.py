@@ -17,13 +17,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from PySide6.QtCore import QDate, QDateTime, QElapsedTimer, QLocale, QRect, QRectF, Qt, QTime, QTimer, Signal
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPixmap
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPaintEvent, QPixmap
 from PySide6.QtWidgets import QWidget
 
 from player.clock import Clock
 from player.model import ClockItem, HAlign, ImageItem, Item, TextItem, TextStyle, TickerItem, VAlign
 from player.ui.bridge import WorkerBridge
 from player.ui.imaging import decode_for_zone
+from player.ui.scroller import StripScroller
 
 log = logging.getLogger(__name__)
 
@@ -222,19 +223,17 @@ class TextView(ItemView):
 
 
 class TickerView(ItemView):
-    """Scrolling text. The text is drawn once into a pixmap; each frame only blits it at a new offset."""
+    """Scrolling text. The text is drawn once into an opaque pixmap (the tile); the strip moves in equal whole-pixel
+    steps (player/ui/scroller.py): what is on screen is shifted and only the newly exposed column is painted."""
 
     item: TickerItem
-    FRAME_MS = 16
 
     def __init__(self, item: TickerItem, ctx: RenderContext, parent: QWidget):
         super().__init__(item, ctx, parent)
         self._tile: QPixmap | None = None
-        self._elapsed = QElapsedTimer()
-        self._timer = QTimer(self)
-        self._timer.setTimerType(Qt.TimerType.PreciseTimer)
-        self._timer.setInterval(self.FRAME_MS)
-        self._timer.timeout.connect(self.update)
+        speed = item.speed * ctx.scale
+        # the tile is opaque (zone colour or black), so the strip is always moved by scrolling
+        self.scroller = StripScroller(self, speed, lambda: True) if speed > 0 else None
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)
 
     def _make_tile(self) -> QPixmap:
@@ -269,30 +268,34 @@ class TickerView(ItemView):
 
     def start(self) -> None:
         super().start()
-        self._elapsed.start()
-        self._timer.start()
+        if self.scroller is not None:
+            self.scroller.start()
 
     def stop(self) -> None:
-        self._timer.stop()
+        if self.scroller is not None:
+            self.scroller.pause()
         super().stop()
 
     def offset(self) -> int:
-        """Pixels scrolled so far (the tile repeats)."""
-        if self._tile is None or not self._elapsed.isValid():
+        """Pixels scrolled so far, within the repeating tile."""
+        if self._tile is None or self.scroller is None:
             return 0
-        dist = self._elapsed.elapsed() * self.item.speed * self.ctx.scale / 1000.0
-        return int(dist) % self._tile.width()
+        return self.scroller.shown % self._tile.width()
 
-    def paintEvent(self, _event: object) -> None:  # noqa: N802
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
         if self._tile is None:
             self._tile = self._make_tile()
-        p = QPainter(self)
+        tile, tile_w = self._tile, self._tile.width()
+        area = event.rect()  # after a step: only the exposed column
+        left, right = area.left(), area.right() + 1
         x = self.ctx.px(self.item.style.padding) - self.offset()
         if x > 0:  # the tile repeats leftwards too
-            x -= self._tile.width()
-        tile_w = self._tile.width()
-        while x < self.width():
-            p.drawPixmap(x, 0, self._tile)
+            x -= tile_w
+        p = QPainter(self)
+        while x < right:
+            if x + tile_w > left:
+                sx = max(0, left - x)
+                p.drawPixmap(x + sx, 0, tile, sx, 0, min(tile_w, right - x) - sx, tile.height())
             x += tile_w
         p.end()
 

@@ -1,7 +1,8 @@
 """NewsList (titles with date and an optional excerpt) and NewsTicker (titles scrolling along a strip).
 
 Both read press releases (PressReleases) or a generic JSON feed (GenericItems). The ticker draws each title once
-into a pixmap when the data changes; a frame only blits those pixmaps at a new offset (as TickerView does).
+into a pixmap when the data changes; the strip then moves in equal whole-pixel steps (player/ui/scroller.py, as
+TickerView does): on an opaque background only the newly exposed column is painted per step.
 """
 
 from __future__ import annotations
@@ -9,14 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
-from PySide6.QtCore import QElapsedTimer, QRect, Qt, QTimer
-from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPixmap
+from PySide6.QtCore import QRect, Qt
+from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPaintEvent, QPixmap
 from PySide6.QtWidgets import QWidget
 
 from player.feeds.generic import GenericItems
 from player.feeds.press import PressReleases
 from player.model import WidgetItem
 from player.ui.items import RenderContext
+from player.ui.scroller import StripScroller
 from player.ui.widgets.base import CENTER, LEFT, Canvas, LiveWidget, one_line, wrap_lines
 
 MAX_ENTRIES = 200  # a feed with 10,000 items: only the first ones can ever be seen
@@ -116,19 +118,15 @@ class NewsTicker(LiveWidget):
     """Titles scrolling right to left. No per-frame allocation: titles are pre-rendered pixmaps."""
 
     value_types = (PressReleases, GenericItems)
-    FRAME_MS = 16
 
     def __init__(self, item: WidgetItem, ctx: RenderContext, parent: QWidget):
         self.tiles: list[QPixmap] = []
         self.tile_texts: list[str] = []
         self._tiles_for: bool | None = None
         super().__init__(item, ctx, parent)
-        self._elapsed = QElapsedTimer()
-        self._frame = QTimer(self)
-        self._frame.setTimerType(Qt.TimerType.PreciseTimer)
-        self._frame.setInterval(self.FRAME_MS)
-        self._frame.timeout.connect(self.update)
         self._total = 0
+        # moved by scrolling only when the strip paints every pixel opaquely (else what lies below must show)
+        self.scroller = StripScroller(self, self.speed * ctx.scale, self._opaque)
 
     @property
     def speed(self) -> float:
@@ -141,15 +139,18 @@ class NewsTicker(LiveWidget):
         bg = getattr(self.parentWidget(), "background_color", None)
         return bg() if bg else QColor(0, 0, 0, 0)
 
+    def _opaque(self) -> bool:
+        return self.testAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+
     def start(self) -> None:
-        # opaque painting (no repaint of what lies below, 60 times a second) only on an opaque background
+        # opaque painting (no repaint of what lies below at every step) only on an opaque background
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, self.background().alpha() == 255)
         super().start()
-        self._elapsed.start()
+        self.scroller.start()
         self._sync_frames()
 
     def stop(self) -> None:
-        self._frame.stop()
+        self.scroller.pause()
         super().stop()
 
     def data_changed(self) -> None:
@@ -161,10 +162,9 @@ class NewsTicker(LiveWidget):
     def _sync_frames(self) -> None:
         """Animate only when there is something to scroll."""
         if self.isVisible() and self._total > 0:
-            if not self._frame.isActive():
-                self._frame.start()
+            self.scroller.resume()
         else:
-            self._frame.stop()
+            self.scroller.pause()
 
     def _font_px(self) -> int:
         size = self.options.get("font_size")
@@ -217,18 +217,22 @@ class NewsTicker(LiveWidget):
         self._total = sum(t.width() for t in self.tiles)
 
     def offset(self) -> int:
-        if self._total <= 0 or not self._elapsed.isValid():
+        """Pixels scrolled so far, within the repeating row of titles."""
+        if self._total <= 0:
             return 0
-        return int(self._elapsed.elapsed() * self.speed * self.ctx.scale / 1000.0) % self._total
+        return self.scroller.shown % self._total
 
-    def paintEvent(self, _event: object) -> None:  # noqa: N802
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
         now = self.ctx.clock.now()
-        self._build_tiles(now)
+        if self._tiles_for is None:
+            self._build_tiles(now)
+            self.update()  # new tiles (data, stale mark, size): the whole strip, not just a scrolled column
         self._sync_frames()
+        area = event.rect()  # after a step on an opaque background: only the exposed column
         p = QPainter(self)
         background = self.background()
         if background.alpha() > 0:
-            p.fillRect(self.rect(), background)
+            p.fillRect(area, background)
         if self._total <= 0:
             self.runs = []
             font = self.font(self._font_px() * 0.8)
@@ -237,15 +241,16 @@ class NewsTicker(LiveWidget):
                         font, self.muted, CENTER)
             p.end()
             return
+        left, right = area.left(), area.right() + 1
         x = self.ctx.px(16) - self.offset()
         if x > 0:
             x -= self._total
-        while x < self.width():
+        while x < right:
             for tile in self.tiles:
                 w = tile.width()
-                if x + w > 0 and x < self.width():
-                    p.drawPixmap(x, 0, tile)
+                if x + w > left and x < right:
+                    p.drawPixmap(x, 0, tile)  # clipped to the exposed area by the paint event
                 x += w
-                if x >= self.width():
+                if x >= right:
                     break
         p.end()

@@ -1,0 +1,227 @@
+"""Tickers move at their configured speed in equal whole-pixel steps, wrap without a seam, and after a step paint
+only the column that scrolled into view (player/ui/scroller.py). Time is injected: no sleeps, no timing limits."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from PySide6.QtCore import QEvent, QObject, QRect
+from PySide6.QtGui import QColor, QImage
+from PySide6.QtWidgets import QApplication, QWidget
+
+import player.ui.widgets  # noqa: F401  (registers the widget views)
+from player.clock import FakeClock
+from player.feeds.base import FeedState
+from player.feeds.press import PressRelease, PressReleases
+from player.model import TextStyle, TickerItem, VAlign, WidgetItem
+from player.ui.bridge import shared_bridge
+from player.ui.items import RenderContext, TickerView, make_view
+from player.ui.scroller import ScrollPace
+
+NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+TEXT = "Weihnachtsmarkt bis 23. Dezember   +++   Linie 3: Umleitung über die Goethestraße"
+
+
+# ------------------------------------------------------------------------------------------- the arithmetic
+def test_the_demo_speed_moves_three_pixels_every_21_4_ms() -> None:
+    pace = ScrollPace.for_speed(140)
+    assert pace.step_px == 3
+    assert pace.interval_ms == pytest.approx(3000 / 140)
+    assert pace.position(1000) == 46 * 3  # 1000 / 21.43 = 46.67 steps done
+    assert pace.position(60_000) == 8400  # a minute: exactly 140 px/s
+    assert pace.position(0) == 0 and pace.position(21) == 0 and pace.position(22) == 3
+
+
+@pytest.mark.parametrize("speed", [5, 30, 60, 61, 70, 89, 90, 100, 120, 125, 140, 180, 185, 400, 2000])
+def test_speed_is_kept_with_equal_steps_at_a_display_like_rate(speed: float) -> None:
+    pace = ScrollPace.for_speed(speed)
+    assert pace.step_px * 1000 / pace.interval_ms == pytest.approx(speed)
+    assert pace.moves_per_s <= 90  # never far above what a 60 Hz display shows
+    assert pace.step_px == 1 or pace.moves_per_s >= 45  # never a visible judder to save a pixel
+    # a minute of wake-ups exactly when asked: every one moves by exactly one step, none early, none skipped
+    t, moved, wakes = 0.0, 0, 0
+    while t < 60_000:
+        t += pace.ms_to_next_step(t)
+        assert pace.position(t) - moved == pace.step_px
+        moved = pace.position(t)
+        wakes += 1
+    assert abs(moved - speed * t / 1000) <= pace.step_px
+
+
+def test_a_late_wake_up_catches_up_instead_of_slowing_down() -> None:
+    pace = ScrollPace.for_speed(140)
+    assert pace.position(500) == 69  # 23 steps, however few wake-ups there were
+    assert pace.ms_to_next_step(500) == 15  # the next step is due at 24 * 21.43 = 514.3 ms: wake at 515 ms
+    with pytest.raises(ValueError):
+        ScrollPace.for_speed(0)
+
+
+# ------------------------------------------------------------------------------------------- on screen
+class PaintLog(QObject):
+    def __init__(self, widget: QWidget):
+        super().__init__(widget)
+        self.rects: list[QRect] = []
+        widget.installEventFilter(self)
+
+    def eventFilter(self, _obj: QObject, event: QEvent) -> bool:  # noqa: N802
+        if event.type() == QEvent.Type.Paint:
+            self.rects.append(QRect(event.rect()))  # type: ignore[attr-defined]
+        return False
+
+
+class FakeMs:
+    def __init__(self) -> None:
+        self.ms = 0.0
+
+    def __call__(self) -> float:
+        return self.ms
+
+
+def render_ctx() -> RenderContext:
+    return RenderContext(clock=FakeClock(NOW), timezone=ZoneInfo("Europe/Berlin"), resolve_media=lambda _r: None,
+                         bridge=shared_bridge())
+
+
+class Zone(QWidget):
+    """A stand-in for the zone: a top-level window with the zone's colour."""
+
+    def background_color(self) -> QColor:
+        return QColor("#ffcc00")
+
+
+def shown_ticker(qapp: Any, view_factory: Any, size: tuple[int, int] = (600, 60)) -> tuple[Any, Zone, FakeMs]:
+    zone = Zone()
+    zone.resize(*size)
+    view = view_factory(zone)
+    view.setGeometry(0, 0, *size)
+    clock = FakeMs()
+    view.scroller.now_ms = clock
+    zone.show()
+    view.start()
+    for _ in range(5):
+        qapp.processEvents()
+    return view, zone, clock
+
+
+def on_screen(zone: QWidget) -> QImage:
+    """What the window's backing store holds (scrolled pixels included), not a fresh rendering."""
+    return QApplication.primaryScreen().grabWindow(zone.winId()).toImage().convertToFormat(QImage.Format.Format_RGB32)
+
+
+def fresh(view: QWidget) -> QImage:
+    image = QImage(view.width(), view.height(), QImage.Format.Format_RGB32)
+    image.fill(0xFF000000)
+    view.render(image)
+    return image
+
+
+def step_to(qapp: Any, view: Any, clock: FakeMs, ms: float) -> None:
+    clock.ms = ms
+    view.scroller.advance()
+    qapp.processEvents()
+
+
+def ticker_view(zone: QWidget) -> TickerView:
+    item = TickerItem(id="k", duration=60, text=TEXT, speed=140, separator="   +++   ",
+                      style=TextStyle(font_size=30, color="#0b2540", bold=True, valign=VAlign.MIDDLE))
+    view = make_view(item, render_ctx(), zone)
+    assert isinstance(view, TickerView)
+    return view
+
+
+def test_ticker_offset_follows_the_elapsed_time(qapp: Any) -> None:
+    view, zone, clock = shown_ticker(qapp, ticker_view)
+    try:
+        step_to(qapp, view, clock, 1000.0)
+        assert view.scroller.shown == 138  # 140 px/s, in whole steps of 3 px
+        step_to(qapp, view, clock, 1000.0 + 30_000)
+        assert view.scroller.shown == 4338
+        assert view.offset() == 4338 % view._tile.width()
+    finally:
+        view.stop()
+        zone.close()
+
+
+def test_a_step_paints_only_the_exposed_column(qapp: Any) -> None:
+    view, zone, clock = shown_ticker(qapp, ticker_view)
+    try:
+        log = PaintLog(view)
+        step_to(qapp, view, clock, 22.0)  # one step: 3 px
+        assert view.scroller.shown == 3
+        assert log.rects == [QRect(view.width() - 3, 0, 3, view.height())]
+        log.rects.clear()
+        step_to(qapp, view, clock, 22.0)  # no time passed: nothing moves, nothing is painted
+        assert log.rects == []
+    finally:
+        view.stop()
+        zone.close()
+
+
+def test_scrolled_strip_equals_a_fresh_drawing_across_the_wrap(qapp: Any) -> None:
+    view, zone, clock = shown_ticker(qapp, ticker_view)
+    try:
+        tile_w = view._tile.width()
+        ms = 0.0
+        # step by step through the point where the tile starts over (and a little beyond)
+        while view.scroller.shown < tile_w + 40:
+            ms += view.scroller.pace.ms_to_next_step(ms)
+            step_to(qapp, view, clock, ms)
+            if abs(view.scroller.shown - tile_w) < 10 or view.scroller.shown % 150 == 0:
+                assert on_screen(zone) == fresh(view), f"seam or smear at {view.scroller.shown} px"
+        assert view.offset() == view.scroller.shown - tile_w
+    finally:
+        view.stop()
+        zone.close()
+
+
+def test_stopped_ticker_has_no_timer_running(qapp: Any) -> None:
+    view, zone, _clock = shown_ticker(qapp, ticker_view)
+    assert view.scroller.running
+    view.stop()
+    assert not view.scroller.running
+    zone.close()
+
+
+# ------------------------------------------------------------------------------------------- news ticker
+def news_ticker(options: dict[str, Any]) -> Any:
+    def factory(zone: QWidget) -> Any:
+        view = make_view(WidgetItem(id="nt", widget="news_ticker", feed="news", options=options), render_ctx(), zone)
+        view.set_state(FeedState(PressReleases(tuple(PressRelease(f"n{i}", f"Meldung {i} über Öffnungszeiten", "",
+                                                                  NOW) for i in range(3))), NOW))
+        return view
+    return factory
+
+
+def test_news_ticker_on_an_opaque_background_paints_only_the_exposed_column(qapp: Any) -> None:
+    view, zone, clock = shown_ticker(qapp, news_ticker({"speed": 120, "background": "#0b2540"}))
+    try:
+        assert view.scroller.running and view.scroller.pace.step_px == 2
+        log = PaintLog(view)
+        ms = 0.0
+        for _ in range(3):
+            ms += view.scroller.pace.ms_to_next_step(ms)
+            step_to(qapp, view, clock, ms)
+        assert view.scroller.shown == 6
+        assert log.rects == [QRect(view.width() - 2, 0, 2, view.height())] * 3
+        while view.scroller.shown < view._total + 20:  # through the wrap of the whole row of titles
+            ms += 250.0
+            step_to(qapp, view, clock, ms)
+        assert on_screen(zone) == fresh(view)
+    finally:
+        view.stop()
+        zone.close()
+
+
+def test_news_ticker_on_a_translucent_background_is_repainted_whole(qapp: Any) -> None:
+    view, zone, clock = shown_ticker(qapp, news_ticker({"speed": 120, "background": "#800b2540"}))
+    try:
+        log = PaintLog(view)
+        step_to(qapp, view, clock, 100.0)
+        assert view.scroller.shown == 12
+        assert log.rects == [view.rect()]  # what lies below shows through: no shifting of old pixels
+    finally:
+        view.stop()
+        zone.close()
