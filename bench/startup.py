@@ -7,7 +7,9 @@ Three processes, one after another, each in a 1920x1080 window on the same X ser
 - baseline: a minimal PySide6 program showing one image (bench/_baseline_window.py);
 - player, static: osc-player with one image in one zone (nothing should tick);
 - player, ticker only: one scrolling ticker line, nothing else;
-- player, demo: the built-in demo (slideshow with crossfades, clock, ticker).
+- player, demo: the built-in demo's day layout 'info' (slideshow with crossfades, clock, ticker, live widgets); run
+  from a copy without the schedule's night entry, so the figure does not depend on the time of day (22-06 Berlin
+  the demo shows its night layout: a picture and a clock, nothing that moves).
 For each: process start to first frame painted, RSS and PSS after settling, CPU% of one core over ``--seconds``.
 Ratios against the baseline are printed (the machine is noisy; only same-run ratios mean something).
 """
@@ -112,6 +114,11 @@ def main() -> None:
                                                 "background": "#ffcc00", "items": [{"type": "ticker", "duration": 3600,
                 "text": "Straßenbahnlinie 3: Umleitung über die Goethestraße +++ Weihnachtsmarkt bis 23.12.",
                 "font_size": 44, "color": "#0b2540", "bold": True}]}]}}}))
+        demo = Path(tmp) / "demo"
+        shutil.copytree(ROOT / "player" / "demo", demo)
+        doc = json.loads((demo / "screen.json").read_text(encoding="utf-8"))
+        doc["schedule"]["entries"] = []
+        (demo / "screen.json").write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
         cfg = Path(tmp) / "player.toml"
         cfg.write_text(f'[player]\nstate_dir = "{tmp}/state"\ncache_dir = "{tmp}/cache"\n')
         runs = [
@@ -120,8 +127,8 @@ def main() -> None:
                                       "--windowed", "1920x1080", "--exit-after", life]),
             ("player, ticker only", [PY, "-m", "player.cli", "run", "--config", str(cfg), "--source", str(ticker),
                                      "--windowed", "1920x1080", "--exit-after", life]),
-            ("player, demo", [PY, "-m", "player.cli", "run", "--config", str(cfg), "--source",
-                              str(ROOT / "player" / "demo"), "--windowed", "1920x1080", "--exit-after", life]),
+            ("player, demo (day)", [PY, "-m", "player.cli", "run", "--config", str(cfg), "--source", str(demo),
+                                    "--windowed", "1920x1080", "--exit-after", life]),
         ]
         results = [measure(name, cmd, env, args.seconds) for name, cmd in runs]
     if xvfb is not None:

@@ -371,6 +371,7 @@ def measure(target: Target, screen: Screen, probes: list[Probe], xvfb_pid: int, 
         pids = run.tree()
         cpu0, io0 = per_pid(pids, cpu_ticks), per_pid(pids, write_bytes)
         x0, w0 = cpu_ticks(xvfb_pid), time.monotonic()
+        load0 = os.getloadavg()[0]
         result.written_at_start_kb = sum(io0.values()) / 1024
         peak = 0
         while time.monotonic() - w0 < seconds:
@@ -379,6 +380,9 @@ def measure(target: Target, screen: Screen, probes: list[Probe], xvfb_pid: int, 
         pids = run.tree()
         cpu1, io1 = per_pid(pids, cpu_ticks), per_pid(pids, write_bytes)
         x1, w1 = cpu_ticks(xvfb_pid), time.monotonic()
+        # a shared machine: say how busy it was, so a run disturbed by other work can be told apart
+        result.notes.append(f"load average (1 min) at the window's start / end: {load0:.2f} / {os.getloadavg()[0]:.2f} "
+                            f"on {os.cpu_count()} CPUs")
         rss, pss = mem_sum(pids)
         result.window_s = w1 - w0
         result.processes = len(pids)
