@@ -48,18 +48,6 @@ def news_entries(value: object) -> list[NewsEntry]:
 class NewsList(LiveWidget):
     value_types = (PressReleases, GenericItems)
 
-    def when(self, date: datetime | None, now: datetime) -> str:
-        if date is None:
-            return ""
-        local = date.astimezone(self.ctx.timezone)
-        today = now.astimezone(self.ctx.timezone).date()
-        suffix = self.t("time_suffix")
-        if local.date() == today:
-            return f"{self.t('today')}, {local:%H:%M}{suffix}"
-        if local.date() == today - timedelta(days=1):
-            return f"{self.t('yesterday')}, {local:%H:%M}{suffix}"
-        return f"{local:%d.%m.%Y}"
-
     def next_change(self, now: datetime) -> datetime | None:
         soonest = super().next_change(now)
         local = now.astimezone(self.ctx.timezone)  # "Heute" becomes "Gestern" at midnight
