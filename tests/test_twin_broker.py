@@ -261,6 +261,9 @@ def test_saved_list_is_shown_after_a_restart_without_the_broker(qtbot: Any, live
     online = Screen(live.settings(), state_dir, clock)
     screens.append(online)
     subscribed(qtbot, online)
+    # subscribed: the saved list is there at once; the first fetch on the new connection makes it fresh
+    qtbot.waitUntil(lambda: online.state.fetched_at is not None and online.state.fetched_at >= clock.now(),
+                    timeout=WAIT_MS)
     assert online.ids() == ["s3", "s2", "s1"] and online.state.error is None
     assert not any(t.startswith("Stand:") for t in online.texts())
     live.publish(message("n1", "Neu nach dem Neustart"))
