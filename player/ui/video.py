@@ -524,6 +524,11 @@ class VideoView(ItemView):
     """A video item. ``ready`` means: the first picture is decoded and will be drawn the moment the view starts."""
 
     item: VideoItem
+    # class-level defaults: Qt may deliver show/hide/resize events while ItemView.__init__ runs (it hides the new
+    # view; under a native parent that is an event), before __init__ below has set these. Seen in the soak: the
+    # AttributeError ended the zone's sequencing, and the zone froze after a layout switch.
+    _pb: _Playback | None = None
+    _state = "new"
 
     def __init__(self, item: VideoItem, ctx: RenderContext, parent: QWidget):
         super().__init__(item, ctx, parent)
