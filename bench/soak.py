@@ -95,7 +95,8 @@ def main() -> None:
     cfg = tmp / "player.toml"
     cfg.write_text(f'[player]\nstate_dir = "{tmp}/state"\ncache_dir = "{tmp}/cache"\nlog_level = "debug"\n')
     xvfb, display = start_xvfb()
-    env = {**os.environ, "DISPLAY": display, "QT_QPA_PLATFORM": "xcb"}
+    # MALLOC_ARENA_MAX=2 as systemd/osc-player.service sets it: the figures are those of the installed player
+    env = {"MALLOC_ARENA_MAX": "2", **os.environ, "DISPLAY": display, "QT_QPA_PLATFORM": "xcb"}
     proc = subprocess.Popen([sys.executable, "-m", "player.cli", "run", "--config", str(cfg), "--source",
                              str(tmp / "screen"), "--windowed", "1920x1080"], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)

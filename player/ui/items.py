@@ -123,6 +123,11 @@ class ItemView(QWidget):
     def first_frame_ready(self) -> bool:
         return self.is_ready
 
+    def native_surface(self) -> QWidget | None:
+        """A native window this view shows its picture in (VLC's), which the player window must stack; None for
+        views Qt paints."""
+        return None
+
 
 # A crossfade changes brightness, not position: 30 steps a second look as smooth as TV dissolves (25/30 fps) and
 # cost a third less than 60 (demo, Xvfb: the crossfade share of CPU 2.0-2.3 % -> 1.3-1.5 % of one core).

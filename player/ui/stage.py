@@ -82,8 +82,7 @@ class Stage(QWidget):
         out: list[QWidget] = []
         for zone in self.zones:
             for view in (zone.current, zone.pending):
-                surface = getattr(view, "native_surface", None)
-                found = surface() if callable(surface) else None
+                found = view.native_surface() if view is not None else None
                 if found is not None:
                     out.append(found)
         return out

@@ -213,7 +213,7 @@ class PlayerWindow(QWidget, ScreenFollower):
             self.interrupt = self._make_stage(layouts[interrupt_name], transparent=False)
             self.interrupt.show()
             self.interrupt.start()
-        self._restack()
+        self.restack()
 
     def _make_stage(self, layout: Layout, transparent: bool) -> Stage:
         stage = Stage(layout, self.ctx, self, transparent=transparent)
@@ -236,7 +236,7 @@ class PlayerWindow(QWidget, ScreenFollower):
                 return
             old = self.main
             self.main, self._incoming = stage, None
-            self._restack()
+            self.restack()
             if old is not None:
                 old.stop()
                 old.deleteLater()
@@ -262,8 +262,6 @@ class PlayerWindow(QWidget, ScreenFollower):
                 surface.raise_()
         if self.message.isVisible():
             self.message.raise_()
-
-    _restack = restack
 
     def _stages(self) -> list[Stage]:
         return [s for s in [self.main, *self.overlays, self.interrupt] if s is not None]

@@ -411,6 +411,18 @@ class LiveWidget(ItemView):
             return f"{self.t('yesterday')}, {local:%H:%M}{suffix}"
         return f"{local:%d.%m.%Y}"
 
+    def titled(self, c: Canvas, now: datetime, title_key: str, rows_hint: float = 14.0, cols_hint: float = 14.0,
+               lo: float = 18.0, hi: float = 52.0) -> tuple[int, QRect]:
+        """The list widgets' frame: the base unit, the header (the `title` option, else the screen string
+        *title_key*, with the stale mark) and the body rectangle below it."""
+        u = self.unit(rows_hint=rows_hint, cols_hint=cols_hint, lo=lo, hi=hi)
+        rect = self.content_rect(u)
+        title = self.options.get("title")
+        if not isinstance(title, str):
+            title = self.t(title_key)
+        top = rect.top() + self.header(c, rect, title, now, u)
+        return u, QRect(rect.left(), top, rect.width(), rect.bottom() + 1 - top)
+
     def placeholder(self, c: Canvas, rect: QRect, text: str, u: int) -> None:
         """The calm 'nothing at the moment' line, centred in what is left of the widget."""
         font = self.font(0.85 * u)

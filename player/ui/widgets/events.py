@@ -61,11 +61,7 @@ class EventList(LiveWidget):
         return soonest
 
     def paint_content(self, c: Canvas, now: datetime) -> None:
-        u = self.unit(rows_hint=14, cols_hint=14, lo=18, hi=52)
-        rect = self.content_rect(u)
-        title = self.options.get("title") if isinstance(self.options.get("title"), str) else self.t("events_title")
-        top = rect.top() + self.header(c, rect, title, now, u)
-        body = QRect(rect.left(), top, rect.width(), rect.bottom() + 1 - top)
+        u, body = self.titled(c, now, "events_title")
         sections = self.sections(now)
         if not sections:
             self.placeholder(c, body, self.t("events_empty"), u)

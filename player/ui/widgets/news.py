@@ -55,11 +55,7 @@ class NewsList(LiveWidget):
         return midnight if soonest is None or midnight < soonest else soonest
 
     def paint_content(self, c: Canvas, now: datetime) -> None:
-        u = self.unit(rows_hint=14, cols_hint=14, lo=18, hi=52)
-        rect = self.content_rect(u)
-        title = self.options.get("title") if isinstance(self.options.get("title"), str) else self.t("news_title")
-        top = rect.top() + self.header(c, rect, title, now, u)
-        body = QRect(rect.left(), top, rect.width(), rect.bottom() + 1 - top)
+        u, body = self.titled(c, now, "news_title")
         entries = news_entries(self.value)
         if not entries:
             self.placeholder(c, body, self.t("news_empty"), u)

@@ -43,11 +43,7 @@ class PlaceList(LiveWidget):
         return value.places if isinstance(value, Places) else ()
 
     def paint_content(self, c: Canvas, now: datetime) -> None:
-        u = self.unit(rows_hint=14, cols_hint=14, lo=18, hi=52)
-        rect = self.content_rect(u)
-        title = self.options.get("title") if isinstance(self.options.get("title"), str) else self.t("places_title")
-        top = rect.top() + self.header(c, rect, title, now, u)
-        body = QRect(rect.left(), top, rect.width(), rect.bottom() + 1 - top)
+        u, body = self.titled(c, now, "places_title")
         places = self.places()
         if not places:
             self.placeholder(c, body, self.t("places_empty"), u)
@@ -97,16 +93,11 @@ class PlaceMap(PlaceList):
     """The overview: north up, the screen in the middle, the places as numbered dots, a legend."""
 
     def paint_content(self, c: Canvas, now: datetime) -> None:
-        u = self.unit(rows_hint=16, cols_hint=18, lo=16, hi=44)
-        rect = self.content_rect(u)
-        title = self.options.get("title") if isinstance(self.options.get("title"), str) else self.t("map_title")
-        top = rect.top() + self.header(c, rect, title, now, u)
-        body = QRect(rect.left(), top, rect.width(), rect.bottom() + 1 - top)
-        places = self.places()
-        value = self.value
-        if not isinstance(value, Places):
+        u, body = self.titled(c, now, "map_title", rows_hint=16, cols_hint=18, lo=16, hi=44)
+        if not isinstance(self.value, Places):
             self.placeholder(c, body, self.t("places_empty"), u)
             return
+        places = self.places()
         gap = round(0.6 * u)
         if body.width() >= body.height() * 1.3:  # landscape: map left, legend right
             side = min(body.height(), body.width() // 2)

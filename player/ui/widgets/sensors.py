@@ -33,11 +33,7 @@ class SensorPanel(LiveWidget):
         return f"{number} {r.unit}".strip()
 
     def paint_content(self, c: Canvas, now: datetime) -> None:
-        u = self.unit(rows_hint=13, cols_hint=13, lo=18, hi=52)
-        rect = self.content_rect(u)
-        title = self.options.get("title") if isinstance(self.options.get("title"), str) else self.t("sensors_title")
-        top = rect.top() + self.header(c, rect, title, now, u)
-        body = QRect(rect.left(), top, rect.width(), rect.bottom() + 1 - top)
+        u, body = self.titled(c, now, "sensors_title", rows_hint=13, cols_hint=13, lo=18, hi=52)
         groups = self.groups()
         if not groups:
             self.placeholder(c, body, self.t("sensors_empty"), u)

@@ -92,11 +92,7 @@ class TwinMessageList(LiveWidget):
         return bar + max(4, round(0.45 * u))
 
     def _list(self, c: Canvas, now: datetime) -> None:
-        u = self.unit(rows_hint=14, cols_hint=14, lo=18, hi=52)
-        rect = self.content_rect(u)
-        title = self.options.get("title") if isinstance(self.options.get("title"), str) else self.t("twin_title")
-        top = rect.top() + self.header(c, rect, title, now, u)
-        body = QRect(rect.left(), top, rect.width(), rect.bottom() + 1 - top)
+        u, body = self.titled(c, now, "twin_title")
         messages = self.messages()
         if not messages:
             self.placeholder(c, body, self.t("twin_empty"), u)
