@@ -76,6 +76,7 @@ def test_video_view_is_registered() -> None:
 
 # ------------------------------------------------------------------------------------ the X11 run (parent)
 @offscreen_only
+@pytest.mark.timeout(900)  # the subprocess may take up to 600 s (run_pytest_under_x); the suite default is 300 s
 def test_x11_video_cases() -> None:
     """Runs the x11_ tests below against a private Xvfb (a subprocess with QT_QPA_PLATFORM=xcb)."""
     require_tool("Xvfb")
