@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 from PySide6.QtGui import QColor, QImage
 
 from screens import DEMO_DIR, ROOT, one_zone, solid_image, write_screen
+from videos import make_video
 
 CLI = [sys.executable, "-m", "player.cli"]
 
@@ -81,6 +83,32 @@ def test_preview_places_zones_and_letterboxes(tmp_path: Path) -> None:
     assert near(img.pixelColor(750, 350), (0x33, 0x66, 0x99))  # layout background shows through
     assert near(img.pixelColor(750, 650), (0, 255, 0))  # the image zone, bottom right
     assert near(img.pixelColor(250, 650), (0x33, 0x66, 0x99))
+
+
+def test_preview_shows_the_first_frame_of_a_video_item(tmp_path: Path) -> None:
+    """A video zone in the PNG shows the clip's picture (decoded offscreen), not the zone or layout background."""
+    try:
+        import vlc  # noqa: F401
+    except (ImportError, OSError) as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"python-vlc/libvlc not usable: {exc}")
+        pytest.skip(f"python-vlc/libvlc not usable: {exc}")
+    make_video(tmp_path / "screen" / "red.mp4", "red", 2.0)  # fails under CI=true when ffmpeg is missing
+    doc = one_zone([], background="#0000ff")
+    doc["layouts"]["main"]["zones"] = [
+        {"id": "film", "x": 0, "y": 0, "width": 960, "height": 540, "background": "#00ff00",
+         "items": [{"type": "video", "src": "red.mp4", "fit": "stretch"}]},
+    ]
+    write_screen(tmp_path / "screen", doc)
+    out = tmp_path / "v.png"
+    res = run_cli("preview", "--source", str(tmp_path / "screen"), "--at", "2026-12-01T10:00:00+01:00",
+                  "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    assert "not every zone was ready" not in res.stderr, res.stderr
+    img = QImage(str(out))
+    assert (img.width(), img.height()) == (1920, 1080)
+    assert near(img.pixelColor(480, 270), (255, 0, 0), tol=30), img.pixelColor(480, 270).name()  # the video
+    assert near(img.pixelColor(1440, 810), (0, 0, 255))  # outside the zone: the layout background
 
 
 def test_preview_and_validate_refuse_a_broken_document(tmp_path: Path) -> None:
