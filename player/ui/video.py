@@ -520,6 +520,17 @@ def _replay(pb: _Playback) -> None:
         pb.player.play()
 
 
+def _release_orphan(attrs: dict[str, Any], engine: VideoEngine) -> None:
+    """A VideoView's C++ side is gone: release the player it still held (``attrs`` is the view's ``__dict__``)."""
+    pb = attrs.get("_pb")
+    if pb is None:
+        return
+    attrs["_pb"] = None
+    pb.handler = None
+    log.warning("video: a view was deleted while its player was still open; released now")
+    engine.dispose(pb)
+
+
 class VideoView(ItemView):
     """A video item. ``ready`` means: the first picture is decoded and will be drawn the moment the view starts."""
 
@@ -544,6 +555,9 @@ class VideoView(ItemView):
         self._timeout = QTimer(self)
         self._timeout.setSingleShot(True)
         self._timeout.timeout.connect(self._no_picture)
+        # last line of defence: a view deleted without stop() (its zone or layout deleted under it) must not keep
+        # its VLC player, video output and threads alive for the life of the process
+        self.destroyed.connect(lambda _obj=None, attrs=self.__dict__, engine=self._engine: _release_orphan(attrs, engine))
 
     @property
     def ends_itself(self) -> bool:

@@ -9,6 +9,7 @@ itself when the next window opens.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from PySide6.QtCore import QEasingCurve, QPropertyAnimation, Qt, QTimer, Signal
@@ -54,6 +55,7 @@ class ZoneWidget(QWidget):
         self._validity_timer.setTimerType(Qt.TimerType.PreciseTimer)  # a coarse timer may be 5 % off: 30 min in 10 h
         self._validity_timer.timeout.connect(self._validity_changed)
         self._fade: QPropertyAnimation | None = None
+        self._fade_end: Callable[[], None] | None = None  # finishes the running crossfade (disposes the outgoing view)
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, False)
 
     # ----------------------------------------------------------------------------------------------- public
@@ -65,6 +67,7 @@ class ZoneWidget(QWidget):
         self._started = False
         self._timer.stop()
         self._validity_timer.stop()
+        self._finish_fade()
         for view in (self.current, self.pending):
             if view is not None:
                 self._dispose(view)
@@ -214,6 +217,7 @@ class ZoneWidget(QWidget):
         self._arm_validity_timer()
 
     def _switch_to(self, view: ItemView, index: int) -> None:
+        self._finish_fade()  # a fade still running ends now (its outgoing view is disposed): one fade at a time
         old = self.current
         self.current, self.pending = view, None
         self._index = index
@@ -252,14 +256,26 @@ class ZoneWidget(QWidget):
         anim.setEasingCurve(QEasingCurve.Type.InOutQuad)
 
         def done() -> None:
+            if self._fade is not anim:
+                return
+            self._fade = self._fade_end = None
             incoming.setGraphicsEffect(None)  # back to direct painting
             self._dispose(outgoing)
+            anim.deleteLater()
 
         anim.finished.connect(done)
-        if self._fade is not None:
-            self._fade.stop()
-        self._fade = anim
+        self._fade, self._fade_end = anim, done
         anim.start()
+
+    def _finish_fade(self) -> None:
+        """End a running crossfade now. Its outgoing view (a playing video, say) must be disposed here: a stopped
+        animation never emits ``finished``, and a view deleted with its zone would keep its VLC player and video
+        output alive (the soak found one left behind by a layout switch during a video's fade-out)."""
+        anim, end = self._fade, self._fade_end
+        if anim is None or end is None:
+            return
+        anim.stop()
+        end()
 
     def _show_nothing(self, now: datetime) -> None:
         """No valid item: the zone shows its background (never a frozen last frame) and wakes up by itself."""
