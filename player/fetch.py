@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import requests
 import urllib3
@@ -187,8 +187,12 @@ class Downloader:
         backoff_max: float = 60.0,
         max_document_bytes: int = 10 * 1024 * 1024,
         user_agent: str = USER_AGENT,
+        redirect_check: Callable[[str], str | None] | None = None,
     ) -> None:
         self.cache = cache
+        #: Checks every redirect target before it is followed: None lets it pass, else the one-line reason why
+        #: not (the download fails with it, nothing is requested from that target). None: no check.
+        self.redirect_check = redirect_check
         self._own_session = session is None
         if session is None:
             session = requests.Session()
@@ -339,10 +343,14 @@ class Downloader:
     @contextlib.contextmanager
     def _request(self, url: str, headers: dict[str, str]) -> Iterator[requests.Response]:
         headers = {"User-Agent": self.user_agent, **headers}
+        hooks = {"response": self._redirect_guard(url)} if self.redirect_check is not None else None
+        answered = False
         try:
             with self.session.get(
-                url, headers=headers, stream=True, timeout=self.timeout, verify=self.verify, allow_redirects=True
+                url, headers=headers, stream=True, timeout=self.timeout, verify=self.verify, allow_redirects=True,
+                hooks=hooks,
             ) as resp:
+                answered = True
                 yield resp
         except requests.exceptions.SSLError as exc:
             raise FetchError(url, f"TLS verification failed ({_short(exc)})") from None
@@ -354,6 +362,26 @@ class Downloader:
         except requests.exceptions.RequestException as exc:
             what = "timed out" if "timed out" in str(exc).lower() else "connection failed"
             raise FetchError(url, f"{what} ({_short(exc)})", retryable=True) from None
+        except OSError as exc:  # requests raises a bare OSError for a CA bundle it cannot load
+            if not answered and isinstance(self.verify, str):
+                raise FetchError(url, f"cannot use the CA bundle cache.ca_file = {self.verify!r} "
+                                      f"({_short(exc)}); fix or empty cache.ca_file in player.toml") from None
+            raise
+
+    def _redirect_guard(self, url: str) -> Callable[..., requests.Response]:
+        """A response hook (runs for every hop) refusing a redirect whose target ``redirect_check`` rejects."""
+        check = self.redirect_check
+
+        def guard(resp: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
+            if check is not None and resp.is_redirect:
+                target = urljoin(resp.url, resp.headers.get("Location", ""))
+                problem = check(target)
+                if problem:
+                    resp.close()
+                    raise FetchError(url, f"redirected to {display_url(target)}: {problem}")
+            return resp
+
+        return guard
 
     def _check_status(self, url: str, resp: requests.Response) -> None:
         code = resp.status_code

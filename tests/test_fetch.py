@@ -9,8 +9,11 @@ import signal
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -351,3 +354,87 @@ def test_kill_9_during_download_then_repair_and_resume(srv: FaultServer, tmp_pat
     assert srv.requests_for("/big.bin")[-1].headers["range"] == f"bytes={partial}-"
     assert list(cache.tmp_dir.iterdir()) == []
     cache.close()
+
+
+# ------------------------------------------------------------------------------------------------ redirects
+class _Redirector:
+    """A real HTTP server on 127.0.0.1 answering every GET with 302 to ``routes[path]`` (a full URL)."""
+
+    def __init__(self) -> None:
+        routes: dict[str, str] = {}
+        hits: list[str] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+                hits.append(self.path)
+                self.send_response(302)
+                self.send_header("Location", routes.get(self.path, "/nowhere"))
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.routes, self.hits = routes, hits
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+    @property
+    def netloc(self) -> str:
+        return f"127.0.0.1:{self.httpd.server_address[1]}"
+
+    def url(self, path: str) -> str:
+        return f"http://{self.netloc}{path}"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def redirector() -> Iterator[_Redirector]:
+    server = _Redirector()
+    yield server
+    server.close()
+
+
+def only_hosts(*netlocs: str) -> Callable[[str], str | None]:
+    def check(url: str) -> str | None:
+        netloc = urlsplit(url).netloc
+        return None if netloc in netlocs else f"host '{netloc}' is not allowed; refused"
+
+    return check
+
+
+def test_redirect_to_another_host_is_refused_before_it_is_followed(srv: FaultServer, redirector: _Redirector,
+                                                                   cache: ContentCache) -> None:
+    # two ports on 127.0.0.1 = two hosts: files may come from the redirector's host only
+    redirector.routes["/bild.jpg"] = srv.url("/big.bin")
+    with Downloader(cache, retries=3, backoff_base=0.001, redirect_check=only_hosts(redirector.netloc)) as dl:
+        with pytest.raises(FetchError) as info:
+            dl.fetch(redirector.url("/bild.jpg"))
+    line = str(info.value)
+    assert "\n" not in line and redirector.url("/bild.jpg") in line and srv.base_url in line and "refused" in line
+    assert redirector.hits == ["/bild.jpg"]  # not retried: a policy, not a network problem
+    assert srv.arrivals("/big.bin") == 0  # the other host was never asked
+    assert cache.stats() == (0, 0) and tmp_files(cache) == []
+
+
+def test_every_hop_is_checked(srv: FaultServer, redirector: _Redirector, cache: ContentCache) -> None:
+    redirector.routes["/a"] = redirector.url("/b")  # same host: fine
+    redirector.routes["/b"] = srv.url("/big.bin")  # second hop leaves the host
+    with Downloader(cache, retries=0, redirect_check=only_hosts(redirector.netloc)) as dl:
+        with pytest.raises(FetchError, match="redirected to"):
+            dl.fetch(redirector.url("/a"))
+    assert redirector.hits == ["/a", "/b"] and srv.arrivals("/big.bin") == 0
+
+
+def test_redirect_to_an_allowed_host_is_followed(srv: FaultServer, redirector: _Redirector,
+                                                 cache: ContentCache) -> None:
+    redirector.routes["/bild.jpg"] = srv.url("/big.bin")
+    check = only_hosts(redirector.netloc, f"127.0.0.1:{srv.port}")
+    with Downloader(cache, retries=0, redirect_check=check) as dl:
+        assert dl.fetch(redirector.url("/bild.jpg")).sha == sha(BIG)
+    with Downloader(cache, retries=0) as unchecked:  # without a check redirects are followed as before
+        assert unchecked.fetch_document(redirector.url("/bild.jpg")).data == BIG

@@ -31,6 +31,7 @@ import tomllib
 from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from player.identity import device_id
 from player.parse_rest import HubError, HubUnavailable, ParseClient, decode_file_url, decode_geopoint, pointer
@@ -40,6 +41,7 @@ from player.sources.names import screen_name
 from player.sources.stele import (
     HubContent,
     TranslateOptions,
+    file_host_allowed,
     name_of,
     placeholder_document,
     pointer_id,
@@ -368,6 +370,18 @@ def _json(value: Any) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ factory
+def redirect_check(hub_url: str, allowed: Collection[str]) -> Callable[[str], str | None]:
+    """The file-host rule for every redirect hop of a download: a hub file URL may not lead elsewhere."""
+
+    def check(url: str) -> str | None:
+        if file_host_allowed(url, hub_url, allowed):
+            return None
+        return (f"host '{urlsplit(url).hostname}' is neither the hub's host nor in hub.allowed_file_hosts; "
+                "refused")
+
+    return check
+
+
 def _twin_configured(config: Any) -> bool:
     try:
         return bool(str(config["twin"].get("url") or "").strip())
@@ -397,7 +411,10 @@ def make_hub_source(config: Any, downloader: Any = None) -> HubSource:
     rotation = int(player.get("rotation") or 0)
     canvas = (1080, 1920) if rotation in (90, 270) else (1920, 1080)
     state_dir = Path(player.get("state_dir") or ".")
-    return HubSource(client, state_dir, allowed_file_hosts=list(hub.get("allowed_file_hosts") or []),
+    allowed = list(hub.get("allowed_file_hosts") or [])
+    if downloader is not None and hasattr(downloader, "redirect_check"):
+        downloader.redirect_check = redirect_check(client.server_url, allowed)
+    return HubSource(client, state_dir, allowed_file_hosts=allowed,
                      canvas=canvas, timezone=str(player.get("timezone") or "Europe/Berlin"),
                      screen_name=str(player.get("screen_name") or ""), live_query=bool(hub.get("live_query", True)),
                      ca_file=ca_file, twin=_twin_configured(config))
