@@ -46,6 +46,7 @@ from player.model import (
     WidgetItem,
     Zone,
 )
+from player.schedule import schedule_problems, validity_problems
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "layouts"
 MAX_CANVAS = 16384
@@ -95,9 +96,10 @@ class Loaded:
 class _Reader:
     """Walks a JSON document while keeping the JSON path, collecting problems instead of raising."""
 
-    def __init__(self) -> None:
+    def __init__(self, timezone: str = "Europe/Berlin") -> None:
         self.path: list[str] = ["$"]
         self.problems: list[Problem] = []
+        self.timezone = timezone  # of items' validity (the player's zone): for the checks that need local time
 
     @property
     def where(self) -> str:
@@ -256,16 +258,11 @@ def _parse_time(r: _Reader, raw: Any) -> time | None:
 
 
 def parse_validity(r: _Reader, obj: dict[str, Any]) -> Validity:
-    """Reads ``start``, ``end``, ``weekdays``, ``times`` from ``obj`` (an item's ``valid`` or a schedule entry)."""
+    """Reads ``start``, ``end``, ``weekdays``, ``times`` from ``obj`` (an item's ``valid`` or a schedule entry).
+    Reports what cannot be read; what is readable but wrong (end before start, never active) is the business of
+    :func:`player.schedule.validity_problems`, the one validator (see :func:`check_validity`)."""
     start = _parse_bound(r, obj, "start", is_end=False)
     end = _parse_bound(r, obj, "end", is_end=True)
-    if start and end:
-        if (start.tzinfo is None) != (end.tzinfo is None):
-            with r.at("end"):
-                r.defect("start and end must both have a UTC offset or both have none")
-        elif end <= start:
-            with r.at("end"):
-                r.defect("end is not after start: this is never shown")
     days: set[int] = set()
     raw_days = r.get(obj, "weekdays", list, [])
     with r.at("weekdays"):
@@ -294,6 +291,14 @@ def parse_validity(r: _Reader, obj: dict[str, Any]) -> Validity:
     if start is None and end is None and not days and not windows:
         return ALWAYS
     return Validity(start=start, end=end, weekdays=frozenset(days), windows=tuple(windows))
+
+
+def check_validity(r: _Reader, validity: Validity, timezone: str) -> None:
+    """The checks of the one validator (:func:`player.schedule.validity_problems`), one defect per problem, at the
+    field's JSON path below the current one."""
+    for field_path, message in validity_problems(validity, timezone):
+        where = r.where + ("." + field_path if field_path else "")
+        r.problems.append(Problem(where, message, fatal=False))
 
 
 # ------------------------------------------------------------------------------------------------------ items
@@ -369,7 +374,10 @@ def parse_item(r: _Reader, obj: Any, default_id: str) -> Item | None:
     if raw_valid is not None:
         with r.at("valid"):
             r.unknown_keys(raw_valid, {"start", "end", "weekdays", "times"})
+            n_before = len(r.problems)
             validity = parse_validity(r, raw_valid)
+            if len(r.problems) == n_before:  # only what could be read completely is checked further
+                check_validity(r, validity, r.timezone)
     common: dict[str, Any] = {"id": item_id, "duration": duration, "validity": validity}
     if kind in ("image", "video"):
         src = _src(r, obj)
@@ -560,24 +568,24 @@ def _load_template(r: _Reader, name: str, templates_dir: Path) -> Layout | None:
 
 
 # ------------------------------------------------------------------------------------------------------ screen
-_SCREEN_KEYS = {"version", "name", "layouts", "layout", "default_layout", "schedule", "feeds", "description"}
+_SCREEN_KEYS = {"version", "name", "layouts", "layout", "default_layout", "schedule", "feeds", "description",
+                "power_schedule"}
 _ENTRY_KEYS = {"id", "layout", "priority", "mode", "start", "end", "weekdays", "times"}
 
 
 def parse_schedule(r: _Reader, obj: dict[str, Any], layout_names: set[str], timezone: str) -> Schedule:
+    """Reads the schedule; what cannot be read is reported here, everything else by the one validator
+    (:func:`player.schedule.schedule_problems`). One line per problem; an entry that cannot be played as written is
+    skipped (its lines say so), a bad default layout makes the document unusable."""
     raw = r.get(obj, "schedule", dict, {}, fatal=True)
-    default = obj.get("default_layout")
+    default = r.get(obj, "default_layout", str, None)
     with r.at("schedule"):
         r.unknown_keys(raw, {"default", "timezone", "entries"})
-        default = r.get(raw, "default", str, default)
-        if default is None and layout_names:
-            default = sorted(layout_names)[0] if len(layout_names) == 1 else None
-        if default is None:
-            with r.at("default"):
-                r.error("missing: which layout plays when no schedule entry applies")
-        elif default not in layout_names:
-            with r.at("default"):
-                r.error(f"unknown layout '{_short(str(default))}' (defined: {', '.join(sorted(layout_names))})")
+        n_before = len(r.problems)
+        default = r.get(raw, "default", str, default, fatal=True)
+        unreadable_default = {p.where for p in r.problems[n_before:]}
+        if default is None and len(layout_names) == 1:
+            default = next(iter(layout_names))
         tz = r.string(raw, "timezone", timezone, 64)
         try:
             ZoneInfo(tz)
@@ -586,6 +594,8 @@ def parse_schedule(r: _Reader, obj: dict[str, Any], layout_names: set[str], time
                 r.defect(f"'{_short(tz)}' is not a known time zone; using {timezone}")
             tz = timezone
         entries: list[ScheduleEntry] = []
+        paths: list[str] = []
+        unreadable: list[set[str]] = []  # per entry: the paths already reported as unreadable
         with r.at("entries"):
             for i, e in enumerate(r.get(raw, "entries", list, [])[:100_000]):
                 with r.at(i):
@@ -593,26 +603,47 @@ def parse_schedule(r: _Reader, obj: dict[str, Any], layout_names: set[str], time
                         r.defect(f"a schedule entry must be an object, got {_describe(e)}; entry skipped")
                         continue
                     r.unknown_keys(e, _ENTRY_KEYS)
-                    layout = r.get(e, "layout", str, "")
-                    if layout not in layout_names:
-                        with r.at("layout"):
-                            r.defect(f"unknown layout '{_short(layout)}'; entry skipped")
-                        continue
+                    entry_id = r.get(e, "id", str, f"entry{i + 1}")
+                    priority = r.integer(e, "priority", 0, -1_000_000, 1_000_000)
+                    mode = r.choice(e, "mode", EntryMode, EntryMode.NORMAL)
                     n_before = len(r.problems)
+                    layout = r.get(e, "layout", str, "")
                     validity = parse_validity(r, e)
-                    if len(r.problems) > n_before:  # a broken window would widen the entry: skip it instead
-                        r.defect("entry skipped because of the problems above")
-                        continue
-                    entries.append(ScheduleEntry(
-                        id=r.get(e, "id", str, f"entry{i + 1}"), layout=layout, validity=validity,
-                        priority=r.integer(e, "priority", 0, -1_000_000, 1_000_000),
-                        mode=r.choice(e, "mode", EntryMode, EntryMode.NORMAL)))
-    return Schedule(default_layout=default or "", entries=tuple(entries), timezone=tz)
+                    broken = r.problems[n_before:]
+                    for problem in broken:  # a broken window would widen the entry: it is skipped instead
+                        problem.message += "; entry skipped"
+                    unreadable.append({p.where for p in broken})
+                    paths.append(f"entries[{i}]")
+                    # an unreadable entry is still checked (unknown layout, duplicate id), but not its validity
+                    entries.append(ScheduleEntry(id=entry_id, layout=layout, validity=ALWAYS if broken else validity,
+                                                 priority=priority, mode=mode))
+        schedule = Schedule(default_layout=default or "", entries=tuple(entries), timezone=tz)
+        base = r.where
+        dropped = {k for k, seen in enumerate(unreadable) if seen}
+        for p in schedule_problems(schedule, layout_names, paths):
+            where = f"{base}.{p.path}"
+            if p.entry is not None and where in unreadable[p.entry]:
+                continue  # already said why it cannot be read
+            if p.entry is None:
+                if where not in unreadable_default:
+                    r.problems.append(Problem(where, p.message, fatal=True))  # no usable default layout
+                continue
+            if p.drops_entry:
+                dropped.add(p.entry)
+            r.problems.append(Problem(where, p.message + ("; entry skipped" if p.drops_entry else ""), fatal=False))
+    if dropped:
+        schedule = Schedule(default_layout=schedule.default_layout, timezone=tz,
+                            entries=tuple(e for k, e in enumerate(entries) if k not in dropped))
+    return schedule
 
 
 def parse_screen(doc: Any, origin: str, templates_dir: Path = TEMPLATES_DIR,
                  timezone: str = "Europe/Berlin") -> tuple[Screen | None, list[Problem]]:
-    r = _Reader()
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        timezone = "Europe/Berlin"  # config.py has reported it already
+    r = _Reader(timezone)
     if not isinstance(doc, dict):
         r.error(f"the document must be a JSON object, got {_describe(doc)}")
         return None, r.problems
@@ -653,8 +684,14 @@ def parse_screen(doc: Any, origin: str, templates_dir: Path = TEMPLATES_DIR,
             with r.at("feeds"), r.at(name):
                 r.defect(f"a feed must be an object, got {_describe(conf)}; feed skipped")
             feeds.pop(name)
+    power = r.get(doc, "power_schedule", dict, None)
+    if power is not None and not all(isinstance(v, str) or (isinstance(v, list) and all(isinstance(w, str) for w in v))
+                                     for v in power.values()):
+        with r.at("power_schedule"):
+            r.defect('each value must be a text like "06:00-22:00" (or a list of them); power schedule ignored')
+        power = None
     screen = Screen(name=r.string(doc, "name", Path(origin).stem, 200), layouts=layouts, schedule=schedule,
-                    feeds=feeds)
+                    feeds=feeds, power_schedule=power)
     return screen, r.problems
 
 

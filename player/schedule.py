@@ -46,8 +46,11 @@ __all__ = [
     "next_validity_change",
     "timeline",
     "format_timeline",
+    "ScheduleProblem",
+    "schedule_problems",
     "validate_schedule",
     "validate_validity",
+    "validity_problems",
     "parse_weekday",
     "parse_clock_time",
     "to_instant",
@@ -666,69 +669,108 @@ def format_timeline(segments: Sequence[TimelineSegment], tz: ZoneInfo) -> str:
     return "\n".join(lines)
 
 
-def validate_validity(validity: Validity, tz: ZoneInfo | str, where: str) -> list[str]:
-    """Problems of one validity, one line each, every line starting with ``where``."""
-    problems: list[str] = []
+@dataclass(frozen=True)
+class ScheduleProblem:
+    """One problem of a schedule. ``path``: where, relative to the schedule object (``"default"``,
+    ``"entries[3].end"``, ``"entries[3]"``); ``entry``: the index in ``schedule.entries`` it concerns (None: the
+    schedule as a whole); ``drops_entry``: the entry cannot be played as written (a loader skips it)."""
+
+    path: str
+    message: str
+    entry: int | None = None
+    drops_entry: bool = True
+
+
+def validity_problems(validity: Validity, tz: ZoneInfo | str) -> list[tuple[str, str]]:
+    """Problems of one validity as ``(field, what is wrong)``; ``field`` is ``"end"``, ``"weekdays"``,
+    ``"times[0].from"``, ... or ``""`` for the validity as a whole. Empty list: fine."""
+    problems: list[tuple[str, str]] = []
     for name, bound in (("start", validity.start), ("end", validity.end)):
         if bound is not None and not isinstance(bound, datetime):
-            problems.append(f"{where}: {name} {bound!r} is not a date and time")
+            problems.append((name, f"{bound!r} is not a date and time"))
     if validity.start is not None and validity.end is not None and not problems:
-        clock = _clock(tz)
-        s, e = _utc(validity.start, clock), _utc(validity.end, clock)
-        if e < s:
-            problems.append(f"{where}: end {validity.end.isoformat()} is before start {validity.start.isoformat()}")
-        elif e == s:
-            problems.append(f"{where}: empty date range (end {validity.end.isoformat()} equals start)")
+        start, end = validity.start, validity.end
+        if (start.tzinfo is None) != (end.tzinfo is None):
+            problems.append(("end", "start and end must both have a UTC offset or both have none"))
+        else:
+            clock = _clock(tz)
+            if _utc(end, clock) <= _utc(start, clock):
+                problems.append(("end", "end is not after start: never active"))
     for d in sorted(validity.weekdays, key=repr):
         if not isinstance(d, int) or isinstance(d, bool) or not 0 <= d <= 6:
-            problems.append(f"{where}: weekday {d!r} out of range (0 = Monday .. 6 = Sunday)")
+            problems.append(("weekdays", f"weekday {d!r} out of range (0 = Monday .. 6 = Sunday)"))
     for k, w in enumerate(validity.windows):
         for name, t in (("from", getattr(w, "start", None)), ("to", getattr(w, "end", None))):
             if not isinstance(t, time):
-                problems.append(f"{where}: times[{k}].{name} {t!r} is an impossible time (expected HH:MM)")
+                problems.append((f"times[{k}].{name}", f"{t!r} is an impossible time (expected HH:MM)"))
             elif t.tzinfo is not None:
-                problems.append(f"{where}: times[{k}].{name} {t.isoformat()} must be local wall time, without zone")
-    if not problems:
-        cv = _compile_validity(validity, tz)
+                problems.append((f"times[{k}].{name}", f"{t.isoformat()} must be local wall time, without zone"))
+    if not problems and validity.start is not None and (validity.weekdays or validity.windows):
+        cv = _compile_validity(validity, tz)  # only days or windows can miss a date range that is not empty
         if not cv.never and cv.lower is not None and next(cv.intervals(cv.lower), None) is None:
-            problems.append(f"{where}: never active (no allowed weekday/time window inside its date range)")
+            problems.append(("", "never active (no allowed weekday/time window inside its date range)"))
     return problems
 
 
-def validate_schedule(schedule: Schedule, layout_names: Sequence[str] | set[str] | frozenset[str]) -> list[str]:
-    """Problems of a schedule, one line each (empty list: fine)."""
+def validate_validity(validity: Validity, tz: ZoneInfo | str, where: str) -> list[str]:
+    """Problems of one validity, one line each, every line starting with ``where`` (then the field)."""
+    return [f"{where}.{f}: {m}" if f else f"{where}: {m}" for f, m in validity_problems(validity, tz)]
+
+
+def schedule_problems(schedule: Schedule, layout_names: Sequence[str] | set[str] | frozenset[str],
+                      entry_paths: Sequence[str] | None = None) -> list[ScheduleProblem]:
+    """Every problem of a schedule, one each (the one validator: the document loader reports these too).
+    ``entry_paths[k]``: the path of entry ``k`` in its document (default ``entries[k]``)."""
     names = set(layout_names)
-    problems: list[str] = []
+    problems: list[ScheduleProblem] = []
     tz_ok = True
     try:
         _clock(schedule.timezone)
     except (ZoneInfoNotFoundError, ValueError, TypeError):
         tz_ok = False
-        problems.append(f"schedule.timezone: unknown time zone {schedule.timezone!r} (e.g. 'Europe/Berlin')")
-    if schedule.default_layout not in names:
-        problems.append(f"schedule.default: unknown layout {schedule.default_layout!r}")
+        problems.append(ScheduleProblem("timezone", f"unknown time zone {schedule.timezone!r} (e.g. 'Europe/Berlin')"))
+    if not schedule.default_layout:
+        problems.append(ScheduleProblem("default", "missing: which layout plays when no schedule entry applies"))
+    elif schedule.default_layout not in names:
+        problems.append(ScheduleProblem("default", f"unknown layout {schedule.default_layout!r}{_defined(names)}"))
     seen: set[str] = set()
     for k, entry in enumerate(schedule.entries):
-        where = f"schedule.entries[{k}]" + (f" ({entry.id!r})" if entry.id else "")
-        problems.extend(_entry_problems(entry, where, names, seen))
+        where = entry_paths[k] if entry_paths is not None else f"entries[{k}]"
+        found = _entry_problems(entry, names, seen)
         if tz_ok:
-            problems.extend(validate_validity(entry.validity, schedule.timezone, where))
+            found.extend((f, m, True) for f, m in validity_problems(entry.validity, schedule.timezone))
+        problems.extend(ScheduleProblem(f"{where}.{f}" if f else where, m, k, drops) for f, m, drops in found)
     return problems
 
 
-def _entry_problems(entry: ScheduleEntry, where: str, names: set[str], seen: set[str]) -> list[str]:
-    problems = []
+def validate_schedule(schedule: Schedule, layout_names: Sequence[str] | set[str] | frozenset[str]) -> list[str]:
+    """Problems of a schedule, one line each (empty list: fine): ``schedule.entries[1].end: ...``."""
+    return [f"schedule.{p.path}: {p.message}" for p in schedule_problems(schedule, layout_names)]
+
+
+def _defined(names: set[str]) -> str:
+    listed = ", ".join(sorted(names))
+    if not listed:
+        return ""
+    return f" (defined: {listed if len(listed) <= 120 else listed[:119] + '…'})"
+
+
+def _entry_problems(entry: ScheduleEntry, names: set[str], seen: set[str]) -> list[tuple[str, str, bool]]:
+    """(field, what is wrong, drops the entry) for the parts of an entry besides its validity."""
+    problems: list[tuple[str, str, bool]] = []
     if not entry.id:
-        problems.append(f"{where}: missing id")
+        problems.append(("id", "missing: a name for the entry (shown in the timeline and logs)", False))
     elif entry.id in seen:
-        problems.append(f"{where}: duplicate id {entry.id!r}")
+        problems.append(("id", f"duplicate id {entry.id!r}", False))
     seen.add(entry.id)
-    if entry.layout not in names:
-        problems.append(f"{where}: unknown layout {entry.layout!r}")
+    if not entry.layout:
+        problems.append(("layout", "missing: the layout to show", True))
+    elif entry.layout not in names:
+        problems.append(("layout", f"unknown layout {entry.layout!r}{_defined(names)}", True))
     try:
         EntryMode(entry.mode)
     except ValueError:
-        problems.append(f"{where}: unknown mode {entry.mode!r} (normal, overlay or interrupt)")
+        problems.append(("mode", f"unknown mode {entry.mode!r} (normal, overlay or interrupt)", True))
     if not isinstance(entry.priority, int) or isinstance(entry.priority, bool):
-        problems.append(f"{where}: priority {entry.priority!r} must be a whole number")
+        problems.append(("priority", f"priority {entry.priority!r} must be a whole number", True))
     return problems

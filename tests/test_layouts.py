@@ -172,3 +172,78 @@ def test_template_zones_are_overridden_by_id(tmp_path: Path) -> None:
 
 def test_schema_file_is_valid_json() -> None:
     json.loads((TEMPLATES_DIR / "layout.schema.json").read_text(encoding="utf-8"))
+
+
+def _scheduled(*entries: dict) -> dict:
+    doc = one_zone([{"type": "text", "text": "x"}])
+    doc["layouts"]["night"] = doc["layouts"]["main"]
+    doc["schedule"] = {"default": "main", "entries": [
+        {"id": "ok", "layout": "night", "times": [{"from": "22:00", "to": "06:00"}]}, *entries]}
+    return doc
+
+
+@pytest.mark.parametrize(("entry", "expected"), [
+    ({"id": "b", "layout": "night", "start": "2026-12-24T10:00", "end": "2026-12-24T09:00"},
+     ["s.json: $.schedule.entries[1].end: end is not after start: never active; entry skipped"]),
+    ({"id": "b", "layout": "night", "start": "2026-12-24", "end": "2026-12-22"},
+     ["s.json: $.schedule.entries[1].end: end is not after start: never active; entry skipped"]),
+    ({"id": "b", "layout": "nebula"},
+     ["s.json: $.schedule.entries[1].layout: unknown layout 'nebula' (defined: main, night); entry skipped"]),
+    ({"id": "b", "layout": "night", "times": [{"from": "25:00", "to": "06:00"}]},
+     ["s.json: $.schedule.entries[1].times[0].from: '25:00' is not a time of day (HH:MM); entry skipped"]),
+    ({"id": "b", "layout": "night", "weekdays": ["mo", "funday"]},
+     ["s.json: $.schedule.entries[1].weekdays[1]: 'funday' is not a weekday (mon..sun or mo..so); entry skipped"]),
+    ({"id": "b", "layout": "night", "start": "2026-05-04", "end": "2026-05-08", "weekdays": ["sa"]},
+     ["s.json: $.schedule.entries[1]: never active (no allowed weekday/time window inside its date range); "
+      "entry skipped"]),
+    ({"id": "b", "layout": "nebula", "times": [{"from": "08:00", "to": "12:60"}]},  # two problems, two lines
+     ["s.json: $.schedule.entries[1].times[0].to: '12:60' is not a time of day (HH:MM); entry skipped",
+      "s.json: $.schedule.entries[1].layout: unknown layout 'nebula' (defined: main, night); entry skipped"]),
+    ({"id": "ok", "layout": "night", "weekdays": ["sa"]},  # kept: the id only names it
+     ["s.json: $.schedule.entries[1].id: duplicate id 'ok'"]),
+])
+def test_bad_schedule_entries_give_exactly_one_line_per_problem(tmp_path: Path, capsys, entry: dict,
+                                                                expected: list[str]) -> None:
+    from player.cli import main
+
+    loaded = load_screen_dict(_scheduled(entry), "s.json")  # lenient, as the player loads
+    assert loaded.defects == expected
+    kept = [e.id for e in loaded.screen.schedule.entries]
+    assert kept == (["ok", "ok"] if "duplicate" in expected[0] else ["ok"])  # the bad entry is skipped
+    path = write_screen(tmp_path, _scheduled(entry))
+    assert main(["validate", str(path)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out == [line.replace("s.json", str(path), 1) for line in expected]
+
+
+def test_a_bad_default_layout_is_one_line_and_the_document_is_unusable() -> None:
+    doc = _scheduled()
+    doc["schedule"]["default"] = "nebula"
+    with pytest.raises(DocumentError) as err:
+        load_screen_dict(doc, "s.json")
+    assert err.value.lines == ["s.json: $.schedule.default: unknown layout 'nebula' (defined: main, night)"]
+    doc["schedule"]["default"] = 7
+    with pytest.raises(DocumentError) as err:
+        load_screen_dict(doc, "s.json")
+    assert err.value.lines == ["s.json: $.schedule.default: expected string, got integer 7"]
+
+
+def test_a_date_only_end_includes_that_day() -> None:
+    """``"end": "2026-12-26"`` means up to the end of 26 December: the entry ends at the next local midnight."""
+    from zoneinfo import ZoneInfo
+
+    from player.schedule import next_change, resolve
+
+    berlin = ZoneInfo("Europe/Berlin")
+    doc = _scheduled({"id": "xmas", "layout": "night", "priority": 5, "start": "2026-12-24", "end": "2026-12-26"})
+    schedule = load_screen_dict(doc, "s.json", strict=True).screen.schedule
+    xmas = schedule.entries[1]
+    assert (xmas.validity.start, xmas.validity.end) == (datetime(2026, 12, 24), datetime(2026, 12, 27))
+    assert resolve(schedule, datetime(2026, 12, 26, 23, 59, 59, tzinfo=berlin)).entry_ids == ("xmas",)
+    assert next_change(schedule, datetime(2026, 12, 26, 12, 0, tzinfo=berlin)) == datetime(2026, 12, 27, 0, 0,
+                                                                                           tzinfo=berlin)
+    assert resolve(schedule, datetime(2026, 12, 27, 0, 0, tzinfo=berlin)).entry_ids == ("ok",)  # night again
+    # with a time the end is exclusive, as written
+    doc = _scheduled({"id": "xmas", "layout": "night", "start": "2026-12-24", "end": "2026-12-26T00:00"})
+    end = load_screen_dict(doc, "s.json", strict=True).screen.schedule.entries[1].validity.end
+    assert end == datetime(2026, 12, 26)

@@ -286,15 +286,15 @@ def test_validate_schedule_names_each_problem_in_one_line() -> None:
     )
     problems = validate_schedule(bad, {"info"})
     assert all("\n" not in p for p in problems)
-    joined = "\n".join(problems)
-    assert "schedule.default: unknown layout 'nope'" in joined
-    assert "entries[0] ('a'): unknown layout 'missing'" in joined
-    assert "entries[1] ('b'): end 2026-01-01T00:00:00 is before start" in joined
-    assert "entries[2] ('c'): weekday 7 out of range" in joined
-    assert "entries[3] ('d'): times[0].from '25:00' is an impossible time" in joined
-    assert "entries[4] ('e'): never active" in joined
-    assert "entries[5] ('a'): duplicate id 'a'" in joined
-    assert len(problems) == 7
+    assert problems == [
+        "schedule.default: unknown layout 'nope' (defined: info)",
+        "schedule.entries[0].layout: unknown layout 'missing' (defined: info)",
+        "schedule.entries[1].end: end is not after start: never active",
+        "schedule.entries[2].weekdays: weekday 7 out of range (0 = Monday .. 6 = Sunday)",
+        "schedule.entries[3].times[0].from: '25:00' is an impossible time (expected HH:MM)",
+        "schedule.entries[4]: never active (no allowed weekday/time window inside its date range)",
+        "schedule.entries[5].id: duplicate id 'a'",
+    ]
     good = entries(ScheduleEntry("n", "default", Validity(windows=(window("22:00", "02:00"),))))
     assert validate_schedule(good, ["default"]) == []
     assert validate_schedule(Schedule("default", timezone="Mars/Olympus"), ["default"]) == [
