@@ -247,6 +247,8 @@ class Screen:
     layouts: dict[str, Layout]
     schedule: Schedule
     feeds: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # display on/off windows ("mon-fri" -> "06:00-22:00"); None: the document has none (player.toml's apply)
+    power_schedule: dict[str, Any] | None = None
 
     def __hash__(self) -> int:
         return id(self)

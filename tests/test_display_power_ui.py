@@ -3,6 +3,7 @@ at the scheduled instant (content rebuilt), a remote override holds until the ne
 
 from __future__ import annotations
 
+import shutil
 import stat
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from player.clock import FakeClock
 from player.layouts import load_screen_dict
-from player.system.display_power import PowerSchedule, XsetDisplayPower
+from player.system.display_power import PowerSchedule, XsetDisplayPower, choose_backend
 from player.ui.bridge import WorkerBridge
 from player.ui.items import RenderContext
 from player.ui.power import DisplayPowerController
@@ -20,12 +21,28 @@ from screens import one_zone
 BERLIN = ZoneInfo("Europe/Berlin")
 
 
-def fake_xset(tmp_path: Path) -> tuple[Path, Path]:
+def fake_xset(tmp_path: Path, monitor: str = "On") -> tuple[Path, Path]:
+    """A fake ``xset`` that logs its arguments and keeps the monitor state as a real X server would:
+    ``dpms force on|off`` changes it, ``q`` reports it."""
     log = tmp_path / "calls.log"
-    exe = tmp_path / "xset"
-    exe.write_text(f'#!/bin/sh\necho "$@" >> {log}\n')
+    state = tmp_path / "monitor"
+    state.write_text(monitor)
+    exe = tmp_path / "bin" / "xset"
+    exe.parent.mkdir(exist_ok=True)
+    exe.write_text(f"""#!/bin/sh
+echo "$@" >> {log}
+case "$1 $2 $3" in
+  "dpms force on") echo On > {state} ;;
+  "dpms force off") echo Off > {state} ;;
+  "q  ") echo "DPMS (Energy Star):"; echo "  Monitor is $(cat {state})" ;;
+esac
+""")
     exe.chmod(exe.stat().st_mode | stat.S_IEXEC)
     return exe, log
+
+
+def calls(log: Path) -> list[str]:
+    return log.read_text().splitlines() if log.exists() else []
 
 
 def test_display_follows_the_power_schedule(qtbot, tmp_path: Path) -> None:
@@ -42,7 +59,9 @@ def test_display_follows_the_power_schedule(qtbot, tmp_path: Path) -> None:
     exe, log = fake_xset(tmp_path)
     power = DisplayPowerController(window, PowerSchedule({"daily": "06:00-22:00"}, tz=BERLIN),
                                    XsetDisplayPower(str(exe), display=":0"), clock, BERLIN, bridge)
-    power.start()
+    with qtbot.waitSignal(power.backend_done, timeout=5000) as started:
+        power.start()
+    assert started.args == [None] and calls(log) == ["q"]  # on already at start: only asked, not switched
     assert power.on is True and window.main is not None
     assert power.next_change == datetime(2026, 12, 1, 22, 0, tzinfo=BERLIN)
     assert power._timer.isActive()
@@ -67,3 +86,62 @@ def test_display_follows_the_power_schedule(qtbot, tmp_path: Path) -> None:
     assert log.read_text().count("\n") == calls_before  # already on: the backend is not called again
     window._allow_close = True
 
+
+
+def make_window(qtbot, clock: FakeClock, bridge: WorkerBridge) -> PlayerWindow:  # noqa: ANN001
+    ctx = RenderContext(clock=clock, timezone=BERLIN, resolve_media=lambda _r: None, bridge=bridge)
+    window = PlayerWindow(ctx, branding={}, kiosk=False)
+    qtbot.addWidget(window)
+    window._allow_close = True
+    return window
+
+
+def test_a_restart_inside_the_on_window_switches_a_dark_display_on(qtbot, tmp_path: Path) -> None:
+    """A remote "display off", then the player restarts (crash, update) while the schedule says on: the display
+    must not stay dark all day. The backend is found on PATH, as choose_backend finds it on a kiosk."""
+    exe, log = fake_xset(tmp_path)
+    clock = FakeClock(datetime(2026, 12, 1, 10, 0, tzinfo=UTC))  # 11:00 in Berlin: on by the schedule
+    schedule = PowerSchedule({"daily": "06:00-22:00"}, tz=BERLIN)
+    env = {"PATH": str(exe.parent), "DISPLAY": ":0"}
+    bridge = WorkerBridge()
+
+    first = DisplayPowerController(make_window(qtbot, clock, bridge), schedule,
+                                   choose_backend("auto", which=lambda n: shutil.which(n, path=env["PATH"]), env=env,
+                                                  root=tmp_path), clock, BERLIN, bridge)
+    assert first.backend.name == "xset"
+    with qtbot.waitSignal(first.backend_done, timeout=5000):
+        first.start()
+    with qtbot.waitSignal(first.backend_done, timeout=5000) as off:
+        first.override(False)  # remote command
+    assert off.args == [False] and calls(log)[-1] == "dpms force off"
+
+    # the process dies here; the next one starts in the same "on" window
+    second = DisplayPowerController(make_window(qtbot, clock, bridge), schedule,
+                                    choose_backend("xset", which=lambda n: shutil.which(n, path=env["PATH"]), env=env),
+                                    clock, BERLIN, bridge)
+    before = len(calls(log))
+    with qtbot.waitSignal(second.backend_done, timeout=5000) as started:
+        second.start()
+    assert started.args == [True]
+    assert calls(log)[before:] == ["q", "dpms force on", "s off -dpms"]
+    assert (tmp_path / "monitor").read_text().strip() == "On"
+
+
+def test_start_with_an_unreadable_state_switches_on_and_start_off_hours_switches_off(qtbot, tmp_path: Path) -> None:
+    exe, log = fake_xset(tmp_path, monitor="")  # `xset q` says nothing useful: state unknown
+    bridge = WorkerBridge()
+    clock = FakeClock(datetime(2026, 12, 1, 10, 0, tzinfo=UTC))
+    schedule = PowerSchedule({"daily": "06:00-22:00"}, tz=BERLIN)
+    power = DisplayPowerController(make_window(qtbot, clock, bridge), schedule, XsetDisplayPower(str(exe)),
+                                   clock, BERLIN, bridge)
+    with qtbot.waitSignal(power.backend_done, timeout=5000) as started:
+        power.start()
+    assert started.args == [True] and calls(log) == ["q", "dpms force on", "s off -dpms"]
+
+    log.unlink()
+    night = FakeClock(datetime(2026, 12, 1, 22, 0, tzinfo=UTC))  # 23:00: off
+    window = make_window(qtbot, night, bridge)
+    power = DisplayPowerController(window, schedule, XsetDisplayPower(str(exe)), night, BERLIN, bridge)
+    with qtbot.waitSignal(power.backend_done, timeout=5000) as started:
+        power.start()
+    assert started.args == [False] and calls(log) == ["dpms force off"] and window.paused

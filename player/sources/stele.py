@@ -17,6 +17,7 @@ from urllib.parse import unquote, urlsplit
 
 from player.parse_rest import decode_date, decode_file_url, decode_geopoint, decode_pointer
 from player.sources.base import MediaSpec
+from player.system.display_power import PowerSchedule
 
 __all__ = [
     "HubContent",
@@ -27,6 +28,7 @@ __all__ = [
     "name_of",
     "placeholder_document",
     "pointer_id",
+    "power_schedule",
     "screen_status",
     "slide_items",
     "translate",
@@ -589,6 +591,60 @@ class _Translator:
         return entries
 
 
+def power_schedule(screen: Mapping[str, Any], problems: list[str]) -> dict[str, Any] | None:
+    """*Extension*: the display's on/off times from the SteleScreen row, as the screen document's
+    ``power_schedule`` (player.toml's format); None when the row has none (the player's own file applies).
+
+    ``displaySchedule`` wins over ``displayOn``/``displayOff``. It is an Array of ``{weekdays, timeFrom, timeTo}``
+    (as slideshow objects; no weekdays: every day) or an Object in player.toml's format
+    (``{"mon-fri": "06:00-22:00", "sun": "off"}``); empty means always on. ``displayOn``/``displayOff``
+    (``"HH:MM"``) are one window every day (off before on: past midnight). Unusable: one problem line, None."""
+    what = f"SteleScreen {screen.get('objectId')}"
+    raw = screen.get("displaySchedule")
+    result: dict[str, Any] | None
+    if raw is not None:
+        what += ".displaySchedule"
+        if isinstance(raw, Mapping):
+            result = {str(k): v for k, v in raw.items()}
+        elif isinstance(raw, list):
+            result = {}
+            for i, entry in enumerate(raw):
+                where = f"{what}[{i}]"
+                if not isinstance(entry, Mapping):
+                    problems.append(f"{where}: expected an object {{weekdays, timeFrom, timeTo}}; ignored")
+                    continue
+                days = _weekdays(entry.get("weekdays"), where, problems) or list(_WEEKDAY_KEYS)
+                times = _times(entry, where, problems)
+                if not times and (entry.get("timeFrom") is not None or entry.get("timeTo") is not None):
+                    continue  # a bad time: the entry is skipped (the line says so)
+                window = f"{times[0]['from']}-{times[0]['to']}" if times else "00:00-24:00"
+                for day in days:
+                    result.setdefault(day, []).append(window)
+            if raw and not result:
+                problems.append(f"{what}: no usable entry; the player's own power schedule applies")
+                return None
+        else:
+            problems.append(f"{what}: expected an Array or Object, got {type(raw).__name__}; ignored")
+            return None
+    else:
+        on, off = screen.get("displayOn"), screen.get("displayOff")
+        if on is None and off is None:
+            return None
+        what += ".displayOn/displayOff"
+        times = _times({"timeFrom": on, "timeTo": off}, what, problems)
+        if on is None or off is None or not times:
+            if on is None or off is None:
+                problems.append(f"{what}: both times are needed (HH:MM); ignored")
+            return None
+        result = {"daily": f"{times[0]['from']}-{times[0]['to']}"}
+    try:
+        PowerSchedule(result or None)
+    except (ValueError, TypeError, AttributeError) as exc:
+        problems.append(f"{what}: {exc}; the player's own power schedule applies")
+        return None
+    return result
+
+
 def placeholder_document(name: str, timezone: str = "Europe/Berlin") -> dict[str, Any]:
     """A valid document for results whose `setup` is set (the sync ignores it)."""
     return {"version": 1, "name": name or "Bildschirm",
@@ -616,4 +672,7 @@ def translate(content: HubContent, options: TranslateOptions) -> Translation:
     }
     if t.feeds:
         document["feeds"] = t.feeds
+    power = power_schedule(content.screen, t.problems)
+    if power is not None:
+        document["power_schedule"] = power
     return Translation(document=document, media=t.media.specs, problems=t.problems)

@@ -77,10 +77,52 @@ def seconds_since_process_start() -> float:
         return float("nan")
 
 
-def attach_watchdog(app: QApplication, window: PlayerWindow) -> SdNotifier:
+class WatchdogLink:
+    """The player's line to systemd (see :func:`attach_watchdog`): STATUS says what is on screen, or that the
+    display is off and until when."""
+
+    def __init__(self, notifier: SdNotifier) -> None:
+        self.notifier = notifier
+        self.layout: str | None = None
+        self.display_off: str | None = None  # the status text while the display is off
+
+    def layout_changed(self, name: str) -> None:
+        self.layout = name
+        if self.display_off is None:
+            self.notifier.status(f"playing layout '{name}'")
+
+    def follow_power(self, power: DisplayPowerController) -> None:
+        """Call before ``power.start()``. While the display is off STATUS says so; a player started off-hours
+        shows no content (nothing is rendered), so READY goes out at once instead of at the first frame."""
+
+        def changed(on: bool) -> None:
+            if on:
+                self.display_off = None
+                self.notifier.status(f"playing layout '{self.layout}'" if self.layout else "playing")
+                return
+            until = power.next_change
+            self.display_off = f"display off ({power.reason})" + (
+                f" until {until:%a %H:%M}" if until is not None else "")
+            self.notifier.ready(status=self.display_off)  # READY again is harmless; STATUS is the point
+
+        power.changed.connect(changed)
+
+    def stopping(self) -> None:
+        self.notifier.stopping()
+
+
+FREEZE_ENV = "OSC_PLAYER_TEST_FREEZE_GUI_S"
+
+
+def attach_watchdog(app: QApplication, window: PlayerWindow) -> WatchdogLink:
     """systemd integration: READY once the first frame is painted, WATCHDOG pings from the GUI thread's event loop
-    (a frozen GUI stops them and systemd restarts the player), STATUS with the layout on screen."""
+    (a frozen GUI stops them and systemd restarts the player), STATUS with the layout on screen or "display off".
+
+    Test hook (tests/test_player_watchdog.py only): with ``OSC_PLAYER_TEST_FREEZE_GUI_S=<seconds>`` the GUI thread
+    blocks once for that long, three ping intervals after the first frame, framed by the notifications
+    ``OSC_TEST=freeze`` and ``OSC_TEST=thaw``; never set it on a screen."""
     notifier = SdNotifier()
+    link = WatchdogLink(notifier)
 
     def first_frame() -> None:
         window.repaint()  # paint now, synchronously, so "first frame" means pixels, not intentions
@@ -88,16 +130,25 @@ def attach_watchdog(app: QApplication, window: PlayerWindow) -> SdNotifier:
         log.info("first frame on screen %.2f s after process start", took)
         if os.environ.get("OSC_PLAYER_BENCH"):
             print(f"OSC_FIRST_FRAME {time.clock_gettime(time.CLOCK_MONOTONIC):.6f} {took:.4f}", flush=True)
-        notifier.ready(status="playing")
+        notifier.ready(status=link.display_off or "playing")
 
     window.first_frame.connect(first_frame)
-    window.layout_changed.connect(lambda name: notifier.status(f"playing layout '{name}'"))
+    window.layout_changed.connect(link.layout_changed)
     interval = notifier.ping_interval()
     if interval:
         pinger = QTimer(app)
         pinger.timeout.connect(notifier.watchdog)
         pinger.start(int(interval * 1000))
-    return notifier
+        freeze_s = float(os.environ.get(FREEZE_ENV) or 0)
+        if freeze_s > 0:
+            def freeze() -> None:  # on the GUI thread, like any hang of the event loop
+                log.warning("%s: blocking the GUI thread for %.1f s (test hook)", FREEZE_ENV, freeze_s)
+                notifier.notify("OSC_TEST=freeze")
+                time.sleep(freeze_s)
+                notifier.notify("OSC_TEST=thaw")
+
+            window.first_frame.connect(lambda: QTimer.singleShot(int(interval * 3000), freeze))
+    return link
 
 
 def place_window(config: Config, window: PlayerWindow, windowed: tuple[int, int] | None,
@@ -222,7 +273,7 @@ def run_player(config: Config, source_dir: Path | None, windowed: tuple[int, int
     app = ensure_app()
     clock = SystemClock()
     window = make_window(config, clock, windowed)
-    notifier = attach_watchdog(app, window)
+    watchdog = attach_watchdog(app, window)
     started: dict[str, Any] = {}
 
     def begin(_top: QWidget) -> None:
@@ -231,9 +282,11 @@ def run_player(config: Config, source_dir: Path | None, windowed: tuple[int, int
         backend = backend_from_config(config) if windowed is None else NullDisplayPower()
         power = DisplayPowerController(window, PowerSchedule(config["display"]["power_schedule"] or None), backend,
                                        clock, ZoneInfo(config.timezone), window.ctx.bridge)
+        watchdog.follow_power(power)
         power.start()
         started["power"] = power
         started["controller"] = controller = attach_content(window, config, folder=source_dir)
+        follow_power_schedule(power, controller, window)
         if source_dir is None:
             started["reporting"] = attach_reporting(config, window, controller, power)
 
@@ -242,13 +295,21 @@ def run_player(config: Config, source_dir: Path | None, windowed: tuple[int, int
     if exit_after is not None:
         QTimer.singleShot(int(exit_after * 1000), lambda: (setattr(window, "_allow_close", True), app.quit()))
     code = app.exec()
-    notifier.stopping()
+    watchdog.stopping()
     if (reporting := started.get("reporting")) is not None:
         reporting.stop()
     if (controller := started.get("controller")) is not None:
         controller.stop()
     window.ctx.bridge.shutdown()
     return int(code)
+
+
+def follow_power_schedule(power: DisplayPowerController, controller: Any, window: PlayerWindow) -> None:
+    """Each snapshot published from now on brings its power schedule (the hub's, or none: player.toml's).
+    The boot snapshot may have been published before this connection was made: catch up once, after the
+    already queued delivery to the window (posted events run in order)."""
+    controller.published.connect(power.take_screen)
+    QTimer.singleShot(0, lambda: window.screen_model is not None and power.take_screen(window.screen_model))
 
 
 def _install_signal_handlers(app: QApplication) -> None:
