@@ -2,13 +2,18 @@
 
 With the extra installed the page is shown in a ``QWebEngineView``: URL, zoom, reload every ``reload_s`` seconds.
 A reload that fails keeps the last rendered page: the reload happens in a second, hidden view that replaces the
-visible one only when it loaded successfully (a failed load never replaces a good page by an error page).
+visible one only when it loaded successfully (a failed load never replaces a good page by an error page). "Failed"
+includes an HTTP error status whose body the browser rendered (a server's "502 Bad Gateway" page): ``loadFinished``
+calls that a success, so the load's ``QWebEngineLoadingInfo`` (``QWebEnginePage.loadingChanged``, Qt >= 6.2) is
+read for the HTTP status where Qt has it.
 Without the extra the zone shows a clear placeholder, and the log says once how to enable it.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QTimer, QUrl
@@ -21,7 +26,33 @@ from player.ui.items import VIEW_FACTORIES, ItemView, PlaceholderView, RenderCon
 log = logging.getLogger(__name__)
 
 LOAD_TIMEOUT_MS = 20_000  # a first load that takes longer shows what there is (or the page's own error)
-ENABLE_HINT = "pip install 'osc-player[web]'"
+
+
+def enable_hint() -> str:
+    """How to install Qt WebEngine for this very installation (provisioning puts the player in a venv under /opt).
+
+    PySide6 from the venv's wheels: the venv's own pip installs the extra (PySide6-Addons of the same version as
+    PySide6-Essentials). PySide6 from the distribution (a venv with system site packages): its Debian package."""
+    try:
+        import PySide6
+
+        from_venv = Path(PySide6.__file__).resolve().is_relative_to(Path(sys.prefix).resolve())
+    except (ImportError, TypeError, OSError):
+        from_venv = True
+    if from_venv:
+        return f"{Path(sys.prefix) / 'bin' / 'pip'} install 'osc-player[web]'"
+    return "apt-get install python3-pyside6.qtwebenginewidgets (PySide6 comes from the distribution here)"
+
+
+def load_failed(succeeded: bool, error_page: bool, http_status: int | None) -> str | None:
+    """Why a finished load is no page worth showing (None: it is). ``http_status`` is None where Qt does not say."""
+    if http_status is not None and http_status >= 400:
+        return f"HTTP status {http_status}"
+    if error_page:
+        return "the browser shows its error page"
+    if not succeeded:
+        return "did not load"
+    return None
 
 
 def _webengine() -> Any:
@@ -48,8 +79,9 @@ class WebUnavailableView(PlaceholderView):
         global _said_unavailable
         if not _said_unavailable:
             _said_unavailable = True
-            log.warning("web page items cannot be shown: Qt WebEngine is not installed; a placeholder is shown "
-                        "instead. To enable web pages: %s (PySide6-Addons)", ENABLE_HINT)
+            log.warning("web page items cannot be shown: Qt WebEngine (PySide6-Addons) is not installed; a "
+                        "placeholder is shown instead. To enable web pages: %s, then restart the player",
+                        enable_hint())
 
 
 class WebView(ItemView):
@@ -63,6 +95,8 @@ class WebView(ItemView):
         self._page: Any = None  # the QWebEngineView on screen
         self._incoming: Any = None  # a reload in progress (hidden)
         self._loaded_ok = False
+        self._reloading_in_place = False
+        self._reload_failure: str | None = None  # why the last reload failed (logged once while it lasts)
         self._reload = QTimer(self)
         self._reload.setSingleShot(True)
         self._reload.timeout.connect(self._reload_now)
@@ -74,22 +108,48 @@ class WebView(ItemView):
         view = self._engine_mod.QWebEngineView(self)
         view.setGeometry(self.rect())
         view.setZoomFactor(max(0.25, min(5.0, self.item.zoom * self.ctx.scale)))
+        page = view.page()
+        if hasattr(page, "loadingChanged"):  # Qt >= 6.2: the outcome with its HTTP status
+            page.loadingChanged.connect(lambda info, v=view: self._loading_changed(v, info))
+        else:
+            view.loadFinished.connect(lambda ok, v=view: self._load_done(v, load_failed(ok, False, None)))
         return view
+
+    def _loading_changed(self, view: Any, info: Any) -> None:
+        from PySide6.QtWebEngineCore import QWebEngineLoadingInfo as Info
+
+        status = info.status()
+        if status == Info.LoadStatus.LoadStartedStatus:
+            return
+        http = info.errorCode() if info.errorDomain() == Info.ErrorDomain.HttpStatusCodeDomain else None
+        reason = load_failed(status == Info.LoadStatus.LoadSucceededStatus, info.isErrorPage(), http)
+        if reason is not None and info.errorString() and http is None:
+            reason = f"{reason} ({info.errorString()})"
+        self._load_done(view, reason)
+
+    def _load_done(self, view: Any, failure: str | None) -> None:
+        """One load of ``view`` ended: ``failure`` is None for a page worth showing, else why not."""
+        if view is self._incoming:
+            self._reloaded(view, failure)
+        elif view is self._page and not self.is_ready:
+            self._first_loaded(failure)
+        elif view is self._page:  # a reload in place, or a first load that ended after LOAD_TIMEOUT_MS
+            self._loaded_ok = failure is None
+            if self._reloading_in_place:
+                self._reloading_in_place = False
+                self._arm_reload()
 
     def prepare(self) -> None:
         self._page = self._new_view()
-        self._page.loadFinished.connect(self._first_loaded)
         self._first_timeout.start(LOAD_TIMEOUT_MS)
         self._page.load(QUrl(self.item.url))
 
-    def _first_loaded(self, ok: bool) -> None:
-        if self.is_ready:
-            return
+    def _first_loaded(self, failure: str | None) -> None:
         self._first_timeout.stop()
-        self._loaded_ok = ok
-        if not ok:
-            log.warning("web item '%s': %s did not load; shown as the browser has it, retried at the next reload",
-                        self.item.id, self.item.url)
+        self._loaded_ok = failure is None
+        if failure is not None:
+            log.warning("web item '%s': %s: %s; shown as the browser has it, retried at the next reload",
+                        self.item.id, self.item.url, failure)
         self._set_ready()
 
     def _first_load_slow(self) -> None:
@@ -112,33 +172,30 @@ class WebView(ItemView):
         if self._page is None:
             return
         if not self._loaded_ok:  # nothing good to keep: reload in place
+            self._reloading_in_place = True
             self._page.reload()
-            self._page.loadFinished.connect(self._inplace_loaded)
             return
         incoming = self._new_view()
         incoming.hide()
         self._incoming = incoming
-        incoming.loadFinished.connect(lambda ok, v=incoming: self._reloaded(v, ok))
         incoming.load(QUrl(self.item.url))
 
-    def _inplace_loaded(self, ok: bool) -> None:
-        self._page.loadFinished.disconnect(self._inplace_loaded)
-        self._loaded_ok = ok
-        self._arm_reload()
-
-    def _reloaded(self, view: Any, ok: bool) -> None:
-        if view is not self._incoming:
-            return
+    def _reloaded(self, view: Any, failure: str | None) -> None:
         self._incoming = None
-        if ok:  # swap: the fresh page replaces the old one
+        if failure is None:  # swap: the fresh page replaces the old one
             old, self._page = self._page, view
             view.show()
             view.raise_()
             old.hide()
             old.deleteLater()
-        else:  # keep the last rendered page
-            log.warning("web item '%s': reloading %s failed; the last page stays", self.item.id, self.item.url)
+            if self._reload_failure is not None:
+                log.info("web item '%s': %s loads again", self.item.id, self.item.url)
+        else:  # keep the last rendered page; one line per kind of failure, not one per reload
+            if failure != self._reload_failure:
+                log.warning("web item '%s': reloading %s failed (%s); the last page stays", self.item.id,
+                            self.item.url, failure)
             view.deleteLater()
+        self._reload_failure = failure
         self._arm_reload()
 
     def resizeEvent(self, _event: object) -> None:  # noqa: N802
