@@ -103,7 +103,9 @@ SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], Any, Any, str]]] = {
         "quota_mb": (int, 4096, _positive, "Largest size of the media cache."),
         "max_file_mb": (int, 2048, _positive, "Largest single download."),
         "parallel_downloads": (int, 2, _choice(1, 2, 3, 4, 5, 6, 7, 8), "Downloads at once (2 suits a Pi)."),
-        "ca_file": (str, "", None, "Extra CA bundle for a city-internal hub with its own certificate authority."),
+        "ca_file": (str, "", None, "CA bundle (PEM) trusted *instead of* the system CAs for HTTPS/WSS connections "
+                    "(hub, media, feeds): for a city-internal hub with its own certificate authority (add the public CAs to the file "
+                    "when other HTTPS hosts are used too). Empty: the system CAs."),
     },
     "branding": {
         "primary": (str, "#003a70", _color, "Header/accent colour."),
@@ -254,7 +256,27 @@ def _set(values: dict[str, dict[str, Any]], section: str, key: str, value: Any, 
     if check is not None and (msg := check(value)):
         problems.append(f"{where}: {value!r} {msg}; using default {default!r}")
         return
+    if (section, key) == ("cache", "ca_file") and value and (msg := _ca_file_problem(value)):
+        # kept as set: HTTPS then fails with this same key named, instead of silently trusting other CAs
+        problems.append(f"{where}: {value!r} {msg}; HTTPS downloads fail until it names a readable PEM CA bundle")
     values[section][key] = value
+
+
+def _ca_file_problem(path: str) -> str | None:
+    """Why *path* cannot serve as a CA bundle (a PEM file or an OpenSSL hashed directory), or None."""
+    try:
+        if os.path.isdir(path):
+            os.listdir(path)
+            return None
+        with open(path, "rb") as fh:
+            fh.read(1)
+    except FileNotFoundError:
+        return "does not exist"
+    except PermissionError:
+        return "is not readable (permission denied)"
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    return None
 
 
 def describe_keys() -> list[tuple[str, str, Any, str]]:
