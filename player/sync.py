@@ -110,6 +110,9 @@ class SyncService:
         self.retry_max_s = float(max(sync_cfg["retry_max_s"], sync_cfg["retry_min_s"]))
         self.next_sync: datetime | None = None
         self.last_outcome: SyncOutcome | None = None
+        self.last_outcome_at: datetime | None = None  # when the last attempt ended
+        self.last_contact: datetime | None = None  # when the source last answered (document, unchanged or setup)
+        self.source_answered = False  # whether the source answered in the last attempt
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop: threading.Event | None = None
@@ -228,6 +231,7 @@ class SyncService:
             return outcome
 
     def _sync(self, started: float) -> SyncOutcome:
+        self.source_answered = False
         previous = self._previous_state()
         try:
             answer = self.source.fetch(previous)
@@ -237,6 +241,8 @@ class SyncService:
             return self._failed([str(exc)])
         except OSError as exc:
             return self._failed([f"{self.source.name}: {exc}"])
+        self.source_answered = True
+        self.last_contact = self.clock.now()
         if isinstance(answer, NotModified):
             if answer.state is not None and answer.state != previous:
                 self._save_source_state(self.snapshots.current_id(), answer.state)
@@ -374,6 +380,7 @@ class SyncService:
 
     def _after(self, outcome: SyncOutcome) -> None:
         self.last_outcome = outcome
+        self.last_outcome_at = self.clock.now()
         if outcome.ok:
             if self._last_failure is not None:
                 log.info("sync: working again (%s)", outcome.result)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -93,6 +94,12 @@ def test_first_sync_shows_progress_then_content(qtbot: QtBot, tmp_path: Path) ->
             assert setups and setups[0].progress is None  # nothing cached yet: setup screen at once
             assert any(s.progress == (1, 1) for s in setups)
             assert progress[-1] == (1, 1)
+            # bytes too, and the network state and the time of the source's answer (local time, German)
+            last = next(s for s in reversed(setups) if s.progress == (1, 1))
+            assert last.progress_bytes == (len(RED), len(RED))
+            assert last.network == "verbunden"
+            assert re.fullmatch(r"\d\d\.\d\d\.\d{4}, \d\d:\d\d Uhr", last.last_contact)
+            assert last.detail.startswith("Inhalte werden geladen: 1 von 1 Dateien, 0,0 von 0,0 MB")
         finally:
             controller.stop()
 

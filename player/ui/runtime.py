@@ -7,7 +7,9 @@ Results reach the GUI thread through queued Qt signals::
 
     published(screen, resolver)   a snapshot to show; resolver(ref) -> Path | None (no I/O), resolver.snapshot_id
     progress(done, total)         files of the running sync
-    setup_needed(SetupInfo)       nothing to show yet (first sync, with progress) or the hub says "not configured"
+    setup_needed(SetupInfo)       nothing to show yet (first sync, with progress), the hub says "not configured",
+                                  or a sync failed while nothing was ever shown (the setup screen names the network
+                                  state instead of an error screen)
     failed(lines)                 a sync or the document failed; the current content stays (one line per problem)
 
 After the window shows a published snapshot, call ``mark_on_screen(resolver.snapshot_id)``: the previous snapshot
@@ -16,12 +18,18 @@ is released only then. :func:`attach_content` wires all of this to a ``PlayerWin
 
 from __future__ import annotations
 
+import errno
 import logging
+import re
+import socket
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from PySide6.QtCore import QObject, Signal, Slot
 
@@ -44,6 +52,85 @@ log = logging.getLogger(__name__)
 __all__ = ["ContentController", "attach_content"]
 
 FOLDER_CHECK_S = 5.0  # how often a folder source's screen.json is checked for changes (one stat call)
+MIB = 1024 * 1024
+_HTTP_STATUS = re.compile(r"HTTP (\d{3})")
+
+
+def format_mb(done: int, total: int, locale: str) -> tuple[str, str]:
+    """Bytes as MB for the setup screen: one decimal below 10 MB (German decimal comma), else whole MB."""
+    digits = 1 if total < 10 * MIB else 0
+    mark = text("decimal_mark", locale)
+    return tuple(f"{n / MIB:.{digits}f}".replace(".", mark) for n in (done, total))  # type: ignore[return-value]
+
+
+def network_problem(lines: list[str], url: str, locale: str, hub: bool) -> str:
+    """(Background thread) a short network state for the setup screen from a failed sync's first line:
+    "kein Netz" when this device has no route at all, else "Hub nicht erreichbar (<reason>)". When the line does not
+    say why, it tries: a name look-up and a TCP connection to the host (a few seconds at most)."""
+    line = (lines[0] if lines else "").lower()
+    status = _HTTP_STATUS.search(lines[0] if lines else "")
+    if status is not None and status.group(1).startswith("5"):
+        reason = text("reason_server", locale, status=status.group(1))
+    elif status is not None:
+        code = status.group(1)
+        key = "reason_login" if code in ("401", "403") else "reason_http"
+        return text("network_error", locale, reason=text(key, locale, status=code))
+    elif "no answer in time" in line or "timed out" in line or "timeout" in line:
+        reason = text("reason_timeout", locale)
+    elif "certificate" in line or "ssl" in line:
+        reason = text("reason_tls", locale)
+    else:
+        reach = _reachability(url)
+        if reach == "no-net":
+            return text("network_no_net", locale)
+        reason = text({"name": "reason_name", "refused": "reason_refused", "timeout": "reason_timeout"}.get(
+            reach or "", "reason_refused" if "refused" in line else "reason_other"), locale)
+    return text("network_hub_down" if hub else "network_server_down", locale, reason=reason)
+
+
+def _reachability(url: str, timeout: float = 3.0) -> str | None:
+    """Why the host of *url* cannot be reached, found out by trying: "no-net" (no route at all, or the name cannot
+    be looked up and there is no default route either), "name" (unknown name), "refused", "timeout"; None when a
+    TCP connection can be opened (the problem is elsewhere). Blocks up to *timeout* seconds per address."""
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return None
+    if not host:
+        return None
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror:
+        return "name" if _has_route() else "no-net"
+    except OSError:
+        return None
+    found: str | None = None
+    for _family, _kind, _proto, _name, address in infos[:2]:
+        try:
+            with socket.create_connection(address[:2], timeout=timeout):
+                return None
+        except ConnectionRefusedError:
+            return "refused"
+        except TimeoutError:
+            found = "timeout"
+        except OSError as exc:
+            if exc.errno == errno.ENETUNREACH and found in (None, "no-net"):
+                found = "no-net"
+            elif found != "timeout":
+                found = "other"
+    return found
+
+
+def _has_route() -> bool:
+    for family, address in ((socket.AF_INET, ("192.0.2.1", 9)), (socket.AF_INET6, ("2001:db8::1", 9))):
+        try:
+            with socket.socket(family, socket.SOCK_DGRAM) as probe:
+                probe.connect(address)  # documentation addresses: only the routing table is asked
+            return True
+        except OSError:
+            continue
+    return False
 
 
 def preload_views(screen: Screen) -> None:
@@ -77,7 +164,11 @@ class ContentController(QObject):
         self._thread: threading.Thread | None = None
         self._marks = ThreadPoolExecutor(max_workers=1, thread_name_prefix="osc-mark")
         self._has_content = False
+        self._needed: SetupNeeded | None = None  # the source's last "not configured" answer
+        self._device: str | None = None
         self.snapshot_id: str | None = None
+        self.files: dict[str, str] = {}  # media reference -> SHA-256 of the snapshot on screen (and the one before)
+        self._shown_files: dict[str, str] = {}
         self.change_listeners: list[Callable[[], None]] = []  # also told when the source pushes a change
 
     # ------------------------------------------------------------------ public API (GUI thread)
@@ -135,6 +226,11 @@ class ContentController(QObject):
         preload_views(content.screen)
         self._has_content = True
         self.snapshot_id = content.snapshot.id if content.snapshot is not None else None
+        if content.snapshot is not None:
+            # the new snapshot's files and the previous one's (plays that began before the switch end after it);
+            # one dict replaced at once: readers on other threads see the old or the new map, never a half
+            self.files = {**self._shown_files, **content.snapshot.files}
+            self._shown_files = dict(content.snapshot.files)
         self.published.emit(content.screen, content.resolver)
 
     def _run_sync(self) -> None:
@@ -154,7 +250,7 @@ class ContentController(QObject):
         watcher = self._watch_source(service)
         service.on_published = self._publish
         service.on_progress = self._on_progress
-        service.on_error = self.failed.emit
+        service.on_error = self._on_error
         service.on_setup = self._on_setup
         try:
             service.recover()
@@ -192,27 +288,88 @@ class ContentController(QObject):
     def _on_progress(self, p: SyncProgress) -> None:
         self.progress.emit(p.files_done, p.files_total)
         if not self._has_content:
-            self.setup_needed.emit(self._setup_info(None, (p.files_done, p.files_total)))
+            self.setup_needed.emit(self._setup_info(None, p))
 
     def _on_setup(self, needed: SetupNeeded) -> None:
         if self._has_content:
             log.warning("content: the source says this screen is not configured (%s); the current content stays",
                         needed.message or "setup")
             return
+        self._needed = needed
         self.setup_needed.emit(self._setup_info(needed))
 
-    def _setup_info(self, needed: SetupNeeded | None, progress: tuple[int, int] | None = None) -> SetupInfo:
+    def _on_error(self, lines: list[str]) -> None:
+        if self._has_content:
+            self.failed.emit(lines)
+            return
+        # nothing was ever shown: the setup screen stays and says why (no network, hub down, ...), not an error
+        self.setup_needed.emit(self._setup_info(self._needed, failure=lines))
+
+    def _device_id(self) -> str:
+        """(Background thread) the id the hub knows this screen by; created once for a hub source."""
+        if self._device is None:
+            from player.identity import device_id, read_device_id
+
+            try:
+                hub = self.config["source"]["type"] == "hub"
+                self._device = (device_id if hub else read_device_id)(self.config.state_dir) or ""
+            except OSError as exc:
+                log.error("content: cannot read or create the device id in %s: %s", self.config.state_dir, exc)
+                self._device = ""
+        return self._device
+
+    def _source_url(self) -> str:
+        source = self.config["source"]
+        return str(self.config["hub"]["url"] if source["type"] == "hub" else source.get("url") or "")
+
+    def _network(self, locale: str, failure: list[str] | None) -> str:
+        service = self.service
+        if failure is not None and not (service is not None and service.source_answered):
+            return network_problem(failure, self._source_url(), locale, self.config["source"]["type"] == "hub")
+        if service is None or (service.last_outcome is None and not service.source_answered):
+            return text("network_checking", locale)
+        return text("network_up", locale)
+
+    def _contact(self, locale: str) -> str:
+        when: datetime | None = getattr(self.service, "last_contact", None)
+        if when is None:
+            return text("setup_contact_never", locale)
+        try:
+            local = when.astimezone(ZoneInfo(self.config.timezone))
+        except (KeyError, ValueError):
+            local = when.astimezone()
+        return text("contact_time", locale, d=local.day, m=local.month, y=local.year, H=local.hour, M=local.minute)
+
+    def _setup_info(self, needed: SetupNeeded | None, progress: SyncProgress | None = None,
+                    failure: list[str] | None = None) -> SetupInfo:
         """(Background thread) what the setup screen shows; loads the QR encoder it draws the screen id with."""
         load_view_module("qr")
         locale = self.config["player"]["locale"]
-        info = SetupInfo(screen_name=(needed.screen_name if needed else "") or self.config["player"]["screen_name"],
-                         screen_id=needed.screen_id if needed else "",
-                         hub_url=self.config["hub"]["url"] if self.config["source"]["type"] == "hub" else "")
+        hub = self.config["source"]["type"] == "hub"
+        needed = needed or self._needed
+        screen_id = (needed.screen_id if needed else "") or self._device_id()
+        name = (needed.screen_name if needed else "") or self.config["player"]["screen_name"]
+        if not name and hub and screen_id:
+            from player.sources.names import screen_name
+
+            name = screen_name(screen_id)  # the name this screen registers with
+        info = SetupInfo(screen_name=name, screen_id=screen_id, hub_url=self.config["hub"]["url"] if hub else "",
+                         network=self._network(locale, failure), last_contact=self._contact(locale))
         if needed is not None:
-            info.detail = needed.message or text("setup_waiting", locale)
+            message = needed.message.removesuffix(f" Hub: {info.hub_url}") if info.hub_url else needed.message
+            info.detail = message or text("setup_waiting", locale)
         if progress is not None:
-            info.progress = progress
-            info.detail = text("setup_sync", locale, done=progress[0], total=progress[1])
+            info.progress = (progress.files_done, progress.files_total)
+            if progress.bytes_total > 0:
+                info.progress_bytes = (min(progress.bytes_done, progress.bytes_total), progress.bytes_total)
+                mb_done, mb_total = format_mb(*info.progress_bytes, locale)
+                info.detail = text("setup_sync_bytes", locale, done=progress.files_done,
+                                   total=progress.files_total, mb_done=mb_done, mb_total=mb_total)
+            else:
+                info.detail = text("setup_sync", locale, done=progress.files_done, total=progress.files_total)
+        if failure:
+            line = " ".join(failure[0].split())
+            info.lines = [text("setup_problem", locale, line=line if len(line) <= 160 else line[:159] + "…")]
         return info
 
     def _run_folder(self) -> None:
