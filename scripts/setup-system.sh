@@ -7,7 +7,7 @@ what="${1:-runtime}"
 runtime=(libvlc5 libvlc-dev vlc-plugin-base vlc-plugin-video-output fonts-dejavu-core
          libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-render-util0
          libxcb-image0 libxcb-randr0 libxcb-xinerama0 libegl1 libgl1 libfontconfig1 libdbus-1-3 xvfb x11-utils)
-testing=(ffmpeg xdotool systemd shellcheck postgresql postgresql-15-postgis-3 debootstrap rabbitmq-server)
+testing=(ffmpeg zbar-tools xdotool systemd shellcheck postgresql postgresql-15-postgis-3 debootstrap rabbitmq-server)
 
 pkgs=("${runtime[@]}")
 [ "$what" = "test" ] && pkgs+=("${testing[@]}")

@@ -1,5 +1,5 @@
 """A player showing local content does not carry what it does not use: the HTTP client (requests, urllib3), the cache
-index (sqlite3) and the QR encoder (segno, which pulls in urllib.request and TLS) are loaded only when needed.
+index (sqlite3) and the QR encoder (qrcode) are loaded only when needed.
 bench/startup.py measures what this saves (static image: 97 -> 77 MB RSS)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from screens import ROOT, one_zone
 
-HEAVY = ("requests", "urllib3", "sqlite3", "segno", "vlc", "apscheduler")
+HEAVY = ("requests", "urllib3", "sqlite3", "qrcode", "vlc", "apscheduler")
 
 PROBE = f"""
 import json, sys
@@ -46,4 +46,4 @@ def test_a_folder_with_text_and_ticker_loads_none_of_the_heavy_modules(tmp_path:
 
 def test_a_qr_item_loads_the_encoder_and_nothing_else(tmp_path: Path) -> None:
     doc = one_zone([{"type": "qr", "data": "https://example.org/termine", "duration": 5}])
-    assert loaded_after_playing(tmp_path, doc) == ["segno"]
+    assert loaded_after_playing(tmp_path, doc) == ["qrcode"]

@@ -421,8 +421,8 @@ VIEW_FACTORIES: dict[str, ViewFactory] = {
 }
 
 # kinds whose module is imported on first use: libvlc, the feed machinery (requests, TLS, APScheduler), the QR
-# encoder (segno pulls in urllib, http.client and TLS: about 10 MB) and Qt WebEngine cost memory that a screen without
-# them should not pay (bench/startup.py: static image)
+# encoder (about 2 MB) and Qt WebEngine cost memory that a screen without them should not pay
+# (bench/startup.py: static image)
 LAZY_VIEWS: dict[str, str] = {"video": "player.ui.video", "web": "player.ui.web", "widget": "player.ui.widgets",
                               "qr": "player.ui.qr"}
 

@@ -1,20 +1,35 @@
-"""QR code items, loaded on first use (see ``LAZY_VIEWS`` in player/ui/items.py): the encoder, segno, imports
-urllib and TLS, which a screen without QR codes should not carry in memory."""
+"""QR code items, loaded on first use (see ``LAZY_VIEWS`` in player/ui/items.py).
+
+The encoder is python-qrcode: importing it costs about 2 MB, against about 10 MB for segno, whose writers module
+pulls in urllib.request, http.client, e-mail and TLS (measured, docs/performance.md)."""
 
 from __future__ import annotations
 
-import segno
 from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QFontMetrics, QPainter
 from PySide6.QtWidgets import QWidget
+from qrcode import QRCode
+from qrcode.constants import ERROR_CORRECT_M
+from qrcode.exceptions import DataOverflowError
 
 from player.model import QrItem
 from player.ui.items import VIEW_FACTORIES, ItemView, RenderContext, fit_font, qcolor
 
 
 def qr_matrix(data: str) -> list[list[bool]]:
-    """Dark modules of the QR code for ``data`` (error correction M, no micro codes), row by row."""
-    return [[bool(dark) for dark in row] for row in segno.make(data, error="m", micro=False).matrix]
+    """Dark modules of the QR code for ``data`` (error correction M, smallest version that fits), row by row,
+    without the quiet zone. Text goes in as UTF-8 bytes. Raises ValueError when it cannot be encoded."""
+    try:
+        payload = data.encode("utf-8")
+    except UnicodeError as exc:
+        raise ValueError(f"the data cannot be encoded as UTF-8: {exc}") from None
+    code = QRCode(error_correction=ERROR_CORRECT_M, border=0, box_size=1)
+    code.add_data(payload)
+    try:
+        code.make(fit=True)
+    except (DataOverflowError, ValueError):  # no version up to 40 holds it ("Invalid version (was 41 ...)")
+        raise ValueError(f"too much data for any QR code size ({len(payload)} bytes)") from None
+    return [[bool(dark) for dark in row] for row in code.get_matrix()]
 
 
 class QrView(ItemView):
@@ -22,7 +37,18 @@ class QrView(ItemView):
 
     def __init__(self, item: QrItem, ctx: RenderContext, parent: QWidget):
         super().__init__(item, ctx, parent)
-        self._matrix = qr_matrix(item.data)
+        self._problem = ""
+        try:
+            self._matrix = qr_matrix(item.data)
+        except ValueError as exc:
+            self._matrix = []
+            self._problem = f"QR code: {exc}"
+
+    def prepare(self) -> None:
+        if self._problem:
+            self.failed.emit(self._problem)  # the zone logs it once and skips the item
+            return
+        super().prepare()
 
     def paintEvent(self, _event: object) -> None:  # noqa: N802
         p = QPainter(self)
