@@ -224,6 +224,11 @@ class ContentController(QObject):
 
     def _publish(self, content: Content) -> None:
         preload_views(content.screen)
+        from player.ui.window import plausible_floor
+
+        # the window distrusts a clock before this: snapshot creation / last successful sync (reads a small file)
+        self.clock_floor = plausible_floor(content.snapshot.created if content.snapshot is not None else None,
+                                           self.config.state_dir if self.service is not None else None)
         self._has_content = True
         self.snapshot_id = content.snapshot.id if content.snapshot is not None else None
         if content.snapshot is not None:
@@ -425,6 +430,7 @@ class _WindowLink(QObject):
             client = getattr(getattr(self.controller.service, "source", None), "client", None)
             attach_feeds(self.window, screen, self.controller.config, content_dir=self.controller.folder,
                          client=client)
+        self.window.clock_floor = max(self.window.clock_floor, self.controller.clock_floor)
         self.window.show_screen(screen, resolver)
         self.controller.mark_on_screen(getattr(resolver, "snapshot_id", None))
 

@@ -6,11 +6,12 @@ resolver names as the next change. A new snapshot or a clock jump re-resolves at
 
 from __future__ import annotations
 
+import json
 import logging
 import time as _time
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from PySide6.QtCore import QRect, Qt, QTimer, Signal
@@ -26,9 +27,32 @@ log = logging.getLogger(__name__)
 
 # before this the clock is surely wrong (a Pi without RTC boots in 1970 until NTP answers)
 RELEASE_DATE = datetime(2026, 11, 1, tzinfo=UTC)
+# a clock this far before the last successful sync is wrong; less may be an NTP correction of a fast clock
+CLOCK_FLOOR_SLACK = timedelta(hours=1)
 CLOCK_JUMP_CHECK_MS = 10_000
 CLOCK_JUMP_TOLERANCE_S = 5.0
 MAX_TIMER_MS = 3_600_000  # long waits are re-armed hourly (QTimer limit and clock drift)
+
+
+def plausible_floor(snapshot_created: datetime | None = None, state_dir: Path | None = None) -> datetime:
+    """(Not on the GUI thread: reads a small file.) The earliest plausible "now": this player's release, or an hour
+    before the last successful sync -- ``last_success`` in the sync status in *state_dir* (persisted, so it holds
+    after a reboot without RTC) or *snapshot_created*, the creation of the snapshot to show -- whichever is later.
+    A missing or unreadable status is no error (first boot, folder source): the release date remains."""
+    known: list[datetime] = []
+    if snapshot_created is not None and snapshot_created.utcoffset() is not None:
+        known.append(snapshot_created)
+    if state_dir is not None:
+        from player.sync import STATUS_FILE
+
+        try:
+            raw = json.loads((state_dir / STATUS_FILE).read_text(encoding="utf-8")).get("last_success")
+            when = datetime.fromisoformat(raw)
+            if when.utcoffset() is not None:
+                known.append(when)
+        except (OSError, ValueError, TypeError, AttributeError):
+            pass
+    return max([RELEASE_DATE, *(when - CLOCK_FLOOR_SLACK for when in known)])
 
 
 class ScreenFollower:
@@ -93,6 +117,9 @@ class PlayerWindow(QWidget, ScreenFollower):
         self._jump_ref = (_time.monotonic(), ctx.clock.now())
         self._jump_timer.start()
         self.next_change: datetime | None = None
+        # a clock before this is wrong (see plausible_floor): the default layout plays until it is set
+        self.clock_floor: datetime = RELEASE_DATE
+        self._clock_distrusted = False
         self.paused = False
         self.extra_entries: tuple[ScheduleEntry, ...] = ()
         self.extra_layouts: dict[str, Layout] = {}
@@ -168,27 +195,41 @@ class PlayerWindow(QWidget, ScreenFollower):
         now = self.ctx.clock.now()
         self._jump_ref = (_time.monotonic(), now)
         schedule, layouts = self._effective(screen)
-        if now < RELEASE_DATE:
-            log.warning("the system clock says %s, before this player's release; showing the default layout "
-                        "until the clock is set (NTP)", now.isoformat(timespec="seconds"))
+        distrusted = now < self.clock_floor
+        if distrusted:
+            if not self._clock_distrusted:
+                if self.clock_floor <= RELEASE_DATE:
+                    why = f"before this player's release ({RELEASE_DATE.date().isoformat()})"
+                else:
+                    synced = (self.clock_floor + CLOCK_FLOOR_SLACK).isoformat(timespec="seconds")
+                    why = f"more than an hour before the last successful sync ({synced})"
+                log.warning("the system clock says %s, %s; showing the default layout until the clock is set (NTP)",
+                            now.isoformat(timespec="seconds"), why)
             key: tuple[str, tuple[str, ...], str | None] = (schedule.default_layout, (), None)
-            self.next_change = None
-            self._switch_timer.start(60_000)
         else:
+            if self._clock_distrusted:
+                log.info("the system clock says %s, plausible again; following the schedule",
+                         now.isoformat(timespec="seconds"))
             on = resolve(schedule, now)
             key = (on.layout, tuple(on.overlays), on.interrupt)
-            self.next_change = next_change(schedule, now)
-            if self.next_change is not None:
-                ms = int((self.next_change - now).total_seconds() * 1000) + 1
-                self._switch_timer.start(max(1, min(ms, MAX_TIMER_MS)))
-            else:
-                self._switch_timer.stop()
+        self._clock_distrusted = distrusted
+        # switch first: with many entries next_change takes a while, and the screen should not wait for it
         if key != self._on_screen_key:
             self._apply(layouts, key)
         else:
             for stage in self._stages():
                 for zone in stage.zones:
                     zone.recheck()
+        if distrusted:
+            self.next_change = None
+            self._switch_timer.start(60_000)  # besides the clock-jump check: look again in a minute
+            return
+        self.next_change = next_change(schedule, now)
+        if self.next_change is not None:
+            ms = int((self.next_change - self.ctx.clock.now()).total_seconds() * 1000) + 1
+            self._switch_timer.start(max(1, min(ms, MAX_TIMER_MS)))
+        else:
+            self._switch_timer.stop()
 
     def _apply(self, layouts: dict[str, Layout], key: tuple[str, tuple[str, ...], str | None]) -> None:
         self._on_screen_key = key
