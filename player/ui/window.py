@@ -14,8 +14,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from PySide6.QtCore import QRect, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QColor, QCursor, QKeyEvent, QPainter
+from PySide6.QtCore import QCoreApplication, QRect, Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QColor, QCursor, QGuiApplication, QKeyEvent, QPainter, QResizeEvent
 from PySide6.QtWidgets import QWidget
 
 from player.model import Layout, Schedule, ScheduleEntry, Screen
@@ -57,22 +57,60 @@ def plausible_floor(snapshot_created: datetime | None = None, state_dir: Path | 
 
 class ScreenFollower:
     """For a kiosk top-level widget (the player window, or the view that turns it): keep covering the screen it is
-    on after HDMI hotplug or a mode change; the widget's resize lays the content out again."""
+    on after HDMI hotplug or a mode change; the widget's resize lays the content out again.
+
+    A TV switched off and on (or a monitor plugged back in) often comes back as a *new* QScreen: Qt announces it with
+    ``screenAdded`` / ``primaryScreenChanged`` while the window stays on the old (virtual) screen. Then the window
+    moves to the primary screen, goes full screen again and lays its content out again."""
 
     kiosk: bool
+    _followed_screen = None  # the QScreen whose geometryChanged is connected
 
     def follow_screen(self) -> None:
         handle = self.windowHandle()  # type: ignore[attr-defined]
         if handle is None:
             return
         handle.screenChanged.connect(self._screen_changed)
+        app = QGuiApplication.instance()
+        if isinstance(app, QGuiApplication):
+            app.screenAdded.connect(self._screen_appeared)
+            app.primaryScreenChanged.connect(self._screen_appeared)
         self._screen_changed(handle.screen())
 
     def _screen_changed(self, screen) -> None:  # noqa: ANN001
         if screen is None:
             return
-        screen.geometryChanged.connect(self._geometry_changed)
+        if self._followed_screen is not None and self._followed_screen is not screen:
+            try:
+                self._followed_screen.geometryChanged.disconnect(self._geometry_changed)
+            except (RuntimeError, TypeError):  # the old screen is gone already
+                pass
+        if self._followed_screen is not screen:
+            screen.geometryChanged.connect(self._geometry_changed)
+            self._followed_screen = screen
         self._geometry_changed(screen.geometry())
+
+    def _screen_appeared(self, screen) -> None:  # noqa: ANN001
+        """A screen was added or the primary one changed: show the player on the primary screen, full screen,
+        laid out again (also when the geometry is the same: the output was re-created)."""
+        handle = self.windowHandle()  # type: ignore[attr-defined]
+        primary = QGuiApplication.primaryScreen()
+        if not self.kiosk or handle is None or primary is None:
+            return
+        geometry = primary.geometry()
+        log.info("screen %s appeared (%dx%d); showing the player on the primary screen %s again",
+                 screen.name() if screen is not None else "?", geometry.width(), geometry.height(), primary.name())
+        if handle.screen() is not primary:
+            handle.setScreen(primary)  # screenChanged follows: its geometry is watched from now on
+        self.setGeometry(geometry)  # type: ignore[attr-defined]
+        self.showFullScreen()  # type: ignore[attr-defined]
+        self.relayout()
+
+    def relayout(self) -> None:
+        """Lay the content out again for the current size, as a resize does (also the turned player's content)."""
+        for widget in (self, getattr(self, "content", None)):
+            if isinstance(widget, QWidget):
+                QCoreApplication.sendEvent(widget, QResizeEvent(widget.size(), widget.size()))
 
     def _geometry_changed(self, geometry: QRect) -> None:
         if self.kiosk and geometry.isValid() and self.geometry() != geometry:  # type: ignore[attr-defined]
