@@ -7,6 +7,7 @@ import logging
 import sys
 from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from player import __version__
 from player.config import Config, load_config
@@ -33,6 +34,37 @@ def _instant(text: str) -> datetime:
     if when.tzinfo is None:
         raise argparse.ArgumentTypeError(f"'{text}' needs a UTC offset, e.g. 2026-12-01T10:00:00+01:00")
     return when
+
+
+def _local_or_instant(text: str) -> datetime:
+    """An ISO 8601 date or date-time; without a UTC offset it is local wall time, turned into an instant later in
+    the schedule's time zone (:func:`_in_zone`)."""
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not an ISO 8601 date-time like 2026-12-21T00:00 (local time) "
+                                         "or 2026-12-01T10:00:00+01:00") from None
+
+
+def _in_zone(when: datetime, tz: ZoneInfo, option: str) -> datetime:
+    """*when* as an instant: with a UTC offset as given; without, as local wall time in *tz* by the schedule's own
+    DST rule (a time in the spring-forward gap means the first instant after it, a time that occurs twice at
+    fall-back its first occurrence), said in one line on stderr when it applies."""
+    from player.schedule import to_instant
+
+    if when.utcoffset() is not None:
+        return when
+    local = when.replace(tzinfo=None, fold=0)
+    instant = to_instant(local, tz)
+    if tz.utcoffset(local) != tz.utcoffset(local.replace(fold=1)):
+        shown = instant.astimezone(tz)
+        if shown.replace(tzinfo=None) == local:
+            print(f"{option} {local.isoformat(timespec='minutes')} occurs twice in {tz.key} (clocks go back); "
+                  f"using the first, {shown:%H:%M} {shown.tzname()}", file=sys.stderr)
+        else:
+            print(f"{option} {local.isoformat(timespec='minutes')} does not exist in {tz.key} (clocks go forward); "
+                  f"using the first instant after the gap, {shown:%H:%M} {shown.tzname()}", file=sys.stderr)
+    return instant
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -64,8 +96,9 @@ def _parser() -> argparse.ArgumentParser:
     sched = sub.add_parser("schedule", help="print the timeline: which layout plays when")
     sched.add_argument("--config", type=Path)
     sched.add_argument("--source", type=Path, required=True)
-    sched.add_argument("--from", dest="start", type=_instant, required=True, metavar="ISO8601")
-    sched.add_argument("--to", dest="end", type=_instant, required=True, metavar="ISO8601")
+    sched.add_argument("--from", dest="start", type=_local_or_instant, required=True, metavar="ISO8601",
+                       help="e.g. 2026-12-21T00:00 (local time in the schedule's time zone) or with a UTC offset")
+    sched.add_argument("--to", dest="end", type=_local_or_instant, required=True, metavar="ISO8601")
     _add_sync_commands(sub)
     return p
 
@@ -156,15 +189,10 @@ def cmd_preview(config: Config, source: Path | None, at: datetime, out: Path, si
 
 
 def cmd_schedule(config: Config, source: Path, start: datetime, end: datetime) -> int:
-    from zoneinfo import ZoneInfo
-
     from player.layouts import DocumentError
     from player.schedule import format_timeline, timeline
     from player.sources.folder import FolderSource
 
-    if end <= start:
-        print("--to must be after --from", file=sys.stderr)
-        return 2
     try:
         loaded = FolderSource(source, timezone=config.timezone).load()
     except DocumentError as exc:
@@ -172,7 +200,12 @@ def cmd_schedule(config: Config, source: Path, start: datetime, end: datetime) -
             print(line, file=sys.stderr)
         return 1
     schedule = loaded.screen.schedule
-    print(format_timeline(timeline(schedule, start, end), ZoneInfo(schedule.timezone)))
+    tz = ZoneInfo(schedule.timezone)
+    start, end = _in_zone(start, tz, "--from"), _in_zone(end, tz, "--to")
+    if end <= start:
+        print("--to must be after --from", file=sys.stderr)
+        return 2
+    print(format_timeline(timeline(schedule, start, end), tz))
     return 0
 
 

@@ -147,3 +147,39 @@ def test_schedule_prints_the_timeline(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr
     assert "nacht" in res.stdout and "info" in res.stdout
     assert "06:00" in res.stdout and "22:00" in res.stdout
+
+
+def test_schedule_takes_local_times_in_the_schedules_zone_as_documented() -> None:
+    """docs/scheduling.md: ``--from 2026-12-21T00:00`` (no offset) is local time in the schedule's time zone."""
+    local = run_cli("schedule", "--source", str(DEMO_DIR), "--from", "2026-12-01T00:00", "--to", "2026-12-02T00:00")
+    assert local.returncode == 0, local.stderr
+    offset = run_cli("schedule", "--source", str(DEMO_DIR), "--from", "2026-12-01T00:00:00+01:00",
+                     "--to", "2026-12-01T23:00:00Z")  # the same two instants, written with offsets
+    assert offset.returncode == 0, offset.stderr
+    assert local.stdout == offset.stdout
+    assert local.stdout.splitlines()[0].startswith("Di 01.12. 00:00 – 06:00  layout 'nacht'")
+    assert local.stderr == ""
+    date_only = run_cli("schedule", "--source", str(DEMO_DIR), "--from", "2026-12-01", "--to", "2026-12-02")
+    assert date_only.returncode == 0 and date_only.stdout == local.stdout
+
+
+@pytest.mark.parametrize(("start", "note", "first"), [
+    ("2026-03-29T02:30", "--from 2026-03-29T02:30 does not exist in Europe/Berlin (clocks go forward); using the "
+     "first instant after the gap, 03:00 CEST", "So 29.03. 03:00 – 06:00"),
+    ("2026-10-25T02:30", "--from 2026-10-25T02:30 occurs twice in Europe/Berlin (clocks go back); using the first, "
+     "02:30 CEST", "So 25.10. 02:30 CEST – 06:00"),
+])
+def test_schedule_local_times_in_a_dst_gap_or_fold_follow_the_schedule_rule(start: str, note: str,
+                                                                             first: str) -> None:
+    res = run_cli("schedule", "--source", str(DEMO_DIR), "--from", start, "--to", start[:10] + "T12:00")
+    assert res.returncode == 0, res.stderr
+    assert res.stderr.strip() == note
+    assert res.stdout.splitlines()[0].startswith(first)
+
+
+@pytest.mark.parametrize("args", [["--from", "gestern", "--to", "2026-12-02T00:00"],
+                                  ["--from", "2026-12-02T00:00", "--to", "2026-12-01T00:00"]])
+def test_schedule_refuses_bad_ranges_with_exit_2(args: list[str]) -> None:
+    res = run_cli("schedule", "--source", str(DEMO_DIR), *args)
+    assert res.returncode == 2
+    assert "Traceback" not in res.stderr and res.stderr.strip()
