@@ -113,20 +113,26 @@ def test_unshowable_image_is_skipped_with_one_log_line(qtbot, tmp_path: Path, ca
 
 
 def test_zone_with_no_valid_item_shows_background_and_resumes_by_itself(qtbot, tmp_path: Path) -> None:
-    clock = FakeClock(datetime(2026, 12, 1, 9, 59, 59, tzinfo=UTC))  # 10:59:59 in Berlin
+    clock = FakeClock(datetime(2026, 12, 1, 9, 0, 0, tzinfo=UTC))  # 10:00 in Berlin
     widget = make_zone(qtbot, [
         {"type": "text", "id": "later", "text": "ab 11 Uhr", "duration": 5,
          "valid": {"times": [{"from": "11:00", "to": "12:00"}]}},
     ], tmp_path, clock=clock)
     started = record(widget)
     widget.start()
-    assert widget.current is None  # nothing valid: background only
-    clock.set(datetime(2026, 12, 1, 10, 0, 0, tzinfo=UTC))
-    # the zone armed one timer for the window's start; with a fake clock we fire the re-check ourselves
-    assert widget._validity_timer.isActive()
-    widget.recheck()
+    assert widget.current is None and not widget.is_showing_content()  # nothing valid: background only
+    # one timer, armed for the window's opening at 11:00, an hour from now (+5 ms margin; a little real time passed)
+    timer = widget._validity_timer
+    assert timer.isActive() and timer.isSingleShot()
+    assert 3_540_000 < timer.remainingTime() <= 3_600_005
+    # the clock passes 11:00; the timer's moment arrives (fired here rather than waited for an hour)
+    clock.set(datetime(2026, 12, 1, 10, 0, 1, tzinfo=UTC))
+    timer.timeout.emit()
     qtbot.waitUntil(lambda: len(started) == 1, timeout=2000)
     assert started[0][0] == "later" and widget.is_showing_content()
+    assert timer.isActive() and 3_540_000 < timer.remainingTime() <= 3_600_005  # now armed for 12:00, its end
     clock.set(datetime(2026, 12, 1, 11, 0, 0, tzinfo=UTC))  # window over: back to the background
-    widget.recheck()
+    timer.timeout.emit()
     qtbot.waitUntil(lambda: widget.current is None, timeout=2000)
+    assert not widget.is_showing_content()
+    assert timer.isActive() and 82_740_000 < timer.remainingTime() <= 82_800_005  # tomorrow 11:00: 23 h ahead
