@@ -8,6 +8,9 @@
 * PDFs: the first page is rendered to an image (PDFium via pypdfium2) at the same target box. Rendering runs in a
   child process with a time and memory limit, so a "PDF bomb" is refused with a clear error instead of taking
   the player down; absurd page sizes are refused before rendering.
+* Media types by content: :func:`correct_media_kinds` sniffs each downloaded image/video file (magic numbers:
+  ISO-BMFF ``ftyp``, Matroska/WebM, AVI, MPEG-TS; PNG, JPEG, GIF, WebP, BMP; PDF) and retypes items whose name
+  lied, or leaves out files that are none of these (an HTML error page saved as ``.jpg``), one line each.
 * Derived files are cached by (source hash, target box): ``ContentCache.put_derived(sha, "screen:WxH", ...)``.
   :func:`build_resolver` maps each reference to the derived file when there is one.
 
@@ -17,6 +20,7 @@ No Qt in here.
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import math
 import os
@@ -27,17 +31,18 @@ import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from PIL import Image, ImageOps
 
 from player.cache import ContentCache, InvalidHashError
 from player.content import MediaResolver
-from player.model import ImageItem, Screen
+from player.model import ImageItem, Screen, VideoItem
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MediaResolver", "PrepareError", "Prepared", "build_resolver", "prepare_files", "target_boxes",
-           "variant_for"]
+__all__ = ["MediaKinds", "MediaResolver", "PrepareError", "Prepared", "build_resolver", "correct_media_kinds",
+           "prepare_files", "sniff_bytes", "sniff_kind", "target_boxes", "variant_for"]
 
 MAX_PIXELS = 64_000_000  # same limit as the UI decoder: larger pictures are refused as decompression bombs
 MAX_PDF_PAGE_PT = 14_400  # 200 inches, the largest page the PDF specification allows
@@ -82,13 +87,145 @@ def target_boxes(screen: Screen) -> dict[str, tuple[int, int]]:
     return boxes
 
 
-def sniff_kind(path: Path) -> str:
-    """"pdf", "image" or "other", by the first bytes of the file."""
-    with open(path, "rb") as fh:
-        head = fh.read(1024)
+# ISO-BMFF brands that are still pictures (HEIF/AVIF), not videos
+_IMAGE_BRANDS = frozenset({b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis"})
+_QUICKTIME_ATOMS = frozenset({b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"})
+_SNIFF_BYTES = 1024
+
+
+def sniff_bytes(head: bytes) -> str:
+    """"video", "image", "pdf", "empty" or "other" from the first bytes of a file (magic numbers only)."""
+    if not head:
+        return "empty"
+    if head[4:8] == b"ftyp":  # ISO-BMFF: MP4, MOV, M4V, 3GP ... and HEIF/AVIF pictures
+        return "image" if head[8:12] in _IMAGE_BRANDS else "video"
+    if head[4:8] in _QUICKTIME_ATOMS and int.from_bytes(head[:4], "big") >= 8:
+        return "video"  # old QuickTime without an ftyp box
+    if head.startswith(b"\x1a\x45\xdf\xa3"):  # EBML: Matroska / WebM
+        return "video"
+    if head.startswith(b"RIFF") and head[8:12] == b"AVI ":
+        return "video"
+    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
+        return "image"
+    for offset in (0, 4):  # MPEG transport stream (188-byte packets; M2TS has a 4-byte prefix per packet)
+        step = 192 if offset else 188
+        if len(head) > offset + 2 * step and all(head[offset + i * step] == 0x47 for i in range(3)):
+            return "video"
+    if head.startswith((b"\x00\x00\x01\xba", b"\x00\x00\x01\xb3")):  # MPEG program stream / MPEG-1/2 video
+        return "video"
+    if head.startswith((b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"II*\x00", b"MM\x00*")):
+        return "image"
+    if head.startswith(b"BM") and len(head) >= 14 and head[6:10] == b"\x00\x00\x00\x00":
+        return "image"
     if b"%PDF-" in head:
         return "pdf"
-    return "image" if head else "other"
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if text.startswith((b"<!doctype html", b"<html")):
+        return "other"  # an error page, whatever its name says
+    if text.startswith((b"<svg", b"<?xml", b"<!--")) and b"<svg" in text:
+        return "image"  # SVG: the picture decoder decides
+    return "other"
+
+
+def sniff_kind(path: Path) -> str:
+    """"video", "image", "pdf", "empty" or "other", by the content of the file (not its name).
+
+    Magic numbers first; a file without known magic that the picture library still identifies (TIFF variants,
+    ICO, ...) counts as "image"."""
+    with open(path, "rb") as fh:
+        head = fh.read(_SNIFF_BYTES)
+    kind = sniff_bytes(head)
+    if kind == "other" and not head.lstrip().startswith(b"<"):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                with Image.open(path):  # reads the header only
+                    return "image"
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+            pass
+    return kind
+
+
+@dataclass
+class MediaKinds:
+    """Result of :func:`correct_media_kinds`: the document with item types fixed (None: nothing to change)."""
+
+    document: dict[str, Any] | None = None
+    lines: list[str] = field(default_factory=list)  # one line per corrected or refused reference
+    refused: set[str] = field(default_factory=set)  # references whose file is no picture, video or PDF
+
+
+def correct_media_kinds(cache: ContentCache, document: Mapping[str, Any], screen: Screen,
+                        files: Mapping[str, str]) -> MediaKinds:
+    """Check each downloaded image/video item by its content: a picture (or PDF) named like a video becomes an
+    image item, a video named like a picture a video item; a file that is none of these (e.g. an HTML error page
+    saved as .jpg) is refused (one line; :func:`build_resolver` never hands it to the screen). Reads the first
+    kilobyte of each file."""
+    declared: dict[str, str] = {}
+    for layout in screen.layouts.values():
+        for zone in layout.zones:
+            for item in zone.items:
+                if isinstance(item, ImageItem | VideoItem) and item.src:
+                    declared.setdefault(item.src, item.kind)
+    result = MediaKinds()
+    change: dict[str, str] = {}  # ref -> new item type
+    for ref, kind in sorted(declared.items()):
+        sha = files.get(ref)
+        if sha is None:
+            continue
+        try:
+            path = cache.path_of(sha)
+            found = sniff_kind(path)
+            head = _head(path) if found in ("other", "empty") else b""
+        except (OSError, InvalidHashError):
+            continue  # a missing file is the sync's business
+        if found in ("other", "empty"):
+            result.refused.add(ref)  # never handed to the screen (build_resolver)
+            if kind == "video":  # pictures: prepare_files reports it, in the same words
+                result.lines.append(f"'{ref}': {_not_media(head)}")
+        elif kind == "image" and found == "video":
+            change[ref] = "video"
+            result.lines.append(f"'{ref}': the file is a video; played as a video, not as a picture")
+        elif kind == "video" and found in ("image", "pdf"):
+            change[ref] = "image"
+            what = "a PDF" if found == "pdf" else "a picture"
+            result.lines.append(f"'{ref}': the file is {what}, not a video; shown as a picture")
+    if change:
+        result.document = _retyped(document, change)
+    return result
+
+
+def _head(path: Path) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read(_SNIFF_BYTES)
+
+
+def _not_media(head: bytes) -> str:
+    if not head:
+        return "the file is empty; not shown"
+    text = head[:24].decode("latin-1")
+    shown = "".join(ch if ch.isprintable() else "." for ch in text)
+    return f"not a picture, video or PDF (it starts with '{shown}'); not shown"
+
+
+_ONLY_FOR = {"image": ("transition", "transition_ms"), "video": ("volume", "loop")}
+
+
+def _retyped(document: Mapping[str, Any], change: Mapping[str, str]) -> dict[str, Any]:
+    """A copy of *document* with the image/video items of the changed references retyped."""
+    out = copy.deepcopy(dict(document))
+    layouts = out.get("layouts")
+    for layout in layouts.values() if isinstance(layouts, dict) else ():
+        zones = layout.get("zones") if isinstance(layout, dict) else None
+        for zone in zones if isinstance(zones, list) else ():
+            items = zone.get("items") if isinstance(zone, dict) else None
+            for n, item in enumerate(items if isinstance(items, list) else ()):
+                if isinstance(item, dict) and item.get("type") in _ONLY_FOR and item.get("src") in change:
+                    new = change[item["src"]]
+                    if new != item["type"]:
+                        items[n] = {k: v for k, v in item.items() if k not in _ONLY_FOR[item["type"]]}
+                        items[n]["type"] = new
+    return out
 
 
 def _cover_size(w: int, h: int, box: tuple[int, int]) -> tuple[int, int]:
@@ -223,8 +360,10 @@ def prepare_one(cache: ContentCache, sha: str, box: tuple[int, int]) -> str | No
         if scaled is None:
             return None
         tmp = scaled
+    elif kind == "video":
+        raise PrepareError("the file is a video, not a picture")
     else:
-        raise PrepareError("the file is empty")
+        raise PrepareError(_not_media(_head(src)))
     return cache.put_derived(sha, variant, tmp, suffix=tmp.suffix)
 
 
@@ -257,7 +396,7 @@ def prepare_files(cache: ContentCache, screen: Screen, files: Mapping[str, str],
 def build_resolver(cache: ContentCache, screen: Screen, files: Mapping[str, str],
                    snapshot_id: str | None = None) -> MediaResolver:
     """Map every reference to its derived file (when prepared), else the cached original; a PDF without a rendered
-    page and a missing file map to None. Disk I/O: call it off the GUI thread."""
+    page, a file that is no picture, video or PDF (by content) and a missing file map to None. Disk I/O: call it off the GUI thread."""
     boxes = target_boxes(screen)
     paths: dict[str, Path | None] = {}
     for ref, sha in files.items():
@@ -271,9 +410,10 @@ def build_resolver(cache: ContentCache, screen: Screen, files: Mapping[str, str]
                 if derived is not None:
                     paths[ref] = cache.path_of(derived)
                     continue
-                if sniff_kind(cache.path_of(sha)) == "pdf":
-                    paths[ref] = None
-                    continue
+            kind = sniff_kind(cache.path_of(sha))
+            if (box is not None and kind == "pdf") or kind in ("other", "empty"):
+                paths[ref] = None  # an unrendered PDF, or no media at all (e.g. an HTML error page)
+                continue
             cache.touch(sha)
             paths[ref] = cache.path_of(sha)
         except (OSError, InvalidHashError):

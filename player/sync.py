@@ -14,7 +14,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from player.config import Config
 from player.content import Content
 from player.fetch import Downloader, FetchError, FetchRequest, disk_full
 from player.layouts import TEMPLATES_DIR, DocumentError, load_screen_dict
-from player.prepare import build_resolver, prepare_files
+from player.prepare import build_resolver, correct_media_kinds, prepare_files
 from player.snapshots import Snapshot, SnapshotStore, snapshot_pin
 from player.sources.base import MediaSpec, NotModified, SetupNeeded, Source, SourceError, SourceResult
 
@@ -181,7 +181,8 @@ class SyncService:
             return None
         content = Content(loaded.screen, build_resolver(self.cache, loaded.screen, snap.files, snap.id), snap,
                           loaded.defects)
-        missing = [ref for ref, path in content.resolver.paths.items() if path is None]
+        missing = [ref for ref, path in content.resolver.paths.items()  # refused by content (no media): not missing
+                   if path is None and not self.cache.has(snap.files[ref])]
         self._repair = bool(missing)
         if missing:
             log.warning("sync: snapshot %s: %d files not available (%s); they are skipped until the sync "
@@ -309,6 +310,12 @@ class SyncService:
             return self._refused(f"snapshot refused: it does not fit the cache quota of "
                                  f"{self.cache.quota_bytes // MIB} MB ({len(gone)} files were evicted while "
                                  "downloading); the current content stays")
+        kinds = correct_media_kinds(self.cache, answer.document, screen, files)  # by content, not by name
+        defects.extend(f"{self.source.name}: media {line}" for line in kinds.lines)
+        if kinds.document is not None:
+            answer = replace(answer, document=kinds.document)
+            screen = load_screen_dict(kinds.document, self.source.name, self.templates_dir,
+                                      self.config.timezone).screen
         current = self.snapshots.load_current()
         if current is not None and current.document == answer.document and current.files == files:
             self._save_source_state(current.id, answer.state)
