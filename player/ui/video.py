@@ -49,6 +49,10 @@ else:
     _VLC_IMPORT_ERROR = ""
 
 FIRST_PICTURE_TIMEOUT_MS = 1800  # a file without a picture after this long is reported and skipped (issue: < 2 s)
+# counted from the moment the engine thread starts on the file: before that it may be busy releasing other players
+# (a loaded Pi: good clips were skipped as "no picture" after waiting in the queue). This longer limit from prepare()
+# still catches an engine thread that never gets to the file.
+ENGINE_QUEUE_TIMEOUT_MS = 10_000
 LOOP_REPEATS = 65535  # "loop to fill": VLC repeats the input in place (no new video output, so no flash)
 WRAP_BACK_MS = 700  # a time jump backwards of more than this while looping means the video started over
 
@@ -579,8 +583,13 @@ class VideoView(ItemView):
         self._pb = pb
         self._engine.track(pb)
         self._state = "opening"
-        self._timeout.start(FIRST_PICTURE_TIMEOUT_MS)
-        self._engine.run(lambda: _probe(self._engine, pb, path, self.item),
+        self._timeout.start(ENGINE_QUEUE_TIMEOUT_MS)
+
+        def probe(pb: _Playback = pb, engine: VideoEngine = self._engine, item: VideoItem = self.item) -> tuple[int, int]:
+            engine.post(pb, "probing", None)  # the first-picture clock starts now (GUI thread, _on_event)
+            return _probe(engine, pb, path, item)
+
+        self._engine.run(probe,
                          lambda size, pb=pb: self._probed(pb, size),
                          lambda exc, pb=pb: self._open_failed(pb, exc))
 
@@ -643,7 +652,7 @@ class VideoView(ItemView):
             self._fail(str(exc) if isinstance(exc, VideoUnavailable) else f"video '{self.item.src}': {exc}")
 
     def _no_picture(self) -> None:
-        self._fail(f"video '{self.item.src}' shows no picture after {FIRST_PICTURE_TIMEOUT_MS / 1000:.1f} s "
+        self._fail(f"video '{self.item.src}' shows no picture after {self._timeout.interval() / 1000:.1f} s "
                    "(corrupt or unsupported file?)")
 
     def _fail(self, message: str) -> None:
@@ -657,7 +666,10 @@ class VideoView(ItemView):
     def _on_event(self, kind: str, value: Any) -> None:
         if self._pb is None or self._state in ("failed", "stopped"):
             return
-        if kind == "vout":
+        if kind == "probing":
+            if self._state == "opening":
+                self._timeout.start(FIRST_PICTURE_TIMEOUT_MS)
+        elif kind == "vout":
             if value and self._state == "opening" and self._native:
                 self._first_picture()  # the output exists: the first picture is decoded and held
         elif kind == "frame":

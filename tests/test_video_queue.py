@@ -1,0 +1,56 @@
+"""The first-picture limit (1.8 s) counts from when the engine thread gets to the file, not from when it was queued.
+
+The engine thread is shared by every video (open, start, stop, release). On a loaded machine it may be busy for a
+while; a good clip queued behind that work must not be reported as "no picture" and skipped (the soak saw three such
+false skips in 4,264 item changes while the machine was busy). Runs offscreen (memory rendering).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from PySide6.QtWidgets import QWidget
+
+from player.ui.video import FIRST_PICTURE_TIMEOUT_MS, VideoView, shared_engine
+from test_video import _need_vlc
+from test_video_dispose import _zone
+from videos import make_video
+
+
+def test_a_clip_waiting_behind_a_busy_engine_is_not_skipped(qtbot, tmp_path: Path) -> None:
+    _need_vlc()
+    make_video(tmp_path / "v.mp4", "red", 0.5)
+    top = QWidget()
+    qtbot.addWidget(top)
+    widget = _zone(tmp_path, top)
+    engine = shared_engine()
+    busy_s = FIRST_PICTURE_TIMEOUT_MS / 1000 + 1.0
+    engine.run(lambda: time.sleep(busy_s))  # the engine thread is busy longer than the first-picture limit
+    failures: list[str] = []
+    view = widget._create(0)
+    assert isinstance(view, VideoView)
+    view.failed.connect(failures.append)
+    view.prepare()
+    qtbot.waitUntil(lambda: view.is_ready or bool(failures), timeout=int(busy_s * 1000) + 8000)
+    assert failures == []
+    assert view.is_ready
+    view.stop()
+    qtbot.waitUntil(lambda: engine.live_count() == 0, timeout=5000)
+
+
+def test_a_broken_file_is_still_caught_after_the_queue(qtbot, tmp_path: Path) -> None:
+    _need_vlc()
+    (tmp_path / "v.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 800)
+    top = QWidget()
+    qtbot.addWidget(top)
+    widget = _zone(tmp_path, top)
+    failures: list[str] = []
+    view = widget._create(0)
+    view.failed.connect(failures.append)
+    view.prepare()
+    # well before the 10 s queue limit: the first-picture limit still catches it
+    qtbot.waitUntil(lambda: bool(failures), timeout=8000)
+    assert "v.mp4" in failures[0] and "1.8 s" in failures[0]
+    view.stop()
+    qtbot.waitUntil(lambda: shared_engine().live_count() == 0, timeout=5000)
