@@ -51,6 +51,27 @@ def test_a_broken_file_is_still_caught_after_the_queue(qtbot, tmp_path: Path) ->
     view.prepare()
     # well before the 10 s queue limit: the first-picture limit still catches it
     qtbot.waitUntil(lambda: bool(failures), timeout=8000)
-    assert "v.mp4" in failures[0]
+    assert "v.mp4" in failures[0]  # the zone has disposed of the failed view (it skips the item)
+    qtbot.waitUntil(lambda: shared_engine().live_count() == 0, timeout=5000)
+
+
+def test_a_clip_that_ends_before_it_is_shown_still_hands_over(qtbot, tmp_path: Path) -> None:
+    """A very short clip may reach its end while it waits, paused on its first picture, for its turn. Once shown it
+    must still tell the zone it is done, or a zone without durations would stand still on it. VLC's "end" event is
+    delivered here while the view waits (the order seen with short clips); the clip itself is long, so a "finished"
+    that only came from the real end would come far too late for the wait below."""
+    _need_vlc()
+    make_video(tmp_path / "v.mp4", "red", 20.0, size=(160, 90), fps=5)
+    top = QWidget()
+    qtbot.addWidget(top)
+    widget = _zone(tmp_path, top)
+    view = widget._create(0)
+    assert isinstance(view, VideoView)
+    view.prepare()
+    qtbot.waitUntil(lambda: view.is_ready, timeout=8000)
+    view._on_event("end", None)  # as VLC's event thread hands it over (engine.post -> _dispatch)
+    assert view.state == "ready"
+    with qtbot.waitSignal(view.finished, timeout=5000):
+        view.start()
     view.stop()
     qtbot.waitUntil(lambda: shared_engine().live_count() == 0, timeout=5000)

@@ -544,6 +544,7 @@ class VideoView(ItemView):
     # AttributeError ended the zone's sequencing, and the zone froze after a layout switch.
     _pb: _Playback | None = None
     _state = "new"
+    _ended_early = False
 
     def __init__(self, item: VideoItem, ctx: RenderContext, parent: QWidget):
         super().__init__(item, ctx, parent)
@@ -630,6 +631,9 @@ class VideoView(ItemView):
                 surface.raise_()
         if self._pb.player is not None:
             self._pb.player.set_pause(0)
+        if self._ended_early:  # VLC already said "end" while the first picture waited: nothing more will come
+            self._ended_early = False
+            QTimer.singleShot(0, self._ended)
 
     def stop(self) -> None:
         if self._state not in ("stopped",):
@@ -700,7 +704,8 @@ class VideoView(ItemView):
         if self._state in ("opening",):
             self._fail(f"video '{self.item.src}' has no picture VLC can show (empty, corrupt or audio only?)")
             return
-        if self._state == "ready":  # ended while waiting to be shown: show the first picture, then end
+        if self._state == "ready":  # ended while waiting to be shown (a very short clip): end once it is shown
+            self._ended_early = True
             return
         if self._state != "playing":
             return
