@@ -3,17 +3,141 @@
 Every writer follows the same recipe: write a temporary file in the target's directory, fsync it,
 rename it over the target (atomic on POSIX), then fsync the directory so the rename itself is durable.
 A reader therefore sees either the complete old content or the complete new content, never a mix.
+
+Temporary files carry their writer in their name (``osc-<pid>-<start ticks>-<boot id>``, see :func:`temp_owner`),
+so a later start can tell the leftovers of a killed process from the in-flight writes of a running one without
+trusting file times (a Pi without a real-time clock may set its clock back after boot). :func:`sweep_orphan_temps`
+removes the leftovers.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["fsync_dir", "write_bytes_atomic", "write_json_atomic", "write_text_atomic"]
+__all__ = [
+    "PROCESS_START",
+    "fsync_dir",
+    "owner_alive",
+    "sweep_orphan_temps",
+    "temp_file_owner",
+    "temp_owner",
+    "temp_prefix",
+    "write_bytes_atomic",
+    "write_json_atomic",
+    "write_text_atomic",
+]
+
+#: Wall-clock time this module was imported; only used for temp files named before owners were marked in names.
+PROCESS_START = time.time()
+_BOOT_ID_FILE = Path("/proc/sys/kernel/random/boot_id")
+_OWNER_RE = re.compile(r"(?:^|\.)osc-(\d+)-(\d+)-([0-9a-z]+)\.[A-Za-z0-9_]+(?:\.[A-Za-z0-9]+)?$")
+# the names write_bytes_atomic gave its temp files before they carried an owner: ".<target>.<8 random>.tmp"
+_LEGACY_RE = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
+_owner_cache: tuple[int, str] | None = None
+
+
+def _boot_id() -> str:
+    try:
+        return _BOOT_ID_FILE.read_text(encoding="ascii").strip().replace("-", "")[:12].lower() or "0"
+    except OSError:
+        return "0"  # no /proc (not Linux): the pid check alone decides
+
+
+def _proc_start(pid: int) -> tuple[str, str] | None:
+    """(state, start time in clock ticks since boot) of a process from /proc, or None when there is none."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[-1].split()
+    if len(fields) < 20:
+        return None
+    return fields[0], fields[19]  # field 3 (state) and field 22 (starttime) of proc(5)
+
+
+def temp_owner() -> str:
+    """This process's owner mark for temp-file names: ``<pid>-<start ticks since boot>-<boot id>``.
+
+    Unique among processes alive at the same time and never reused within a boot (a reused pid has another start
+    time); independent of the wall clock."""
+    global _owner_cache
+    pid = os.getpid()
+    if _owner_cache is None or _owner_cache[0] != pid:  # recomputed after a fork
+        start = _proc_start(pid)
+        _owner_cache = (pid, f"{pid}-{start[1] if start else 0}-{_boot_id()}")
+    return _owner_cache[1]
+
+
+def temp_prefix(stem: str = "") -> str:
+    """Prefix for ``tempfile.mkstemp`` that marks the file as this process's: ``[<stem>.]osc-<owner>.``."""
+    return f"{stem}.osc-{temp_owner()}." if stem else f"osc-{temp_owner()}."
+
+
+def owner_alive(owner: str) -> bool:
+    """True while the process that wrote temp files marked *owner* (see :func:`temp_owner`) still runs."""
+    m = re.fullmatch(r"(\d+)-(\d+)-([0-9a-z]+)", owner)
+    if m is None:
+        return False
+    pid, ticks, boot = int(m.group(1)), m.group(2), m.group(3)
+    if owner == temp_owner():
+        return True
+    here = _boot_id()
+    if boot != here:
+        return False  # written before the last reboot
+    if here != "0":
+        start = _proc_start(pid)
+        return start is not None and start[0] not in ("Z", "X") and start[1] == ticks
+    try:  # without /proc: only the pid can be checked
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def temp_file_owner(name: str) -> str | None:
+    """The owner mark in a temp-file name made with :func:`temp_prefix`, or None."""
+    m = _OWNER_RE.search(name)
+    return None if m is None else f"{m.group(1)}-{m.group(2)}-{m.group(3)}"
+
+
+def sweep_orphan_temps(directory: str | os.PathLike[str]) -> list[Path]:
+    """Delete the temp files in *directory* (not below it) whose writing process is gone; returns them.
+
+    Files marked with a live owner (this process or another running one) are left alone. Unmarked ``.*.tmp``
+    files of the old naming are removed when they are older than this process (the only case that trusts times).
+    """
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(directory))
+    except FileNotFoundError:
+        return removed
+    for entry in entries:
+        if not entry.is_file(follow_symlinks=False):
+            continue
+        owner = temp_file_owner(entry.name)
+        if owner is not None:
+            orphan = not owner_alive(owner)
+        elif _LEGACY_RE.match(entry.name):
+            try:
+                orphan = entry.stat(follow_symlinks=False).st_mtime < PROCESS_START
+            except FileNotFoundError:
+                continue
+        else:
+            continue
+        if orphan:
+            Path(entry.path).unlink(missing_ok=True)
+            removed.append(Path(entry.path))
+    if removed:
+        fsync_dir(directory)
+    return removed
 
 
 def fsync_dir(directory: str | os.PathLike[str]) -> None:
@@ -30,7 +154,7 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes, mode: int = 0o
     target = Path(path)
     directory = target.parent
     directory.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    fd, tmp_name = tempfile.mkstemp(prefix=temp_prefix(f".{target.name}"), suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)

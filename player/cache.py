@@ -4,7 +4,8 @@ Layout under ``root`` (see docs/cache.md)::
 
     index.sqlite        SQLite index (WAL mode)
     files/ab/abcdef...  content, named by its lowercase hex SHA-256, no extension
-    tmp/                temporary files: ``*.tmp`` (in-flight writes), ``*.part`` + ``*.part.json`` (resumable downloads)
+    tmp/                temporary files: ``osc-<owner>.*`` (in-flight writes, named after the writing process,
+                        see :func:`player.atomic.temp_owner`), ``*.part`` + ``*.part.json`` (resumable downloads)
 
 No Qt in here; the class is thread-safe (one SQLite connection guarded by a lock).
 """
@@ -12,6 +13,8 @@ No Qt in here; the class is thread-safe (one SQLite connection guarded by a lock
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import hashlib
 import logging
 import os
@@ -26,11 +29,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from player.atomic import fsync_dir
+from player.atomic import PROCESS_START, fsync_dir, owner_alive, temp_file_owner, temp_prefix
 
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "PROCESS_START",
     "CacheEntry",
     "CacheError",
     "CacheFullError",
@@ -48,8 +52,6 @@ __all__ = [
 _SHA_RE = re.compile(r"[0-9a-fA-F]{64}")
 _PIN_NAME_RE = re.compile(r"[A-Za-z0-9._:@-]{1,200}")
 _CHUNK = 1024 * 1024
-#: Wall-clock time this module was imported: temp files older than this belong to a previous process.
-PROCESS_START = time.time()
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -337,8 +339,9 @@ class ContentCache:
     # ------------------------------------------------------------------ storing
 
     def new_temp_path(self, suffix: str = ".tmp") -> Path:
-        """A fresh, unique path in ``root/tmp`` (same filesystem as the store, so moves are renames)."""
-        fd, name = tempfile.mkstemp(dir=self.tmp_dir, suffix=suffix)
+        """A fresh, unique path in ``root/tmp`` (same filesystem as the store, so moves are renames), named after
+        this process so that :meth:`check_consistency` in another process leaves it alone while we run."""
+        fd, name = tempfile.mkstemp(dir=self.tmp_dir, prefix=temp_prefix(), suffix=suffix)
         os.close(fd)
         return Path(name)
 
@@ -614,8 +617,10 @@ class ContentCache:
         * index rows without a file (or with a file of the wrong size) are deleted;
         * files not in the index are re-hashed and adopted when their name matches their content,
           otherwise deleted; anything in ``files/`` not named like a hash is deleted;
-        * temp files from previous processes are deleted, except resumable downloads (``*.part`` with a
-          ``*.part.json`` sidecar) younger than ``partial_max_age``; orphan sidecars are deleted;
+        * temp files whose writing process is gone (by the owner in their name, not by their time) are deleted;
+          resumable downloads (``*.part`` with a ``*.part.json`` sidecar) are kept while younger than
+          ``partial_max_age``, and always while another process downloads into them (its lock is held);
+          partials without a sidecar and orphan sidecars are deleted;
         * with ``deep=True`` every file is re-hashed (slow on big caches).
         """
         report = ConsistencyReport()
@@ -678,23 +683,45 @@ class ContentCache:
         entries = list(self.tmp_dir.iterdir())
         names = {p.name for p in entries}
         for p in entries:
+            name = p.name
+            owner = temp_file_owner(name)
+            if owner is not None:
+                if owner_alive(owner):
+                    continue  # an in-flight write of this or another running process
+                _remove_any(p)
+                removed.append(str(p.relative_to(self.root)))
+                continue
             try:
                 mtime = p.stat().st_mtime
             except FileNotFoundError:
                 continue
-            if mtime >= PROCESS_START:
-                continue  # may belong to a write in progress in this process
-            name = p.name
             if name.endswith(".part"):
+                if _download_running(p):
+                    continue
                 keep = (name + ".json") in names and now - mtime < self.partial_max_age
             elif name.endswith(".part.json"):
                 keep = name[: -len(".json")] in names and now - mtime < self.partial_max_age
             else:
-                keep = False
+                keep = mtime >= PROCESS_START  # unmarked (older versions): the only case decided by time
             if not keep:
                 _remove_any(p)
                 removed.append(str(p.relative_to(self.root)))
         return removed
+
+
+def _download_running(part: Path) -> bool:
+    """True while a downloader (of any process) holds the lock of this partial file (see player.fetch)."""
+    try:
+        fd = os.open(part, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        return exc.errno in (errno.EAGAIN, errno.EACCES)
+    finally:
+        os.close(fd)  # closing drops our lock
+    return False
 
 
 def _remove_any(path: Path) -> None:

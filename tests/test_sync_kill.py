@@ -6,6 +6,7 @@ import io
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -47,7 +48,13 @@ def start_sync(config_path: Path) -> subprocess.Popen[bytes]:
 
 
 def assert_consistent(cache_dir: Path) -> None:
-    """No partial or corrupt file in the store, and the published snapshot (if any) is complete."""
+    """No partial or corrupt file in the store, and the published snapshot (if any) is complete.
+
+    Checked on a copy: the check's own repair (it sweeps temp files too) must not do the restart's work."""
+    copy = cache_dir.with_name(cache_dir.name + "-check")
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(cache_dir, copy)
+    cache_dir = copy
     cache = ContentCache(cache_dir, 10**9)
     try:
         report = cache.check_consistency(deep=True)
@@ -60,6 +67,16 @@ def assert_consistent(cache_dir: Path) -> None:
             assert all(cache.has(s) for s in snap.files.values()), "published snapshot with a missing file"
     finally:
         cache.close()
+
+
+def assert_no_orphans(tmp_path: Path) -> None:
+    """After a clean start and a completed sync nothing of the killed processes is left: cache_dir/tmp is empty
+    (every partial download was finished and moved in) and no temp file of an atomic write remains anywhere."""
+    cache_dir, state_dir = tmp_path / "cache", tmp_path / "state"
+    assert sorted(p.name for p in (cache_dir / "tmp").iterdir()) == []
+    leftovers = [p for d in (cache_dir, state_dir) if d.exists() for p in d.rglob("*")
+                 if p.is_file() and (p.name.endswith(".tmp") or ".osc-" in p.name or p.name.startswith("osc-"))]
+    assert leftovers == []
 
 
 @pytest.mark.slow
@@ -91,6 +108,7 @@ def test_kill_9_at_several_moments_then_restart_completes(tmp_path: Path) -> Non
         proc = start_sync(config_path)
         out, err = proc.communicate(timeout=60)
         assert proc.returncode == 0, err.decode()
+        assert_no_orphans(tmp_path)
         assert_consistent(config.cache_dir)
         snap = SnapshotStore(config.cache_dir).load_current()
         assert snap is not None and set(snap.files) == set(refs)
@@ -121,5 +139,6 @@ def test_kill_9_during_publish_window(tmp_path: Path) -> None:
         proc = start_sync(tmp_path / "player.toml")
         _, err = proc.communicate(timeout=60)
         assert proc.returncode == 0, err.decode()
+        assert_no_orphans(tmp_path)
         assert_consistent(config.cache_dir)
         assert SnapshotStore(config.cache_dir).load_current() is not None
