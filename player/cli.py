@@ -213,10 +213,15 @@ def cmd_schedule(config: Config, source: Path, start: datetime, end: datetime) -
 # sync / status (offline cache and sync, docs/sync.md)
 # ---------------------------------------------------------------------------------------------------------------
 
+EXIT_BUSY = 75  # EX_TEMPFAIL: another process (the player service) holds the cache's sync lock; try again later
+
+
 def _add_sync_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sync = sub.add_parser("sync", help="download the configured source into the cache and publish a snapshot")
     sync.add_argument("--config", type=Path, help="player.toml (default /etc/osc-player/player.toml)")
-    sync.add_argument("--once", action="store_true", help="one sync, then exit (0: ok or unchanged, 1: failed)")
+    sync.add_argument("--once", action="store_true",
+                      help=f"one sync, then exit (0: ok or unchanged, 1: failed, {EXIT_BUSY}: another process "
+                           "is syncing the same cache)")
     sync.add_argument("--quiet", action="store_true", help="no progress bar")
     status = sub.add_parser("status", help="print the sync/cache status as JSON")
     status.add_argument("--config", type=Path, help="player.toml (default /etc/osc-player/player.toml)")
@@ -277,11 +282,16 @@ def cmd_sync_commands(config: Config, args: argparse.Namespace) -> int:
             print(line, file=sys.stderr)
         return 1
     try:
-        service.recover()
+        if not service.recover() and args.once:
+            print(f"sync: refused: {service.busy_message()}", file=sys.stderr)
+            return EXIT_BUSY
         if args.once:
             outcome = service.sync_once()
             if bar is not None:
                 bar.end()
+            if outcome.result == "busy":
+                print(f"sync: refused: {outcome.message}", file=sys.stderr)
+                return EXIT_BUSY
             service.write_status()
             if outcome.ok:
                 print(f"sync: {outcome.result}" + (f" {outcome.snapshot_id}" if outcome.snapshot_id else "")

@@ -7,19 +7,23 @@ writes nothing to disk. See docs/sync.md. No Qt in here; callbacks run on the sy
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import json
 import logging
+import os
 import random
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from player.atomic import write_json_atomic
+from player.atomic import sweep_orphan_temps, write_json_atomic
 from player.cache import ContentCache, is_sha256
 from player.clock import Clock, SystemClock
 from player.config import Config
@@ -32,7 +36,7 @@ from player.sources.base import MediaSpec, NotModified, SetupNeeded, Source, Sou
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Content", "SyncOutcome", "SyncProgress", "SyncService", "read_status"]
+__all__ = ["SYNC_LOCK_FILE", "Content", "SyncOutcome", "SyncProgress", "SyncService", "read_status"]
 
 MIB = 1024 * 1024
 PENDING_PIN = "pending"
@@ -40,6 +44,8 @@ STATUS_FILE = "sync-status.json"
 SOURCE_STATE_FILE = "sync-source.json"
 STATUS_REFRESH_S = 3600.0  # volatile status fields (last check, next sync) are rewritten at most this often
 PROGRESS_EVERY_S = 0.1
+PROGRESS_LOG_EVERY_S = 30.0  # a progress line in the log at every further 10 %, or after this long without one
+SYNC_LOCK_FILE = "sync.lock"  # in cache_dir: flock held by the process that syncs or repairs this cache
 
 
 @dataclass(frozen=True)
@@ -52,7 +58,8 @@ class SyncProgress:
 
 @dataclass(frozen=True)
 class SyncOutcome:
-    """What one sync attempt did. ``result``: published | unchanged | setup | failed | refused."""
+    """What one sync attempt did. ``result``: published | unchanged | setup | failed | refused | busy
+    (another process holds the cache's sync lock; nothing was done)."""
 
     result: str
     message: str = ""
@@ -123,6 +130,12 @@ class SyncService:
         self._status_written_at = 0.0
         self._progress_at = 0.0
         self._progress_files = -1
+        self._progress_logged_step = 0
+        self._progress_logged_at: datetime | None = None
+        self._progress_logged_end = False
+        self._progress_by_bytes = False
+        self._recover_pending = False  # recover() found the cache busy: it runs before the next sync
+        self._busy_logged = False
         self._repair = False  # the booted snapshot lacks files: the next sync fetches them although nothing changed
 
     # ------------------------------------------------------------------ construction
@@ -155,10 +168,58 @@ class SyncService:
 
     # ------------------------------------------------------------------ start-up
 
-    def recover(self) -> None:
-        """Repair after a crash/power loss (call once at start, before boot): cache consistency, stale pins.
-        Cheap on purpose: the cached content goes on screen first; :meth:`verify_current` re-hashes it afterwards."""
+    @property
+    def lock_path(self) -> Path:
+        return self.cache.root / SYNC_LOCK_FILE
+
+    def busy_message(self) -> str:
+        return (f"another osc-player process (the player service or an 'osc-player sync') is syncing "
+                f"{self.cache.root} right now (it holds {self.lock_path}); try again when it is done")
+
+    @contextlib.contextmanager
+    def _sync_lock(self) -> Iterator[bool]:
+        """Hold the cache's cross-process sync lock (flock on ``cache_dir/sync.lock``) if it is free; yields
+        whether we got it. Released when the block ends (and by the kernel if the process dies)."""
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                yield False
+                return
+            yield True
+        finally:
+            os.close(fd)
+
+    def recover(self) -> bool:
+        """Repair after a crash/power loss (call once at start, before boot): cache consistency, orphaned temp files
+        (cache, snapshots, state dir), stale pins. Cheap on purpose: the cached content goes on screen first;
+        :meth:`verify_current` re-hashes it afterwards.
+
+        Runs under the cache's sync lock. When another process holds it (it is syncing this cache), nothing of
+        that process is touched: the repair is postponed to the next :meth:`sync_once` and False is returned."""
+        with self._lock, self._sync_lock() as got:
+            if not got:
+                self._recover_pending = True
+                log.debug("sync: %s; the start-up repair of the cache runs before the next sync", self.busy_message())
+                return False
+            self._recover_locked()
+            return True
+
+    def _recover_locked(self) -> None:
+        self._recover_pending = False
         self.cache.check_consistency()
+        swept: list[Path] = []
+        for directory in {self.state_dir, self.cache.root, self.snapshots.dir}:
+            try:
+                swept += sweep_orphan_temps(directory)
+            except OSError as exc:
+                log.warning("sync: cannot clean up temp files in %s: %s", directory, exc)
+        if swept:
+            log.warning("sync: removed %d temp files left by an interrupted process (%s)", len(swept),
+                        ", ".join(p.name for p in swept[:3]))
         retained = self.snapshots.retained_ids()
         pins = self.cache.pin_sets()
         for name in pins:
@@ -213,9 +274,14 @@ class SyncService:
     # ------------------------------------------------------------------ one sync
 
     def sync_once(self) -> SyncOutcome:
-        with self._lock:
+        with self._lock, self._sync_lock() as got:
             started = time.monotonic()
+            if not got:  # another process syncs this cache: touch nothing (not even its pending pin)
+                return self._busy()
+            self._busy_logged = False
             try:
+                if self._recover_pending:
+                    self._recover_locked()
                 outcome = self._sync(started)
             except Exception as exc:  # a bug must not kill the sync thread
                 if disk_full(exc):  # the cache index or a snapshot file on a full disk: no bug, one clear line
@@ -230,6 +296,15 @@ class SyncService:
             outcome = SyncOutcome(**{**asdict(outcome), "seconds": time.monotonic() - started})
             self._after(outcome)
             return outcome
+
+    def _busy(self) -> SyncOutcome:
+        """The outcome while another process holds the sync lock: logged once (info), no error shown, the status
+        file (the other process's) left alone."""
+        message = self.busy_message()
+        if not self._busy_logged:
+            log.info("sync: %s", message)
+            self._busy_logged = True
+        return SyncOutcome("busy", message, lines=(message,))
 
     def _sync(self, started: float) -> SyncOutcome:
         self.source_answered = False
@@ -281,6 +356,10 @@ class SyncService:
         log.info("sync: %s changed; checking %d files", self.source.name, len(wanted))
         requests = [FetchRequest(s.url, s.sha256.lower() if s.sha256 else None, s.size) for s in wanted.values()]
         self._progress_files = -1
+        self._progress_logged_step = 0
+        self._progress_logged_at = self.clock.now()
+        self._progress_logged_end = False
+        self._progress_by_bytes = all(s.size for s in wanted.values())  # else the byte total grows while it runs
         results = self.downloader.fetch_many(requests, progress=self._progress)
         errors = [r for r in results.values() if isinstance(r, FetchError)]
         if errors:
@@ -376,6 +455,7 @@ class SyncService:
             self._logged_defects = key
 
     def _progress(self, files_done: int, files_total: int, bytes_done: int, bytes_total: int) -> None:
+        self._log_progress(files_done, files_total, bytes_done, bytes_total)
         if self.on_progress is None:
             return
         now = time.monotonic()
@@ -384,6 +464,27 @@ class SyncService:
         self._progress_at = now
         self._progress_files = files_done
         self.on_progress(SyncProgress(files_done, files_total, bytes_done, bytes_total))
+
+    def _log_progress(self, files_done: int, files_total: int, bytes_done: int, bytes_total: int) -> None:
+        """A progress line at info level at every further 10 % (of the bytes when the source gave every size, else
+        of the files), or when PROGRESS_LOG_EVERY_S passed without one (a big file on a slow line), and at the end."""
+        if self._progress_by_bytes and bytes_total:
+            frac = bytes_done / bytes_total
+        else:
+            frac = files_done / files_total if files_total else 1.0
+        step = int(min(1.0, max(0.0, frac)) * 10)
+        end = files_done >= files_total
+        now = self.clock.now()
+        last = self._progress_logged_at
+        due = step > self._progress_logged_step or (end and not self._progress_logged_end) or (
+            last is not None and (now - last).total_seconds() >= PROGRESS_LOG_EVERY_S)
+        if not due:
+            return
+        self._progress_logged_step = max(step, self._progress_logged_step)
+        self._progress_logged_at = now
+        self._progress_logged_end = end
+        log.info("sync: %d/%d files, %.1f/%.1f MB (%d %%)", files_done, files_total, bytes_done / MIB,
+                 bytes_total / MIB, int(min(1.0, frac) * 100))
 
     def _after(self, outcome: SyncOutcome) -> None:
         self.last_outcome = outcome
@@ -419,6 +520,9 @@ class SyncService:
             outcome = self.sync_once()
             if stop_event.is_set():
                 break
+            if outcome.result == "busy":  # the other process syncs this cache: look again soon, no failure
+                self._wake.wait(self.retry_min_s)
+                continue
             failures = 0 if outcome.ok else failures + 1
             delay = self.interval_s if outcome.ok else self.retry_delay(failures)
             self.next_sync = self.clock.now() + timedelta(seconds=delay)

@@ -6,8 +6,10 @@ import hashlib
 import io
 import json
 import logging
+import random
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,16 @@ RED = png((255, 0, 0))
 GREEN = png((0, 255, 0))
 BLUE = png((0, 0, 255))
 BIG = bytes(range(256)) * 2000  # 512000 bytes: many chunks, room for faults mid-file
+
+
+def noise_png(seed: int, side: int = 420) -> bytes:
+    """A real picture of random pixels (~530 KB: many chunks, room for faults mid-file)."""
+    buf = io.BytesIO()
+    Image.frombytes("RGB", (side, side), random.Random(seed).randbytes(side * side * 3)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+NOISE = noise_png(1)
 
 
 def screen_doc(srcs: list[str], extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -120,7 +132,8 @@ def make_env(srv: FaultServer, tmp: Path, quota: int = 50_000_000, timeout: tupl
 
 @pytest.fixture
 def srv() -> Iterator[FaultServer]:
-    files = {"/s/media/red.png": RED, "/s/media/green.png": GREEN, "/s/media/blue.png": BLUE, "/s/big.bin": BIG}
+    files = {"/s/media/red.png": RED, "/s/media/green.png": GREEN, "/s/media/blue.png": BLUE, "/s/big.bin": BIG,
+             "/s/noise.png": NOISE}
     with FaultServer(files) as server:
         server.set_file("/s/screen.json", json.dumps(screen_doc(["media/red.png", "media/green.png"])).encode(),
                         "application/json")
@@ -223,21 +236,21 @@ def test_changed_document_revalidates_media_and_downloads_only_new(env: Env) -> 
 
 
 def test_dropped_connection_mid_file_resumes(env: Env) -> None:
-    env.publish_doc(screen_doc(["big.bin"]))
-    env.srv.fault("/s/big.bin", drop_after=100_000, times=1)
+    env.publish_doc(screen_doc(["noise.png"]))
+    env.srv.fault("/s/noise.png", drop_after=100_000, times=1)
     outcome = env.service.sync_once()
     assert outcome.result == "published"
-    reqs = env.srv.requests_for("/s/big.bin")
+    reqs = env.srv.requests_for("/s/noise.png")
     assert [r.status for r in reqs] == [200, 206]
     assert reqs[1].headers["range"] == "bytes=100000-"
-    assert env.cache.read_bytes(env.store.load_current().files["big.bin"]) == BIG
+    assert env.cache.read_bytes(env.store.load_current().files["noise.png"]) == NOISE
 
 
 def test_wrong_content_length_is_rejected_and_refetched(env: Env) -> None:
-    env.publish_doc(screen_doc(["big.bin"]))
-    env.srv.fault("/s/big.bin", content_length=len(BIG) + 5000, times=1)
+    env.publish_doc(screen_doc(["noise.png"]))
+    env.srv.fault("/s/noise.png", content_length=len(NOISE) + 5000, times=1)
     assert env.service.sync_once().result == "published"
-    assert env.cache.read_bytes(env.store.load_current().files["big.bin"]) == BIG
+    assert env.cache.read_bytes(env.store.load_current().files["noise.png"]) == NOISE
 
 
 def test_500s_are_retried_within_one_sync(env: Env) -> None:
@@ -426,3 +439,48 @@ def test_recover_drops_stale_pins(env: Env) -> None:
     env.cache.pin(snapshot_pin("20200101T000000Z-dead00"), [sha(BLUE)])
     env.service.recover()
     assert set(env.cache.pin_sets()) == {snapshot_pin(env.store.current_id())}
+
+
+def _progress_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records
+            if r.name == "player.sync" and r.levelno == logging.INFO and " files, " in r.getMessage()]
+
+
+def test_progress_is_logged_at_every_tenth_and_at_the_end(srv: FaultServer, tmp_path: Path,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    names = [f"p{i}.png" for i in range(20)]
+    for i, name in enumerate(names):
+        srv.set_file(f"/s/{name}", png((i * 12, 255 - i * 12, 7)))
+    env = make_env(srv, tmp_path)
+    try:
+        env.publish_doc(screen_doc(names))
+        with caplog.at_level(logging.INFO, logger="player.sync"):
+            assert env.service.sync_once().result == "published"
+        lines = _progress_lines(caplog)
+        assert 2 <= len(lines) <= 11, lines  # at most one per 10 % plus the end
+        assert lines[-1].startswith("sync: 20/20 files, ") and lines[-1].endswith("(100 %)")
+        percents = [int(line.rsplit("(", 1)[1].split()[0]) for line in lines]
+        assert percents == sorted(percents)
+        assert all(b - a >= 10 for a, b in zip(percents[:-2], percents[1:-1], strict=True)), percents
+    finally:
+        env.close()
+
+
+def test_progress_is_logged_after_30_s_without_a_line(srv: FaultServer, tmp_path: Path,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    from player.clock import FakeClock
+
+    names = [f"q{i}.png" for i in range(20)]
+    for i, name in enumerate(names):
+        srv.set_file(f"/s/{name}", png((7, i * 12, 255 - i * 12)))
+    env = make_env(srv, tmp_path)
+    clock = FakeClock(datetime(2026, 3, 1, 9, 0, tzinfo=UTC))
+    env.service.clock = clock
+    env.service.on_progress = lambda p: clock.advance(31)  # every progress report comes 31 s after the last
+    try:
+        env.publish_doc(screen_doc(names))
+        with caplog.at_level(logging.INFO, logger="player.sync"):
+            assert env.service.sync_once().result == "published"
+        assert len(_progress_lines(caplog)) >= 19  # a line per file (each one took "31 s"), not per 10 %
+    finally:
+        env.close()
