@@ -460,7 +460,8 @@ def _local_to_utc(day: date, minute: int, tz: tzinfo) -> datetime:
 class PowerSchedule:
     """Weekly display-on windows in local wall-clock time.
 
-    Format (``[display.schedule]`` in player.toml, or the same mapping from the hub)::
+    Format (``[display.power_schedule]`` in player.toml, or ``power_schedule`` in a screen document, which the
+    hub source fills from ``SteleScreen.displaySchedule`` / ``displayOn`` + ``displayOff``)::
 
         "mon-fri" = "06:00-22:00"
         "sat"     = "08:00-12:00, 13:00-20:00"     # several windows: comma list or array
