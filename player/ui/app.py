@@ -249,7 +249,9 @@ def attach_reporting(config: Config, window: PlayerWindow, controller, power) ->
                          status_interval_s=config["report"]["status_interval_s"],
                          proof_of_play=config["report"]["proof_of_play"],
                          outbox_max_bytes=config["report"]["outbox_max_mb"] * 1024 * 1024,
-                         disk_path=config.cache_dir)
+                         disk_path=config.cache_dir,
+                         # cache use and last sync result (read on the reporting thread), the played file's hash
+                         status_extra=controller.status_fields, hash_of=controller.hash_of)
 
     def ready(reporting: Reporting) -> None:
         if link._stopped:

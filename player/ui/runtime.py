@@ -25,7 +25,7 @@ import socket
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -212,6 +212,29 @@ class ContentController(QObject):
             self._marks.submit(mark)
         except RuntimeError:  # stopped
             pass
+
+    def status_fields(self) -> dict[str, Any]:
+        """``cacheBytes`` and ``lastSync`` for the hub's status row. Reads the cache index: call it off the GUI
+        thread (the reporting worker does)."""
+        service = self.service
+        if service is None:
+            return {}
+        fields: dict[str, Any] = {"cacheBytes": service.cache.stats().bytes}
+        outcome, at = service.last_outcome, service.last_outcome_at
+        if outcome is not None:
+            last: dict[str, Any] = {"ok": outcome.ok, "result": outcome.result, "message": outcome.message}
+            if at is not None:
+                last["at"] = at.astimezone(UTC).isoformat(timespec="seconds")
+            if outcome.snapshot_id:
+                last["snapshotId"] = outcome.snapshot_id
+            if service.last_contact is not None:
+                last["lastContact"] = service.last_contact.astimezone(UTC).isoformat(timespec="seconds")
+            fields["lastSync"] = last
+        return fields
+
+    def hash_of(self, ref: str) -> str | None:
+        """SHA-256 of the cached file behind a media reference of the content on screen (no I/O; any thread)."""
+        return self.files.get(ref)
 
     # ------------------------------------------------------------------ background thread
 

@@ -4,7 +4,9 @@ snapshot shown when the hub is gone at the next start."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ from player.ui.power import DisplayPowerController
 from player.ui.runtime import attach_content
 
 log = logging.getLogger(__name__)
+RED_PNG = png(64, 36, (230, 0, 0))
 
 
 def player_config(hub: TestHub, tmp_path: Path, live_query: bool, poll_s: int) -> Any:
@@ -63,7 +66,7 @@ def start_player(qtbot, config: Any):  # noqa: ANN001, ANN201
 
 
 def activate_with_red_slide(hub: TestHub, uuid: str) -> None:
-    slide = make(hub, "SteleDiashowObject", {"file": hub.upload_file("rot.png", png(64, 36, (230, 0, 0)), "image/png"),
+    slide = make(hub, "SteleDiashowObject", {"file": hub.upload_file("rot.png", RED_PNG, "image/png"),
                                             "duration": 30, "startDate": parse_date_str("2020-01-01T00:00:00Z"),
                                             "endDate": parse_date_str("2040-01-01T00:00:00Z")})
     dia = make(hub, "SteleDiashowConfig", {"name": "Dias"})
@@ -104,8 +107,12 @@ def test_setup_screen_then_content_after_activation(qtbot, clean_hub: TestHub, t
         uuid = id_file.read_text().strip()
         qtbot.waitUntil(lambda: len(clean_hub.query("SteleScreen", {"uuid": uuid})) == 1, timeout=20000)
         (row,) = clean_hub.query("SteleScreen", {"uuid": uuid})
-        qtbot.waitUntil(lambda: any(row["name"] in line for line in window.message.lines), timeout=20000)
+        # the hub answered: the setup screen says so, with the time of its last answer in local time
+        qtbot.waitUntil(lambda: "Netzwerk: verbunden" in window.message.lines, timeout=20000)
+        assert any(row["name"] in line for line in window.message.lines)
         assert window.message.qr_data == uuid
+        assert any(re.fullmatch(r"Letzter Kontakt: \d\d\.\d\d\.\d{4}, \d\d:\d\d Uhr", line)
+                   for line in window.message.lines), window.message.lines
         if live_query:  # give the push channel time to subscribe before the administrator acts
             time.sleep(1.0)
         t0 = time.monotonic()
@@ -115,8 +122,25 @@ def test_setup_screen_then_content_after_activation(qtbot, clean_hub: TestHub, t
         log.warning("hub change -> on screen (%s): %.2f s", "LiveQuery" if live_query else f"polling {poll_s}s", took)
         print(f"\nhub change -> content on screen ({'LiveQuery' if live_query else 'polling'}): {took:.2f} s")
         assert not window.message.isVisible()
-        # the status row of this screen appears (one row per screen)
+        # the status row of this screen appears (one row per screen), with the cache use and the last sync result
         qtbot.waitUntil(lambda: len(clean_hub.query("SteleScreenStatus", {"uuid": uuid})) == 1, timeout=20000)
+
+        def status_row() -> dict[str, Any]:
+            (status,) = clean_hub.query("SteleScreenStatus", {"uuid": uuid})
+            return status
+
+        qtbot.waitUntil(lambda: status_row().get("cacheBytes", 0) >= len(RED_PNG) and
+                        status_row().get("lastSync", {}).get("result") in ("published", "unchanged"), timeout=20000)
+        last = status_row()["lastSync"]
+        assert last["ok"] is True and last["at"] and last["lastContact"]
+        # proof of play: the red slide's play, with the hash of the file that was shown
+        assert reporting is not None
+        qtbot.waitUntil(lambda: reporting.reporting is not None, timeout=20000)
+        reporting.reporting.proof.close_all()  # the play on screen ends now (else only after its 30 s)
+        reporting.reporting.loop.wake()
+        qtbot.waitUntil(lambda: bool(clean_hub.query("SteleProofOfPlay", {"screenUuid": uuid})), timeout=20000)
+        plays = clean_hub.query("SteleProofOfPlay", {"screenUuid": uuid})
+        assert {p.get("fileHash") for p in plays} == {hashlib.sha256(RED_PNG).hexdigest()}, plays
     finally:
         if reporting is not None:
             reporting.stop()
