@@ -113,7 +113,8 @@ SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], Any, Any, str]]] = {
         "background": (str, "#0b2540", _color, "Background of built-in screens (setup, error)."),
         "text": (str, "#ffffff", _color, "Text colour of built-in screens."),
         "font_family": (str, "DejaVu Sans", None, "Default font family."),
-        "logo": (str, "", None, "Path of a logo image shown on built-in screens."),
+        "logo": (str, "", None, "Header logo of hub stele layouts: http(s) address of an image on the hub "
+                                "(empty: the screen's District logo)."),
     },
     "video": {
         "vlc_args": (list, ["--no-osd", "--no-video-title-show", "--no-snapshot-preview", "--quiet", "--avcodec-hw=any",

@@ -251,3 +251,59 @@ def test_schedule_extension() -> None:
     assert entry.validity.weekdays == frozenset({5, 6}) and entry.validity.start is not None
     assert [i.id for i in scr.layouts[entry.layout].zones[0].items] == ["n"]
     assert any("sch2" in p for p in result.problems)
+
+
+def test_header_shows_the_configured_logo_left_of_the_city_name_through_the_cache() -> None:
+    content = diashow_content([slide("a", "a.jpg", "2025-01-01T00:00:00Z")], showHeader=True)
+    logo_url = "https://hub.example.org/parse/files/app/wappen.png"
+    result = translate(content, TranslateOptions(HUB, logo=logo_url))
+    assert result.problems == []
+    scr = load(result.document)
+    zones = {z.id: z for z in scr.layouts["main"].zones}
+    (logo,) = zones["logo"].items
+    assert isinstance(logo, ImageItem) and result.media[logo.src].url == logo_url  # downloaded like a slide
+    backdrop = zones["logo-backdrop"]
+    # inside its backdrop, above it, in the header row; the city name starts right of it, the clock stays right
+    assert backdrop.x == 0 and backdrop.height == zones["header"].height
+    assert backdrop.x < zones["logo"].x and zones["logo"].x + zones["logo"].width < backdrop.width
+    assert zones["logo"].y > 0 and zones["logo"].y + zones["logo"].height < backdrop.height
+    assert zones["logo"].z > backdrop.z
+    assert zones["header"].x == backdrop.width
+    assert zones["header"].x + zones["header"].width == zones["clock"].x
+    assert zones["clock"].x + zones["clock"].width == 1920
+    # no header, no logo; no logo configured and no district: the header as before
+    assert "logo" not in {z.id for z in load(translate(diashow_content(
+        [slide("a", "a.jpg", "2025-01-01T00:00:00Z")]), TranslateOptions(HUB, logo=logo_url)).document)
+        .layouts["main"].zones}
+    assert {z.id for z in load(translate(content, OPTS).document).layouts["main"].zones} == \
+        {"main", "header", "clock"}
+
+
+def test_header_logo_from_the_district_and_refusals() -> None:
+    content = diashow_content([slide("a", "a.jpg", "2025-01-01T00:00:00Z")], showHeader=True)
+    content.district_logo = file("bezirk.svg.png")
+    result = translate(content, OPTS)
+    scr = load(result.document)
+    (logo,) = {z.id: z for z in scr.layouts["main"].zones}["logo"].items
+    assert result.media[logo.src].url.endswith("/bezirk.svg.png")
+    # the configured logo wins over the district's
+    own = translate(content, TranslateOptions(HUB, logo="https://hub.example.org/parse/files/app/stadt.png"))
+    assert any(spec.url.endswith("/stadt.png") for spec in own.media.values())
+    assert not any(spec.url.endswith("/bezirk.svg.png") for spec in own.media.values())
+    # a local path cannot reach the screen through the cache: one line, no logo, the rest as before
+    local = translate(content, TranslateOptions(HUB, logo="/etc/osc-player/logo.png"))
+    assert [p for p in local.problems if "branding.logo" in p] == [local.problems[0]] and len(local.problems) == 1
+    assert "logo" not in {z.id for z in load(local.document).layouts["main"].zones}
+    # a logo on a foreign host is refused like any file
+    foreign = translate(content, TranslateOptions(HUB, logo="https://evil.example.com/x.png"))
+    assert any("evil.example.com" in p for p in foreign.problems)
+    assert "logo" not in {z.id for z in load(foreign.document).layouts["main"].zones}
+
+
+def test_logo_with_a_digital_twin_keeps_the_header_row_without_gaps() -> None:
+    content = diashow_content([slide("a", "a.jpg", "2025-01-01T00:00:00Z")], showHeader=True)
+    result = translate(content, TranslateOptions(HUB, twin=True, logo="https://hub.example.org/parse/files/app/l.png"))
+    zones = {z.id: z for z in load(result.document).layouts["main"].zones}
+    row = sorted((zones[k] for k in ("logo-backdrop", "header", "messages", "clock")), key=lambda z: z.x)
+    assert row[0].x == 0 and row[-1].x + row[-1].width == 1920
+    assert all(a.x + a.width == b.x for a, b in zip(row, row[1:], strict=False))

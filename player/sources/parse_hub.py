@@ -132,12 +132,12 @@ class HubSource:
     def __init__(self, client: ParseClient, state_dir: str | Path, *, allowed_file_hosts: Collection[str] = (),
                  canvas: tuple[int, int] = (1920, 1080), timezone: str = "Europe/Berlin", screen_name: str = "",
                  live_query: bool = True, live_query_url: str | None = None, ca_file: str | None = None,
-                 twin: bool = False) -> None:
+                 twin: bool = False, logo: str = "") -> None:
         self.client = client
         self.state_dir = Path(state_dir)
         self.name = client.server_url
         self.options = TranslateOptions(hub_url=client.server_url, allowed_file_hosts=tuple(allowed_file_hosts),
-                                        canvas=canvas, timezone=timezone, twin=twin)
+                                        canvas=canvas, timezone=timezone, twin=twin, logo=logo)
         self.configured_name = screen_name
         self.live_query = live_query
         self.live_query_url = live_query_url
@@ -300,9 +300,27 @@ class HubSource:
                             classes.add(tile_type["className"])
                         if name_of(tile_type) == "aushangsfahrplan" and tile.get("config") is None:
                             wants_timetable = True
+        if not self.options.logo and any(c.get("showHeader") is True for c in configs):
+            content.district_logo = self._district_logo(screen)
         if wants_timetable:
             content.timetables = self._timetables(screen)
         return content, sorted(classes)
+
+    def _district_logo(self, screen: Mapping[str, Any]) -> Any:
+        """`District.logo` of the district whose `area` contains the screen's location (header logo), or None."""
+        location = decode_geopoint(screen.get("location"))
+        if location is None:
+            return None
+        point = {"__type": "GeoPoint", "latitude": location[0], "longitude": location[1]}
+        try:
+            rows = self.client.query("District", where={"area": {"$geoIntersects": {"$point": point}}},
+                                     keys="logo", limit=1)
+        except HubUnavailable:
+            raise
+        except HubError as exc:
+            log.warning("hub %s: district logo not available: %s", self.client.server_url, exc)
+            return None
+        return rows[0].get("logo") if rows else None
 
     def _timetables(self, screen: Mapping[str, Any]) -> list[Any]:
         """Timetable PDFs of the lines serving the stop nearest to the screen (cloud functions of the hub)."""
@@ -417,4 +435,5 @@ def make_hub_source(config: Any, downloader: Any = None) -> HubSource:
     return HubSource(client, state_dir, allowed_file_hosts=allowed,
                      canvas=canvas, timezone=str(player.get("timezone") or "Europe/Berlin"),
                      screen_name=str(player.get("screen_name") or ""), live_query=bool(hub.get("live_query", True)),
-                     ca_file=ca_file, twin=_twin_configured(config))
+                     ca_file=ca_file, twin=_twin_configured(config),
+                     logo=str(config["branding"].get("logo") or ""))

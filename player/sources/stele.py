@@ -67,6 +67,7 @@ class TranslateOptions:
     canvas: tuple[int, int] = (1920, 1080)
     timezone: str = "Europe/Berlin"
     twin: bool = False  # a digital-twin broker is configured: the header shows its newest messages (old client)
+    logo: str = ""  # branding.logo: http(s) address of the header logo; empty: the District's logo (if any)
 
 
 @dataclass
@@ -79,6 +80,7 @@ class HubContent:
     tiles: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # SteleGridConfig id -> positions
     schedules: list[dict[str, Any]] = field(default_factory=list)  # SteleSchedule rows for this screen
     timetables: list[Any] = field(default_factory=list)  # Files/URLs for `Aushangsfahrplan` tiles
+    district_logo: Any = None  # District.logo (File) of the district containing the screen's location
 
 
 @dataclass
@@ -346,20 +348,34 @@ def _frame(canvas: tuple[int, int], header: bool, footer: bool) -> _Frame:
     return _Frame(w, h, max(80, h // 12) if header else 0, max(60, h // 18) if footer else 0)
 
 
-def _chrome_zones(frame: _Frame, feeds: dict[str, dict[str, Any]], twin: bool = False) -> list[dict[str, Any]]:
+def _chrome_zones(frame: _Frame, feeds: dict[str, dict[str, Any]], twin: bool = False,
+                  logo: str | None = None) -> list[dict[str, Any]]:
+    """Header (logo, city name, clock; with a digital twin its newest messages) and footer (ticker) zones.
+    *logo*: media reference of the logo image, shown left of the city name."""
     zones: list[dict[str, Any]] = []
     if frame.header:
         clock_w = max(240, frame.width // 4)
         font = max(24, frame.header // 2)
+        logo_w = min(frame.header * 5 // 2, frame.width // 6) if logo else 0  # room for a wide city logo
         # with a digital twin, the header is city | newest messages | clock, as the old client showed it
-        city_w = max(240, frame.width // 4) if twin else frame.width - clock_w
+        city_w = max(240, frame.width // 4) if twin else frame.width - clock_w - logo_w
+        if logo:  # the logo inset by a margin, over a backdrop in the header's colour
+            pad = max(4, frame.header // 8)
+            zones.append({"id": "logo-backdrop", "x": 0, "y": 0, "width": logo_w, "height": frame.header, "z": 1,
+                          "background": "#003a70",
+                          "items": [{"type": "text", "id": "logo-backdrop", "duration": WIDGET_HOLD_S, "text": ""}]})
+            zones.append({"id": "logo", "x": pad, "y": pad, "width": logo_w - 2 * pad, "height": frame.header - 2 * pad,
+                          "z": 2, "background": "#003a70",
+                          "items": [{"type": "image", "id": "logo", "src": logo, "duration": WIDGET_HOLD_S,
+                                     "fit": "contain"}]})
         if twin:
             feeds.setdefault("twin", {"type": "twin", "max_items": 3})
-            zones.append({"id": "messages", "x": city_w, "y": 0, "width": frame.width - clock_w - city_w,
+            zones.append({"id": "messages", "x": logo_w + city_w, "y": 0,
+                          "width": frame.width - clock_w - city_w - logo_w,
                           "height": frame.header, "z": 1, "background": "#003a70",
                           "items": [{"type": "widget", "id": "twin", "duration": WIDGET_HOLD_S,
                                      "widget": "twin_messages", "feed": "twin"}]})
-        zones.append({"id": "header", "x": 0, "y": 0, "width": city_w, "height": frame.header,
+        zones.append({"id": "header", "x": logo_w, "y": 0, "width": city_w, "height": frame.header,
                       "z": 1, "background": "#003a70",
                       "items": [{"type": "text", "id": "city", "duration": WIDGET_HOLD_S, "text": "{city}",
                                  "font_size": font, "bold": True, "valign": "middle", "padding": 32}]})
@@ -388,6 +404,7 @@ class _Translator:
         self.media = _Media(options, self.problems)
         self.feeds: dict[str, dict[str, Any]] = {}
         self.location = decode_geopoint(content.screen.get("location"))
+        self._logo_refused = False
 
     # ---- pieces
     def slides_of(self, config: Mapping[str, Any], prefix: str) -> list[dict[str, Any]]:
@@ -455,6 +472,25 @@ class _Translator:
             return [_empty(f"tile{position}-empty")]
         return items
 
+    def logo(self) -> str | None:
+        """Media reference of the header logo: ``branding.logo`` (an http(s) address), else the logo of the
+        district the screen stands in; through the cache like every other file."""
+        configured = self.options.logo.strip()
+        if configured:
+            if not configured.startswith(("http://", "https://")):
+                if not self._logo_refused:
+                    self.problems.append(f"branding.logo: '{configured[:200]}' is not an http(s) address; the hub's "
+                                         "header shows files from the cache only (give the logo's address on the "
+                                         "hub); no logo")
+                    self._logo_refused = True
+                return None
+            found = self.media.add(configured, "branding.logo")
+        elif self.content.district_logo is not None:
+            found = self.media.add(self.content.district_logo, "District.logo")
+        else:
+            return None
+        return found[0] if found else None
+
     # ---- layouts
     def layout(self, config: Mapping[str, Any], kind: str) -> dict[str, Any]:
         cid = str(config.get("objectId") or "?")
@@ -473,7 +509,7 @@ class _Translator:
                 return layout
             self.problems.append(f"SteleLayoutConfig {cid}.template: expected a layout name; ignored")
         frame = _frame(self.options.canvas, config.get("showHeader") is True, config.get("showFooter") is True)
-        zones = _chrome_zones(frame, self.feeds, self.options.twin)
+        zones = _chrome_zones(frame, self.feeds, self.options.twin, self.logo() if frame.header else None)
         if kind == DIASHOW:
             zones.insert(0, {"id": "main", "x": 0, "y": frame.body_y, "width": frame.width,
                              "height": frame.body_h, "z": 0, "background": "#000000",
