@@ -165,6 +165,17 @@ def main() -> None:
           f"{k} ({end[0][0]:.0f}-{end[-1][0]:.0f} s):")
     print(f"  RSS {med(after_warmup, 2):.1f} -> {med(end, 2):.1f} MB ({med(end, 2) - med(after_warmup, 2):+.1f} MB, "
           f"ratio {med(end, 2) / med(after_warmup, 2):.3f}); peak {max(r[2] for r in samples):.1f} MB")
+    # RSS swings by ±50 MB with the number of video outputs alive at the sample instant; a least-squares line over
+    # every sample after warm-up shows a trend that two windows of medians can miss (or invent)
+    post = samples[k:]
+    if len(post) >= 3 and post[-1][1] > post[0][1]:
+        xs, ys = [r[1] / 1000 for r in post], [r[2] for r in post]
+        mx, my = statistics.fmean(xs), statistics.fmean(ys)
+        slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)
+        print(f"  RSS trend after warm-up: {slope:+.2f} MB per 1,000 item changes (least squares over {len(post)} "
+              f"samples, {post[0][1]}-{post[-1][1]} changes)")
+    print(f"  thread floor (no video output alive) {min(r[3] for r in samples[k:2 * k] or samples[:k])} -> "
+          f"{min(r[3] for r in end)}")
     print(f"  threads {med(after_warmup, 3):.0f} -> {med(end, 3):.0f}, fds {med(after_warmup, 4):.0f} -> "
           f"{med(end, 4):.0f}, state dir {med(after_warmup, 5):.0f} -> {med(end, 5):.0f} kB")
     shutil.rmtree(tmp, ignore_errors=True)
