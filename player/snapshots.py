@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from player.atomic import fsync_dir, write_json_atomic, write_text_atomic
+from player.atomic import fsync_dir, sweep_orphan_temps, write_json_atomic, write_text_atomic
 from player.cache import is_sha256
 
 log = logging.getLogger(__name__)
@@ -239,8 +239,7 @@ class SnapshotStore:
                 if sid not in keep:
                     self._path(sid).unlink(missing_ok=True)
                     removed.append(sid)
-            for stray in self.dir.glob(".*.tmp"):
-                stray.unlink(missing_ok=True)
+            sweep_orphan_temps(self.dir)  # only temp files whose writer is gone: another process may be writing
             if removed:
                 fsync_dir(self.dir)
                 log.info("snapshots: released %s", ", ".join(removed))

@@ -137,3 +137,20 @@ def test_sync_protocol_with_cache_pins(tmp_path: Path) -> None:
     assert set(cache.pin_sets()) == {snapshot_pin(i) for i in store.retained_ids()}
     assert cache.ensure_space(400) and not cache.has(old)
     cache.close()
+
+
+def test_prune_leaves_a_live_writers_temp_file_and_removes_a_dead_ones(tmp_path: Path) -> None:
+    """Another process (the CLI, the player) may be writing a snapshot right now: prune must not pull its temp file
+    away; a temp file whose writer is gone (kill -9) is removed."""
+    from player.atomic import temp_prefix
+
+    store = SnapshotStore(tmp_path / "snapshots")
+    store.save(snap(1))
+    store.mark_on_screen(snap(1).id)
+    live = store.dir / f"{temp_prefix('.x.json')}abc.tmp"
+    dead = store.dir / ".x.json.osc-999999999-1-deadbeef.abc.tmp"
+    live.write_text("{}")
+    dead.write_text("{}")
+    store.prune()
+    assert live.exists()
+    assert not dead.exists()
