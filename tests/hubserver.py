@@ -6,6 +6,8 @@ Everything runs on 127.0.0.1 in a temporary directory that `close()` removes aga
     hub.start_all()            # PostgreSQL cluster + database + postgis + Parse Server; waits until healthy
     hub.rest("POST", "/classes/SteleScreen", {"uuid": "..."})
     hub.kill(); hub.start()    # fault tests: Parse Server dies and comes back on the same URL, data kept
+    hub.fault("status", status=500, path="^/batch")   # the player's requests (no master key) get HTTP 500
+    hub.fault_hits(); hub.clear_faults()
     hub.close()
 
 Only the standard library and `requests`. Set up the machine once with `tests/hub/setup.sh`.
@@ -331,6 +333,46 @@ class TestHub:
         where = {"function": function} if function else {}
         return self.query("TestCloudCall", where, order="createdAt")
 
+    # ----------------------------------------------------------------- fault switch (tests/hub/server.js)
+    @property
+    def fault_url(self) -> str:
+        if self.port is None:
+            raise HubUnavailable("test hub not started")
+        return f"http://127.0.0.1:{self.port}/__faults"
+
+    def fault(self, mode: str, *, path: str = "", method: str | None = None, times: int | None = None,
+              status: int | None = None, bytes: int | None = None,  # noqa: A002 - the server's field name
+              location: str | None = None) -> None:
+        """Arm a fault in front of the real Parse Server for requests WITHOUT the master key (the player's):
+        ``status`` (HTTP `status`, default 500), ``badjson`` (200 with an HTML body), ``huge`` (200 with a
+        `bytes`-long body, default 50 MB), ``hang`` (never answered until `clear_faults`), ``redirect`` (to
+        `location`; ``{path}`` in it becomes the request path). `path` is a RegExp on the path below /parse
+        (e.g. ``"^/batch"``, ``"^/files/"``); `times` disarms the fault after that many hits. Faults are kept
+        in the Parse Server process: a restart clears them."""
+        spec: dict[str, Any] = {"mode": mode, "path": path}
+        for key, value in (("method", method), ("times", times), ("status", status), ("bytes", bytes),
+                           ("location", location)):
+            if value is not None:
+                spec[key] = value
+        response = self._session.post(self.fault_url, json=spec, headers=self.headers(), timeout=10)
+        if response.status_code >= 400:
+            raise HubRequestError("POST", "/__faults", response.status_code, response.text)
+
+    def fault_hits(self) -> int:
+        """How many requests the armed faults answered (or held) so far."""
+        response = self._session.get(self.fault_url, headers=self.headers(), timeout=10)
+        if response.status_code >= 400:
+            raise HubRequestError("GET", "/__faults", response.status_code, response.text)
+        return sum(int(f["hits"]) for f in response.json()["faults"])
+
+    def clear_faults(self) -> None:
+        """Disarm every fault; requests held by ``hang`` are dropped (their clients see a closed connection)."""
+        if not self.running:
+            return
+        response = self._session.delete(self.fault_url, headers=self.headers(), timeout=10)
+        if response.status_code >= 400:
+            raise HubRequestError("DELETE", "/__faults", response.status_code, response.text)
+
     # ----------------------------------------------------------------- data helpers
     def query(
         self, class_name: str, where: dict[str, Any] | None = None, **params: Any
@@ -351,7 +393,8 @@ class TestHub:
 
     def reset(self, keep: Iterable[str] = ()) -> None:
         """Make the hub empty again: drop every non-system class (objects, schema, relations) and purge users,
-        sessions, roles and installations. Classes named in `keep` are left alone."""
+        sessions, roles and installations; injected faults are disarmed. Classes named in `keep` are left alone."""
+        self.clear_faults()
         keep = set(keep)
         for name in self.class_names():
             if name in keep:

@@ -11,6 +11,12 @@ Protocol (Parse LiveQuery over WebSocket): ``connect`` (applicationId, restAPIKe
 -> ``connected``; ``subscribe`` (requestId, query {className, where}) -> ``subscribed``; events ``create``,
 ``update``, ``delete``, ``enter``, ``leave``; ``error`` (code, error, reconnect).
 
+Subscriptions can be added while running (:meth:`LiveQueryClient.add_subscriptions`, e.g. for class names the
+hub's data reveals only later); they are sent at once on a live connection and again after every reconnect. A
+subscription the hub refuses (an ``error`` with its ``requestId``: no permission, a ``beforeSubscribe`` trigger)
+costs one log line per class; the other subscriptions stay and polling covers that class. A class the hub's
+``liveQuery.classNames`` does not list is confirmed but never sends events: polling covers it too.
+
 The callback gets ``(op, class_name)``; it runs on the client's thread and must return quickly (the sync only sets
 a flag). After a reconnect the callback is called once with ``("reconnect", "")``: events may have been missed
 while the socket was down. A dropped or refused socket is never an error for the screen: one log line per
@@ -71,9 +77,13 @@ class LiveQueryClient:
         self._app: websocket.WebSocketApp | None = None
         self._lock = threading.Lock()
         self._pending: set[int] = set()
+        self._live: websocket.WebSocketApp | None = None  # the connection whose `connected` arrived
+        self._live_token: str | None = None
+        self._refused: set[str] = set()  # classes whose subscription the hub refused (logged once)
         self._sessions = 0  # connections that got all subscriptions confirmed
         self._incident: str | None = None  # the problem last logged (one line per incident)
         self._renew = False
+        self._counted = False  # the current connection was counted as a session
         self.events = 0  # change events received (for status and tests)
 
     # ------------------------------------------------------------------ public
@@ -102,6 +112,20 @@ class LiveQueryClient:
             self._thread = None
         self._subscribed.clear()
 
+    def add_subscriptions(self, subscriptions: Sequence[tuple[str, Mapping[str, Any]]]) -> list[str]:
+        """Subscribe to more (class, where) pairs (duplicates are ignored); returns the classes newly added."""
+        added: list[str] = []
+        with self._lock:
+            for cls, where in subscriptions:
+                entry = (cls, dict(where))
+                if entry in self.subscriptions:
+                    continue
+                self.subscriptions.append(entry)
+                added.append(cls)
+                if self._live is not None:
+                    self._subscribe(self._live, len(self.subscriptions), entry)
+        return added
+
     def wait_subscribed(self, timeout: float) -> bool:
         """True once every subscription of the current connection is confirmed."""
         return self._subscribed.wait(timeout)
@@ -124,6 +148,7 @@ class LiveQueryClient:
             self._subscribed.clear()
             with self._lock:
                 self._app = None
+                self._live = None
             if self._stop.is_set():
                 break
             if self._sessions > had_session:
@@ -173,21 +198,27 @@ class LiveQueryClient:
             return
         op = message.get("op")
         if op == "connected":
-            token = self._session_token() if self._session_token is not None else None
-            self._pending = set()
-            for i, (cls, where) in enumerate(self.subscriptions, start=1):
-                sub: dict[str, Any] = {"op": "subscribe", "requestId": i,
-                                       "query": {"className": cls, "where": where}}
-                if token:
-                    sub["sessionToken"] = token
-                self._pending.add(i)
-                self._send(ws, sub)
+            with self._lock:
+                self._live_token = self._session_token() if self._session_token is not None else None
+                self._live = ws
+                self._pending = set()
+                self._counted = False
+                for i, entry in enumerate(self.subscriptions, start=1):
+                    self._subscribe(ws, i, entry)
             if not self.subscriptions:
                 self._confirmed()
         elif op == "subscribed":
-            self._pending.discard(message.get("requestId"))  # type: ignore[arg-type]
-            if not self._pending:
-                self._confirmed()
+            self._settle(message.get("requestId"))
+        elif (op == "error" and message.get("code") != INVALID_SESSION_TOKEN
+              and isinstance(message.get("requestId"), int) and message["requestId"] in self._pending):
+            # the hub refuses this one subscription: the others stay, polling covers the class
+            request_id = message["requestId"]
+            cls = self.subscriptions[request_id - 1][0] if request_id <= len(self.subscriptions) else "?"
+            if cls not in self._refused:
+                self._refused.add(cls)
+                log.warning("LiveQuery %s: the hub refuses push for class %s (error %s: %s); polling covers it",
+                            self.url, cls, message.get("code"), str(message.get("error", ""))[:200])
+            self._settle(request_id)
         elif op in EVENT_OPS:
             self.events += 1
             cls = ""
@@ -204,7 +235,32 @@ class LiveQueryClient:
             if message.get("reconnect") is False or self._renew:
                 ws.close()
 
+    def _subscribe(self, ws: websocket.WebSocketApp, request_id: int, entry: tuple[str, dict[str, Any]]) -> None:
+        """Send one subscribe (caller holds ``_lock``)."""
+        cls, where = entry
+        sub: dict[str, Any] = {"op": "subscribe", "requestId": request_id, "query": {"className": cls, "where": where}}
+        if self._live_token:
+            sub["sessionToken"] = self._live_token
+        self._pending.add(request_id)
+        self._subscribed.clear()
+        try:
+            self._send(ws, sub)
+        except Exception as exc:  # noqa: BLE001 - a socket closing meanwhile: the reconnect subscribes again
+            self._pending.discard(request_id)
+            self._problem(f"LiveQuery {self.url}: subscribing to {cls} failed: {exc}")
+
+    def _settle(self, request_id: Any) -> None:
+        with self._lock:
+            self._pending.discard(request_id)
+            done = not self._pending
+        if done:
+            self._confirmed()
+
     def _confirmed(self) -> None:
+        if self._counted:  # subscriptions added later on the same connection: no new session
+            self._subscribed.set()
+            return
+        self._counted = True
         self._sessions += 1
         first = self._sessions == 1
         if self._incident is not None:

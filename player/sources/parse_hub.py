@@ -145,6 +145,7 @@ class HubSource:
         self._device: str | None = None
         self._batch_works = True
         self._lock = threading.Lock()
+        self._live: LiveQueryClient | None = None
         self.last_problems: list[str] = []
 
     # ---- identity
@@ -169,6 +170,7 @@ class HubSource:
         usable = (isinstance(previous, dict) and previous.get("v") == STATE_VERSION
                   and previous.get("device") == device and isinstance(previous.get("fingerprint"), dict))
         extra = [c for c in (previous or {}).get("classes", []) if isinstance(c, str)] if usable else []
+        self._push_classes(extra)
         fingerprint = self.fingerprint(extra)
         if usable and previous is not None and fingerprint == previous["fingerprint"]:
             return NotModified()
@@ -198,6 +200,7 @@ class HubSource:
             if missing:
                 fingerprint.update(self.fingerprint(missing, only=True))
             base_state.update(classes=new_classes, fingerprint=fingerprint)
+            self._push_classes(new_classes)
         return SourceResult(document=translation.document, media=translation.media, state=base_state)
 
     # ---- change check
@@ -280,6 +283,7 @@ class HubSource:
                 if isinstance(ptr, Mapping) and isinstance(ptr.get("className"), str):
                     classes.add(ptr["className"])
         configs = self.client.query("SteleLayoutConfig", where={"objectId": {"$in": sorted(config_ptr_ids)}})
+        self._check_targets(configs)
         content.configs = {str(c.get("objectId")): c for c in configs}
         wants_timetable = False
         for config in configs:
@@ -305,6 +309,20 @@ class HubSource:
         if wants_timetable:
             content.timetables = self._timetables(screen)
         return content, sorted(classes)
+
+    def _check_targets(self, configs: list[dict[str, Any]]) -> None:
+        """Refuse layout configs whose diashowConfig/gridConfig points to a deleted (or unreadable) object: not "an
+        empty slideshow" — an administrator's slip must not blank the screen, the last good content stays."""
+        for key, cls in (("diashowConfig", "SteleDiashowConfig"), ("gridConfig", "SteleGridConfig")):
+            wanted = {pid: str(c.get("objectId")) for c in configs if (pid := pointer_id(c.get(key)))}
+            if not wanted:
+                continue
+            found = {str(r.get("objectId")) for r in self.client.query(
+                cls, where={"objectId": {"$in": sorted(wanted)}}, keys="objectId")}
+            for pid in sorted(set(wanted) - found):
+                raise HubSourceError(f"hub {self.client.server_url}: SteleLayoutConfig {wanted[pid]}.{key} points to "
+                                     f"a deleted or unreadable {cls} {pid}; the current content stays until it is "
+                                     "fixed", url=self.client.server_url)
 
     def _district_logo(self, screen: Mapping[str, Any]) -> Any:
         """`District.logo` of the district whose `area` contains the screen's location (header logo), or None."""
@@ -354,8 +372,20 @@ class HubSource:
         return found
 
     # ---- freshness
+    def _push_classes(self, classes: list[str]) -> None:
+        """Classes met in the data (state, layout type, tile, tile type): LiveQuery for them too, if running."""
+        live = self._live
+        if live is not None and classes:
+            added = live.add_subscriptions([(c, {}) for c in classes])
+            if added:
+                log.debug("LiveQuery: also watching %s", ", ".join(added))
+
     def watch(self, on_change: Callable[[], None]) -> LiveQueryClient | None:
-        """Start a LiveQuery client calling *on_change* on any change of this screen's classes (None: disabled)."""
+        """Start a LiveQuery client calling *on_change* on any change of this screen's classes (None: disabled).
+
+        Subscribes to this screen's row, every Stele* class the translation reads, and (as each fetch meets them)
+        the classes of the state, layout type, tile and tile type pointers. Classes the hub does not push (not in
+        its ``liveQuery.classNames``, or refused) are covered by polling."""
         if not self.live_query:
             return None
         subscriptions: list[tuple[str, Mapping[str, Any]]] = [(SCREEN, {"uuid": self.device_id})]
@@ -376,6 +406,7 @@ class HubSource:
                                  rest_key=self.client.rest_key, js_key=self.client.js_key, session_token=token,
                                  renew_session=renew, subscriptions=subscriptions,
                                  on_change=lambda op, cls: on_change(), ca_file=self.ca_file)
+        self._live = client
         client.start()
         return client
 
