@@ -136,3 +136,23 @@ def test_zone_with_no_valid_item_shows_background_and_resumes_by_itself(qtbot, t
     qtbot.waitUntil(lambda: widget.current is None, timeout=2000)
     assert not widget.is_showing_content()
     assert timer.isActive() and 82_740_000 < timer.remainingTime() <= 82_800_005  # tomorrow 11:00: 23 h ahead
+
+
+def test_a_single_item_reports_each_pass_once(qtbot) -> None:  # noqa: ANN001
+    """A zone with one item starts it over after each duration: one 'ended' and one 'started' per pass (proof of
+    play and the now-playing status count them)."""
+    zone = load_screen_dict(one_zone([{"type": "text", "id": "t", "text": "Hallo", "duration": 0.2}], 200, 100),
+                            "t.json").screen.layouts["main"].zones[0]
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    ctx = RenderContext(clock=SystemClock(), timezone=ZoneInfo("Europe/Berlin"), resolve_media=lambda _r: None,
+                        bridge=WorkerBridge())
+    widget = ZoneWidget(zone, ctx, parent)
+    events: list[str] = []
+    widget.item_started.connect(lambda _z, item, _s: events.append("start"))
+    widget.item_ended.connect(lambda _z, item: events.append("end"))
+    widget.start()
+    qtbot.waitUntil(lambda: events.count("start") >= 4, timeout=5000)
+    widget.stop()
+    n = events.count("start")
+    assert events[: 2 * n - 1] == ["start", "end"] * (n - 1) + ["start"]

@@ -132,8 +132,7 @@ class ZoneWidget(QWidget):
             self._show_nothing(now)
             return
         if self.current is not None and nxt == self._index:  # a single valid item: it simply stays on
-            self.item_ended.emit(self.zone.id, self.current.item.id)
-            self._begin_duration(self.current)
+            self._begin_duration(self.current)  # its end was already reported by _time_up
             return
         if self.pending is not None and self.pending.item is self.zone.items[nxt]:
             if self.pending.is_ready:

@@ -155,7 +155,9 @@ def test_diashow_date_windows_and_order(clean_hub: TestHub, tmp_path: Path) -> N
     cfg = activate(clean_hub, uuid, state="ACTIVE", kind="DIASHOW")  # old names
     past = slide(clean_hub, "vorbei.png", NOW - timedelta(days=9), NOW - timedelta(days=2))
     future = slide(clean_hub, "bald.png", NOW + timedelta(days=2), NOW + timedelta(days=9), order=1)
-    current = slide(clean_hub, "jetzt.png", NOW - timedelta(hours=1), NOW + timedelta(hours=1), order=2,
+    # a week around now: some weekday 07:00-19:00 always lies inside (a narrower range is never active on a
+    # weekend night, which the validator rightly reports)
+    current = slide(clean_hub, "jetzt.png", NOW - timedelta(days=4), NOW + timedelta(days=4), order=2,
                     weekdays=["mo", "di", "mi", "do", "fr"], timeFrom="07:00", timeTo="19:00")
     undated = slide(clean_hub, "ohne.png", None, NOW + timedelta(days=1))
     diashow_config(clean_hub, cfg, [past, future, current, undated])
