@@ -4,14 +4,14 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint system-runtime system-test venv hub dev-tools bench clean
+.PHONY: demo test lint system-runtime system-test venv venv-test hub dev-tools bench clean
 
 demo: system-runtime venv
 	VENV=$(VENV) ./scripts/demo.sh
 
 TOOLS_VENV ?= $(CURDIR)/.tools-venv
 
-test: system-test venv hub dev-tools
+test: system-test venv-test hub dev-tools
 	$(VENV)/bin/ruff check player tests bench scripts
 	QT_QPA_PLATFORM=offscreen OSC_TOOLS_VENV=$(TOOLS_VENV) $(VENV)/bin/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
@@ -30,6 +30,14 @@ $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -e '.[test]'
+	touch $@
+
+# the tests also show real web pages: the optional extra 'web' (Qt WebEngine, PySide6-Addons, ~170 MB) is
+# installed for them; `make demo` does without it
+venv-test: $(VENV)/.installed-test
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(VENV)/bin/pip install -q -e '.[test,web]'
 	touch $@
 
 hub:

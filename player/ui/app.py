@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import signal
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from PySide6.QtCore import QEventLoop, QTimer
+from PySide6.QtCore import QCoreApplication, QEventLoop, Qt, QTimer
 from PySide6.QtGui import QGuiApplication, QImage
 from PySide6.QtWidgets import QApplication, QWidget
 
@@ -40,6 +41,10 @@ def ensure_app(headless: bool = False) -> QApplication:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
     app = QApplication.instance()
     if app is None:
+        if importlib.util.find_spec("PySide6.QtWebEngineWidgets") is not None:  # web page items possible (extra)
+            # Qt WebEngine shares OpenGL contexts with the app; the flag must be set before the app exists (the
+            # module itself is imported only when a web item comes, see player/ui/web.py)
+            QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
         app = QApplication(sys.argv[:1])
         app.setApplicationName("osc-player")
     return app  # type: ignore[return-value]

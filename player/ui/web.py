@@ -12,6 +12,7 @@ Without the extra the zone shows a clear placeholder, and the log says once how 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -57,11 +58,22 @@ def load_failed(succeeded: bool, error_page: bool, http_status: int | None) -> s
 
 def _webengine() -> Any:
     """The QtWebEngineWidgets module, or None when the optional extra is not installed."""
+    _sandbox_as_root()
     try:
         from PySide6 import QtWebEngineWidgets
     except ImportError:
         return None
     return QtWebEngineWidgets
+
+
+def _sandbox_as_root() -> None:
+    """Chromium refuses to start its sandbox as root and takes the whole process down (a segfault). The installed
+    player runs as its own user and keeps the sandbox; run as root (a developer's `make demo`, CI) it is switched off,
+    and the log says so once."""
+    if os.geteuid() != 0 or os.environ.get("QTWEBENGINE_DISABLE_SANDBOX"):
+        return
+    os.environ["QTWEBENGINE_DISABLE_SANDBOX"] = "1"
+    log.warning("web page items: running as root, so Chromium's sandbox is off; run the player as its own user")
 
 
 _said_unavailable = False
