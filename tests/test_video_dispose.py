@@ -50,6 +50,15 @@ def _media(tmp_path: Path) -> Path:
     return tmp_path
 
 
+def _shown_zone(qtbot, tmp_path: Path, picture_s: float = 60) -> ZoneWidget:  # noqa: ANN001
+    top = QWidget()
+    qtbot.addWidget(top)
+    widget = _zone(_media(tmp_path), top, picture_s)
+    top.resize(W, H)
+    top.show()
+    return widget
+
+
 def _fading_video(qtbot, widget: ZoneWidget) -> VideoView:  # noqa: ANN001
     """Starts the zone and waits until the picture fades in over the video that just ended."""
     videos: list[VideoView] = []
@@ -64,11 +73,7 @@ def _fading_video(qtbot, widget: ZoneWidget) -> VideoView:  # noqa: ANN001
 
 
 def test_stopping_a_zone_during_a_fade_releases_the_outgoing_video(qtbot, tmp_path: Path) -> None:
-    top = QWidget()
-    qtbot.addWidget(top)
-    widget = _zone(_media(tmp_path), top)
-    top.resize(W, H)
-    top.show()
+    widget = _shown_zone(qtbot, tmp_path)
     video = _fading_video(qtbot, widget)
     widget.stop()
     qtbot.waitUntil(lambda: shared_engine().live_count() == 0, timeout=5000)
@@ -77,11 +82,7 @@ def test_stopping_a_zone_during_a_fade_releases_the_outgoing_video(qtbot, tmp_pa
 
 
 def test_a_zone_deleted_during_a_fade_without_stop_releases_the_video(qtbot, tmp_path: Path) -> None:
-    top = QWidget()
-    qtbot.addWidget(top)
-    widget = _zone(_media(tmp_path), top)
-    top.resize(W, H)
-    top.show()
+    widget = _shown_zone(qtbot, tmp_path)
     _fading_video(qtbot, widget)
     widget.deleteLater()  # no stop(): the view's own destroyed hook must let go of the player
     qtbot.waitUntil(lambda: shared_engine().live_count() == 0, timeout=5000)
@@ -90,11 +91,7 @@ def test_a_zone_deleted_during_a_fade_without_stop_releases_the_video(qtbot, tmp
 def test_the_next_switch_ends_a_running_fade_and_releases_its_video(qtbot, tmp_path: Path) -> None:
     """The next item comes while the fade still runs (a short picture): the faded-out video must not be forgotten
     (disposing the fading picture deletes the animation's target, and a stopped animation never says it ended)."""
-    top = QWidget()
-    qtbot.addWidget(top)
-    widget = _zone(_media(tmp_path), top, picture_s=0.5)
-    top.resize(W, H)
-    top.show()
+    widget = _shown_zone(qtbot, tmp_path, picture_s=0.5)
     first = _fading_video(qtbot, widget)
     qtbot.waitUntil(lambda: widget.current is not None and widget.current.item.id == "v", timeout=10_000)
     assert widget.current is not first
