@@ -56,6 +56,7 @@ def _shown_zone(qtbot, tmp_path: Path, picture_s: float = 60) -> ZoneWidget:  # 
     widget = _zone(_media(tmp_path), top, picture_s)
     top.resize(W, H)
     top.show()
+    widget.top_ref = top  # keeps the window (and the zone in it) alive for the test
     return widget
 
 
