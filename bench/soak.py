@@ -171,9 +171,12 @@ def main() -> None:
     if len(post) >= 3 and post[-1][1] > post[0][1]:
         xs, ys = [r[1] / 1000 for r in post], [r[2] for r in post]
         mx, my = statistics.fmean(xs), statistics.fmean(ys)
-        slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)
-        print(f"  RSS trend after warm-up: {slope:+.2f} MB per 1,000 item changes (least squares over {len(post)} "
-              f"samples, {post[0][1]}-{post[-1][1]} changes)")
+        sxx = sum((x - mx) ** 2 for x in xs)
+        slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
+        resid = sum((y - my - slope * (x - mx)) ** 2 for x, y in zip(xs, ys, strict=True))
+        stderr = (resid / max(1, len(xs) - 2) / sxx) ** 0.5
+        print(f"  RSS trend after warm-up: {slope:+.2f} ± {stderr:.2f} MB per 1,000 item changes (least squares, "
+              f"standard error; {len(post)} samples, {post[0][1]}-{post[-1][1]} changes)")
     print(f"  thread floor (no video output alive) {min(r[3] for r in samples[k:2 * k] or samples[:k])} -> "
           f"{min(r[3] for r in end)}")
     print(f"  threads {med(after_warmup, 3):.0f} -> {med(end, 3):.0f}, fds {med(after_warmup, 4):.0f} -> "
