@@ -228,18 +228,20 @@ def _host_mirror() -> str | None:
 
 
 @pytest.mark.slow
-def test_install_sh_for_real_in_a_debootstrap_chroot(tmp_path_factory: pytest.TempPathFactory) -> None:
+@pytest.mark.parametrize("suite", ["bookworm", "trixie"])  # Debian 12 and 13 (Pi OS is built on them)
+def test_install_sh_for_real_in_a_debootstrap_chroot(tmp_path_factory: pytest.TempPathFactory, suite: str) -> None:
     if os.geteuid() != 0:
         pytest.skip("debootstrap and chroot need root")
     debootstrap = need_tool("debootstrap", "run provisioning/dev-tools.sh (Debian package debootstrap)")
     mirror = _host_mirror()
     if mirror is None:
         pytest.skip("no Debian mirror configured on this machine")
-    root = Path(os.environ.get("OSC_CHROOT_DIR") or tmp_path_factory.mktemp("chroot") / "root")
+    keep = os.environ.get("OSC_CHROOT_DIR")  # a developer's reusable chroots: <dir>/<suite>
+    root = Path(keep) / suite if keep else tmp_path_factory.mktemp(f"chroot-{suite}") / "root"
     if not (root / "usr/bin/apt-get").exists():
         subprocess.run(
             [debootstrap, "--variant=minbase", "--include=ca-certificates,systemd,systemd-sysv,dbus",
-             "bookworm", str(root), mirror],
+             suite, str(root), mirror],
             check=True, timeout=1800, stdout=subprocess.DEVNULL,
         )  # fmt: skip
     shutil.copy("/etc/resolv.conf", root / "etc/resolv.conf")
