@@ -230,8 +230,15 @@ def test_x11_single_video_zone_keeps_playing(qtbot, tmp_path: Path) -> None:
     widget = make_zone(qtbot, [{"type": "video", "id": "r", "src": "red.mp4"}], tmp_path)
     started = record(widget)
     widget.start()
+    qtbot.waitUntil(lambda: bool(started), timeout=5000)
+    sampler = _sample(2.0, tmp_path)
     qtbot.waitUntil(lambda: len(started) >= 4, timeout=8000)  # each play-through counts (proof of play)
     assert {s[0] for s in started} == {"r"}
+    qtbot.waitUntil(sampler.done, timeout=10000)
+    seen = [classify(px) for _t, px in sampler.result()]
+    seen = seen[seen.index("red"):] if "red" in seen else seen
+    assert len(seen) > 20
+    assert set(seen) == {"red"}, set(seen)  # starting over never shows the zone's background or black
     widget.stop()
     settle_engine(qtbot)
 

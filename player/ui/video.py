@@ -474,14 +474,14 @@ def _probe(engine: VideoEngine, pb: _Playback, path: Path, item: VideoItem) -> t
 
 
 def _start(engine: VideoEngine, pb: _Playback, item: VideoItem, xid: int | None, memory_size: tuple[int, int],
-           crop: str | None, aspect: str | None) -> None:
+           crop: str | None, aspect: str | None, repeat: bool) -> None:
     """Engine thread: a new player for the probed media, started into the (unmapped) window or into memory."""
     if pb.released or pb.media is None:
         return
     media = pb.media
     if item.volume <= 0:
         media.add_option(":no-audio")
-    if item.loop:
+    if repeat:  # VLC starts the input over in place: the same output, no new window, no flash
         media.add_option(f":input-repeat={LOOP_REPEATS}")
     player = engine.instance().media_player_new()
     pb.player = player
@@ -545,6 +545,8 @@ class VideoView(ItemView):
     _pb: _Playback | None = None
     _state = "new"
     _ended_early = False
+    _repeating = False  # VLC repeats the input: each pass is reported from the time wrapping back (_time_changed)
+    _longest = 0  # the latest playing time seen (ms): about the clip's length once it has looped
 
     def __init__(self, item: VideoItem, ctx: RenderContext, parent: QWidget):
         super().__init__(item, ctx, parent)
@@ -610,7 +612,8 @@ class VideoView(ItemView):
         crop = _reduced(w, h) if self.item.fit == Fit.COVER and pb.surface is not None else None
         aspect = _reduced(w, h) if self.item.fit == Fit.STRETCH and pb.surface is not None else None
         memory = (max(2, self.width()), max(2, self.height()))
-        self._engine.run(lambda: _start(self._engine, pb, self.item, xid, memory, crop, aspect), None,
+        repeat = self._repeats()
+        self._engine.run(lambda: _start(self._engine, pb, self.item, xid, memory, crop, aspect, repeat), None,
                          lambda exc, pb=pb: self._open_failed(pb, exc))
 
     def start(self) -> None:
@@ -715,12 +718,22 @@ class VideoView(ItemView):
             self._engine.run(lambda pb=self._pb: _replay(pb))
 
     def _time_changed(self, ms: int) -> None:
-        if self.item.loop and self.item.duration is None and self._state == "playing":
-            if ms + WRAP_BACK_MS < self._last_time:  # looped on itself: one "play" for the zone / proof of play
+        if self._repeating and self.item.duration is None and self._state == "playing":
+            self._longest = max(self._longest, ms)
+            # looped on itself: one "play" for the zone / proof of play (a clip shorter than WRAP_BACK_MS: half its
+            # length is the jump that counts)
+            if ms + min(WRAP_BACK_MS, self._longest // 2) < self._last_time:
                 self._last_time = ms
                 self.finished.emit()
                 return
         self._last_time = ms
+
+    def _repeats(self) -> bool:
+        """Loop in VLC itself (``loop`` items): the same output goes on, no new window, no flash. A single item
+        played to its end is started over by the zone instead (stop and play, _ended): with VLC repeating, a pass
+        could not be counted for proof of play, since VLC's time events (every 250-300 ms) alias on short clips."""
+        self._repeating = bool(self.item.loop)
+        return self._repeating
 
     def _zone_keeps_me(self) -> bool:
         zone = self.parentWidget()
