@@ -720,8 +720,9 @@ class VideoView(ItemView):
     def _time_changed(self, ms: int) -> None:
         if self._repeating and self.item.duration is None and self._state == "playing":
             self._longest = max(self._longest, ms)
-            # looped on itself: one "play" for the zone / proof of play (a clip shorter than WRAP_BACK_MS: half its
-            # length is the jump that counts)
+            # looped on itself: one "play" for the zone / proof of play. Half the clip's length is the jump that counts
+            # when that is less than WRAP_BACK_MS (a 1 s clip: 900 -> 150 ms). Clips under ~0.6 s are not counted
+            # reliably: VLC's time events come every 250-300 ms and alias with the loop
             if ms + min(WRAP_BACK_MS, self._longest // 2) < self._last_time:
                 self._last_time = ms
                 self.finished.emit()
