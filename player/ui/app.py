@@ -298,9 +298,14 @@ def run_player(config: Config, source_dir: Path | None, windowed: tuple[int, int
             started["reporting"] = attach_reporting(config, window, controller, power)
 
     place_window(config, window, windowed, begin)
-    _install_signal_handlers(app)
+
+    def quit_now() -> None:
+        window._allow_close = True  # a kiosk window refuses to close otherwise, and Qt's quit() would give up
+        app.quit()
+
+    _install_signal_handlers(app, quit_now)
     if exit_after is not None:
-        QTimer.singleShot(int(exit_after * 1000), lambda: (setattr(window, "_allow_close", True), app.quit()))
+        QTimer.singleShot(int(exit_after * 1000), quit_now)
     code = app.exec()
     watchdog.stopping()
     if (reporting := started.get("reporting")) is not None:
@@ -319,10 +324,16 @@ def follow_power_schedule(power: DisplayPowerController, controller: Any, window
     QTimer.singleShot(0, lambda: window.screen_model is not None and power.take_screen(window.screen_model))
 
 
-def _install_signal_handlers(app: QApplication) -> None:
-    """SIGTERM/SIGINT end the event loop cleanly (systemd stop, Ctrl+C in a terminal)."""
-    signal.signal(signal.SIGTERM, lambda *_: app.quit())
-    signal.signal(signal.SIGINT, lambda *_: app.quit())
+def _install_signal_handlers(app: QApplication, quit_now: Callable[[], None]) -> None:
+    """SIGTERM/SIGINT end the event loop cleanly (systemd stop, Ctrl+C in a terminal).
+
+    Python runs a signal handler between any two bytecodes of the GUI thread, also in the middle of a paintEvent;
+    quitting there closed the windows under the painter (views stopped mid-paint, then a segfault at exit; seen in
+    the kill -9 fault test). The handler only schedules the quit for the event loop. ``quit_now`` lets the kiosk
+    window close: Qt's quit() closes every window first and gives up when one refuses (systemd would have waited
+    for its stop timeout and then killed the player)."""
+    signal.signal(signal.SIGTERM, lambda *_: QTimer.singleShot(0, quit_now))
+    signal.signal(signal.SIGINT, lambda *_: QTimer.singleShot(0, quit_now))
     # Python only runs signal handlers between bytecodes: wake the interpreter regularly while Qt waits
     timer = QTimer(app)
     timer.start(500)

@@ -179,16 +179,14 @@ class ImageView(ItemView):
         self._set_ready()
 
     def paintEvent(self, _event: object) -> None:  # noqa: N802
-        if self._image is None:
+        image, old = self._image, self._fade_from  # read once: nothing may pull them away mid-paint
+        if image is None:
             return
         p = QPainter(self)
-        if self._fade_from is not None:
-            old = self._fade_from
+        if old is not None:
             p.drawImage((self.width() - old.width()) // 2, (self.height() - old.height()) // 2, old)
             p.setOpacity(min(1.0, self._fade_clock.elapsed() / max(1, self._fade_ms)))
-        x = (self.width() - self._image.width()) // 2
-        y = (self.height() - self._image.height()) // 2
-        p.drawImage(x, y, self._image)
+        p.drawImage((self.width() - image.width()) // 2, (self.height() - image.height()) // 2, image)
         p.end()
 
     def stop(self) -> None:
