@@ -438,3 +438,25 @@ def test_redirect_to_an_allowed_host_is_followed(srv: FaultServer, redirector: _
         assert dl.fetch(redirector.url("/bild.jpg")).sha == sha(BIG)
     with Downloader(cache, retries=0) as unchecked:  # without a check redirects are followed as before
         assert unchecked.fetch_document(redirector.url("/bild.jpg")).data == BIG
+
+
+def test_the_http_source_applies_its_host_rule_to_redirects(srv: FaultServer, redirector: _Redirector,
+                                                            cache: ContentCache) -> None:
+    """source.type = http: a media file of the document's host that redirects to another host is refused like a
+    reference to that host; listed in source.allowed_hosts it is followed."""
+    from player.sources.http import HttpSource
+
+    redirector.routes["/m/bild.jpg"] = srv.url("/big.bin")  # another port of 127.0.0.1: another host
+    with Downloader(cache, retries=0) as dl:
+        HttpSource(redirector.url("/screen.json"), dl)
+        with pytest.raises(FetchError, match="not the document's host"):
+            dl.fetch(redirector.url("/m/bild.jpg"))
+        assert srv.arrivals("/big.bin") == 0
+    with Downloader(cache, retries=0) as dl:
+        source = HttpSource(redirector.url("/screen.json"), dl)
+        assert source.redirect_problem(redirector.url("/other.jpg")) is None  # same host and port
+        assert source.redirect_problem("file:///etc/passwd") is not None
+    # the allowed list names hosts, not ports: allowing 127.0.0.1 lets the other port's file through
+    with Downloader(cache, retries=0) as dl:
+        HttpSource(redirector.url("/screen.json"), dl, allowed_hosts=["127.0.0.1"])
+        assert dl.fetch(redirector.url("/m/bild.jpg")).sha == sha(BIG)

@@ -47,6 +47,18 @@ class HttpSource:
         self.allowed_hosts = {h.lower() for h in allowed_hosts}
         self.timezone = timezone
         self.templates_dir = templates_dir
+        if hasattr(downloader, "redirect_check"):  # the host rule holds for every redirect hop, too
+            downloader.redirect_check = self.redirect_problem
+
+    def redirect_problem(self, url: str) -> str | None:
+        """Why a redirect to *url* is refused (None: it may be followed): the document's host or an allowed one."""
+        parts = urlsplit(url)
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            return "only http and https URLs are allowed; refused"
+        if _host_key(url) != _host_key(self.url) and parts.hostname.lower() not in self.allowed_hosts:
+            return (f"host '{parts.hostname}' is not the document's host and not in source.allowed_hosts; "
+                    "refused")
+        return None
 
     def fetch(self, previous: SourceState | None) -> SourceResult | NotModified:
         res = self.downloader.fetch_document(self.url)
