@@ -35,6 +35,7 @@ from typing import Any
 
 from PIL import Image, ImageOps
 
+from player.atomic import temp_prefix
 from player.cache import ContentCache, InvalidHashError
 from player.content import MediaResolver
 from player.model import ImageItem, Screen, VideoItem
@@ -269,7 +270,7 @@ def scale_image(src: Path, box: tuple[int, int], out_dir: Path) -> Path | None:
 def _save(img: Image.Image, out_dir: Path, alpha: bool) -> Path:
     import tempfile
 
-    fd, name = tempfile.mkstemp(dir=out_dir, suffix=".png" if alpha else ".jpg")
+    fd, name = tempfile.mkstemp(dir=out_dir, prefix=temp_prefix(), suffix=".png" if alpha else ".jpg")
     os.close(fd)
     if alpha:
         img.save(name, "PNG", optimize=False, compress_level=3)
@@ -283,7 +284,7 @@ def render_pdf(src: Path, box: tuple[int, int], out_dir: Path,
     """The first page of a PDF as a picture covering *box*, rendered in a child process with limits."""
     import tempfile
 
-    fd, name = tempfile.mkstemp(dir=out_dir, suffix=".png")
+    fd, name = tempfile.mkstemp(dir=out_dir, prefix=temp_prefix(), suffix=".png")
     os.close(fd)
     out = Path(name)
 

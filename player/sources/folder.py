@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from player.atomic import sweep_orphan_temps
 from player.layouts import TEMPLATES_DIR, Loaded, load_screen
+
+if TYPE_CHECKING:
+    from player.model import Screen
 
 SCREEN_FILE = "screen.json"
 
@@ -36,3 +44,50 @@ class FolderSource:
         except (OSError, ValueError, RuntimeError):  # a NUL in the name, a symlink loop, an unreadable folder
             return None
         return path
+
+
+def render_pdfs(source: FolderSource, screen: Screen, out_dir: Path) -> tuple[dict[str, Path | None], list[str]]:
+    """The PDF references of a folder screen (timetables, as the steles show them) as pictures of their first page,
+    rendered to cover the largest zone each appears in, like the sync does for remote sources (player/prepare.py).
+
+    Call it off the GUI thread. Rendered pictures are kept in *out_dir* under a name made from the file's path,
+    modification time, size and the target box, so an unchanged PDF is rendered once; pictures no longer needed
+    are removed. Returns reference -> picture (None: refused) and one line per refused PDF."""
+    refs = sorted(ref for ref in screen.media_refs() if ref.lower().endswith(".pdf"))
+    if not refs:
+        return {}, []
+    from player.prepare import PrepareError, render_pdf, sniff_kind, target_boxes  # only when there is a PDF
+
+    boxes = target_boxes(screen)
+    out: dict[str, Path | None] = {}
+    problems: list[str] = []
+    keep: set[str] = set()
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return dict.fromkeys(refs), [f"{out_dir}: cannot keep rendered PDF pages: {exc.strerror or exc}"]
+    for ref in refs:
+        src, box = source.resolve(ref), boxes.get(ref)
+        if src is None or box is None:  # missing (the zone says so), or not used as a picture
+            continue
+        try:
+            st = src.stat()
+            key = hashlib.sha256(f"{src}\0{st.st_mtime_ns}\0{st.st_size}\0{box[0]}x{box[1]}".encode()).hexdigest()
+            target = out_dir / f"{key[:32]}.png"
+            keep.add(target.name)
+            if not target.exists():
+                if sniff_kind(src) != "pdf":
+                    raise PrepareError("named .pdf but it is no PDF")
+                os.replace(render_pdf(src, box, out_dir), target)  # rendered to a temp file: atomic
+            out[ref] = target
+        except (PrepareError, OSError) as exc:
+            out[ref] = None
+            problems.append(f"{source.root / ref}: {exc}; not shown")
+    for old in out_dir.glob("*.png"):
+        if _RENDERED.fullmatch(old.name) and old.name not in keep:
+            old.unlink(missing_ok=True)
+    sweep_orphan_temps(out_dir)  # temp files of a renderer that was killed (another process's stay)
+    return out, problems
+
+
+_RENDERED = re.compile(r"[0-9a-f]{32}\.png")
