@@ -156,3 +156,32 @@ def test_a_single_item_reports_each_pass_once(qtbot) -> None:  # noqa: ANN001
     widget.stop()
     n = events.count("start")
     assert events[: 2 * n - 1] == ["start", "end"] * (n - 1) + ["start"]
+
+
+def test_the_zone_running_out_during_a_crossfade_stops_cleanly(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    """A zone without loop whose last item ends while it still fades in: the picture and the view it faded in over
+    both go, and stopping the zone afterwards does not trip over the deleted views (it used to raise, which left
+    the other zones of the layout running)."""
+    solid_image(tmp_path / "p.png", (0, 0, 255))
+    items = [{"type": "text", "id": "t", "text": "Hallo", "duration": 0.2},
+             {"type": "image", "id": "p", "src": "p.png", "duration": 0.3, "transition": "crossfade",
+              "transition_ms": 5000}]
+    zone = load_screen_dict(one_zone(items, 200, 100, zone={"loop": False}), "t.json").screen.layouts["main"].zones[0]
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    ctx = RenderContext(clock=SystemClock(), timezone=ZoneInfo("Europe/Berlin"),
+                        resolve_media=lambda ref: tmp_path / ref if (tmp_path / ref).is_file() else None,
+                        bridge=WorkerBridge())
+    widget = ZoneWidget(zone, ctx, parent)
+    widget.setGeometry(0, 0, 200, 100)
+    parent.show()
+    texts: list[object] = []
+    widget.item_started.connect(lambda _z, item, _s: texts.append(widget.current) if item == "t" else None)
+    widget.start()
+    qtbot.waitUntil(lambda: widget.current is not None and widget.current.item.id == "p", timeout=5000)
+    qtbot.waitUntil(lambda: widget.current is None, timeout=5000)  # ran out: the background shows
+    assert widget._fade is None
+    import shiboken6
+
+    assert texts and (not shiboken6.isValid(texts[0]) or texts[0].isHidden())  # the text it faded in over went
+    widget.stop()  # must not raise

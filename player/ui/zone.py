@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+import shiboken6
 from PySide6.QtCore import QEasingCurve, QPropertyAnimation, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import QGraphicsOpacityEffect, QWidget
@@ -167,6 +168,7 @@ class ZoneWidget(QWidget):
             log.error("zone '%s', item '%s': %s; skipped", self.zone.id, item.id, message)
         self._failed_until[item.id] = self.ctx.clock.now() + timedelta(seconds=RETRY_FAILED_S)
         if view is self.current:
+            self._finish_fade()  # it may be fading in: the view it fades in over goes too
             self.current = None
         if view is self.pending:
             self.pending = None
@@ -258,8 +260,10 @@ class ZoneWidget(QWidget):
             if self._fade is not anim:
                 return
             self._fade = self._fade_end = None
-            incoming.setGraphicsEffect(None)  # back to direct painting
-            self._dispose(outgoing)
+            if shiboken6.isValid(incoming):  # the incoming view may have gone first (it failed, say)
+                incoming.setGraphicsEffect(None)  # back to direct painting
+            if shiboken6.isValid(outgoing):
+                self._dispose(outgoing)
             anim.deleteLater()
 
         anim.finished.connect(done)
@@ -278,6 +282,7 @@ class ZoneWidget(QWidget):
 
     def _show_nothing(self, now: datetime) -> None:
         """No valid item: the zone shows its background (never a frozen last frame) and wakes up by itself."""
+        self._finish_fade()  # a fade still running: its outgoing view goes now, with the incoming one below
         if self.current is not None:
             self.item_ended.emit(self.zone.id, self.current.item.id)
             self._dispose(self.current)
