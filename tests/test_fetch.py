@@ -442,11 +442,11 @@ def test_redirect_to_an_allowed_host_is_followed(srv: FaultServer, redirector: _
 
 def test_the_http_source_applies_its_host_rule_to_redirects(srv: FaultServer, redirector: _Redirector,
                                                             cache: ContentCache) -> None:
-    """source.type = http: a media file of the document's host that redirects to another host is refused like a
-    reference to that host; listed in source.allowed_hosts it is followed."""
+    """source.type = http: a media file of the document's host that redirects to another host (127.0.0.1 vs
+    localhost) is refused like a reference to that host; listed in source.allowed_hosts it is followed."""
     from player.sources.http import HttpSource
 
-    redirector.routes["/m/bild.jpg"] = srv.url("/big.bin")  # another port of 127.0.0.1: another host
+    redirector.routes["/m/bild.jpg"] = srv.url("/big.bin").replace("127.0.0.1", "localhost")  # another host
     with Downloader(cache, retries=0) as dl:
         HttpSource(redirector.url("/screen.json"), dl)
         with pytest.raises(FetchError, match="not the document's host"):
@@ -455,8 +455,14 @@ def test_the_http_source_applies_its_host_rule_to_redirects(srv: FaultServer, re
     with Downloader(cache, retries=0) as dl:
         source = HttpSource(redirector.url("/screen.json"), dl)
         assert source.redirect_problem(redirector.url("/other.jpg")) is None  # same host and port
+        assert source.redirect_problem("https://127.0.0.1/screen.json") is None  # the usual http -> https upgrade
+        assert source.redirect_problem("https://elsewhere.example/x.jpg") is not None
         assert source.redirect_problem("file:///etc/passwd") is not None
-    # the allowed list names hosts, not ports: allowing 127.0.0.1 lets the other port's file through
+    # the same host on another port or scheme is the document's host; a listed host is followed too
+    redirector.routes["/m/same.jpg"] = srv.url("/big.bin")
     with Downloader(cache, retries=0) as dl:
-        HttpSource(redirector.url("/screen.json"), dl, allowed_hosts=["127.0.0.1"])
+        HttpSource(redirector.url("/screen.json"), dl)
+        assert dl.fetch(redirector.url("/m/same.jpg")).sha == sha(BIG)
+    with Downloader(cache, retries=0) as dl:
+        HttpSource(redirector.url("/screen.json"), dl, allowed_hosts=["localhost"])
         assert dl.fetch(redirector.url("/m/bild.jpg")).sha == sha(BIG)

@@ -55,7 +55,8 @@ class HttpSource:
         parts = urlsplit(url)
         if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
             return "only http and https URLs are allowed; refused"
-        if _host_key(url) != _host_key(self.url) and parts.hostname.lower() not in self.allowed_hosts:
+        same_host = parts.hostname.lower() == (urlsplit(self.url).hostname or "").lower()  # http -> https is fine
+        if not same_host and parts.hostname.lower() not in self.allowed_hosts:
             return (f"host '{parts.hostname}' is not the document's host and not in source.allowed_hosts; "
                     "refused")
         return None
