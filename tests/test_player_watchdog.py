@@ -96,7 +96,7 @@ def test_status_says_display_off_and_ready_is_sent_off_hours(tmp_path: Path) -> 
     doc = json.loads((content / "screen.json").read_text(encoding="utf-8"))
     berlin = ZoneInfo("Europe/Berlin")
     day = (datetime.now(berlin) + timedelta(days=2)).date()  # on only two days from now: off all of today
-    doc["power_schedule"] = {day.strftime("%a").lower(): "00:00-24:00"}
+    doc["power_schedule"] = {("mon", "tue", "wed", "thu", "fri", "sat", "sun")[day.weekday()]: "00:00-24:00"}
     (content / "screen.json").write_text(json.dumps(doc), encoding="utf-8")
     sock, sock_path = notify_socket(tmp_path)
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "NOTIFY_SOCKET": str(sock_path), "WATCHDOG_USEC": "1000000"}
@@ -113,6 +113,7 @@ def test_status_says_display_off_and_ready_is_sent_off_hours(tmp_path: Path) -> 
         proc.terminate()
         _out, err = proc.communicate(timeout=30)
         sock.close()
-    expected = f"STATUS=display off (schedule from the content) until {day:%a} 00:00"
+    weekday = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")[day.weekday()]  # not the locale's names
+    expected = f"STATUS=display off (schedule from the content) until {weekday} 00:00"
     assert any(m == f"READY=1\n{expected}" for m in messages), (messages, err[-2000:])
     assert "display off (schedule from the content" in err

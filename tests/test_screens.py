@@ -147,6 +147,17 @@ def test_network_state_names_the_reason_briefly() -> None:
                            "http://127.0.0.1:9/s.json", "de-DE", False) == "Server nicht erreichbar (Verbindung abgelehnt)"
 
 
+def test_a_hub_that_answers_is_not_called_unreachable() -> None:
+    """The sync failed for what the hub said (a layout config pointing to a deleted object, say), while the host
+    takes connections: the setup screen must not send the installer to check the network."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}/parse"
+        said = network_problem([f"{url}: layout config points to a deleted SteleDiashowConfig"], url, "de-DE", True)
+    assert said == "verbunden, aber Fehler (Verbindungsfehler)"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -107,7 +107,7 @@ class WatchdogLink:
                 return
             until = power.next_change
             self.display_off = f"display off ({power.reason})" + (
-                f" until {until:%a %H:%M}" if until is not None else "")
+                f" until {_WEEKDAYS[until.weekday()]} {until:%H:%M}" if until is not None else "")
             self.notifier.ready(status=self.display_off)  # READY again is harmless; STATUS is the point
 
         power.changed.connect(changed)
@@ -154,6 +154,9 @@ def attach_watchdog(app: QApplication, window: PlayerWindow) -> WatchdogLink:
 
             window.first_frame.connect(lambda: QTimer.singleShot(int(interval * 3000), freeze))
     return link
+
+
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")  # STATUS is English whatever LC_TIME says
 
 
 def place_window(config: Config, window: PlayerWindow, windowed: tuple[int, int] | None,

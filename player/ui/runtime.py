@@ -84,6 +84,8 @@ def network_problem(lines: list[str], url: str, locale: str, hub: bool) -> str:
         reach = _reachability(url)
         if reach == "no-net":
             return text("network_no_net", locale)
+        if reach is None:  # the host answers: the trouble is in what it says (translation, a broken answer)
+            return text("network_error", locale, reason=text("reason_other", locale))
         reason = text({"name": "reason_name", "refused": "reason_refused", "timeout": "reason_timeout"}.get(
             reach or "", "reason_refused" if "refused" in line else "reason_other"), locale)
     return text("network_hub_down" if hub else "network_server_down", locale, reason=reason)
