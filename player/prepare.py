@@ -114,6 +114,9 @@ def sniff_bytes(head: bytes) -> str:
             return "video"
     if head.startswith((b"\x00\x00\x01\xba", b"\x00\x00\x01\xb3")):  # MPEG program stream / MPEG-1/2 video
         return "video"
+    if head.startswith((b"OggS", b"FLV\x01", b"\x30\x26\xb2\x75\x8e\x66\xcf\x11",  # Ogg/OGV, FLV, ASF/WMV
+                        b"\x06\x0e\x2b\x34\x02\x05\x01\x01", b"\x00\x00\x00\x01")):  # MXF, raw H.264/H.265
+        return "video"
     if head.startswith((b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"II*\x00", b"MM\x00*")):
         return "image"
     if head.startswith(b"BM") and len(head) >= 14 and head[6:10] == b"\x00\x00\x00\x00":
@@ -180,6 +183,8 @@ def correct_media_kinds(cache: ContentCache, document: Mapping[str, Any], screen
             head = _head(path) if found in ("other", "empty") else b""
         except (OSError, InvalidHashError):
             continue  # a missing file is the sync's business
+        if found == "other" and kind == "video" and not _looks_like_text(head):
+            continue  # a container not known here: VLC decides (a file it cannot play is skipped within 2 s)
         if found in ("other", "empty"):
             result.refused.add(ref)  # never handed to the screen (build_resolver)
             if kind == "video":  # pictures: prepare_files reports it, in the same words
@@ -199,6 +204,15 @@ def correct_media_kinds(cache: ContentCache, document: Mapping[str, Any], screen
 def _head(path: Path) -> bytes:
     with open(path, "rb") as fh:
         return fh.read(_SNIFF_BYTES)
+
+
+def _looks_like_text(head: bytes) -> bool:
+    """An error page, JSON or XML answer saved under a media name: (almost) all printable text."""
+    sample = head[:512]
+    if not sample:
+        return False
+    printable = sum(1 for b in sample if 32 <= b < 127 or b in (9, 10, 13))
+    return printable >= 0.95 * len(sample)
 
 
 def _not_media(head: bytes) -> str:

@@ -44,6 +44,10 @@ _VIDEO_ARGS = {  # container -> codec arguments ffmpeg has everywhere (no option
     "avi": ["-c:v", "mpeg4"],
     "ts": ["-c:v", "mpeg2video", "-f", "mpegts"],
     "mpg": ["-c:v", "mpeg1video", "-f", "mpeg"],
+    "ogv": ["-c:v", "libtheora"],
+    "flv": ["-c:v", "flv"],
+    "wmv": ["-c:v", "wmv2", "-f", "asf"],
+    "h264": ["-c:v", "libx264", "-f", "h264"],
 }
 
 
@@ -178,3 +182,18 @@ def test_sync_publishes_corrected_types_and_logs_each_problem_once(tmp_path: Pat
     problems = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert len([p for p in problems if "fehler.jpg" in p]) == 1, problems  # one line, not one per sync
     assert len([p for p in problems if "film.jpg" in p and "video" in p]) == 1, problems
+
+
+def test_a_declared_video_of_a_container_not_known_here_is_left_to_vlc(cache: ContentCache) -> None:
+    """Sniffing refuses a declared video only on evidence (empty, or text such as an error page): a binary file of
+    a kind this list does not know goes to VLC, which skips it within 2 s if it cannot play it."""
+    import random
+
+    rnd = random.Random(3)
+    unknown = b"\x12\x34\x56\x78" + bytes(rnd.getrandbits(8) for _ in range(4000))
+    document = doc([{"type": "video", "id": "u", "src": "media/clip.xyz"},
+                    {"type": "video", "id": "j", "src": "media/answer.mp4"}])
+    files = {"media/clip.xyz": cache.put_bytes(unknown), "media/answer.mp4": cache.put_bytes(b'{"error": "gone"}' * 40)}
+    kinds = correct_media_kinds(cache, document, load_screen_dict(document, "test").screen, files)
+    assert kinds.refused == {"media/answer.mp4"}
+    assert len(kinds.lines) == 1 and "answer.mp4" in kinds.lines[0]
