@@ -478,6 +478,7 @@ def _start(engine: VideoEngine, pb: _Playback, item: VideoItem, xid: int | None,
     """Engine thread: a new player for the probed media, started into the (unmapped) window or into memory."""
     if pb.released or pb.media is None:
         return
+    engine.post(pb, "probing", None)  # the first-picture clock starts again: a warm-up may have run in between
     media = pb.media
     if item.volume <= 0:
         media.add_option(":no-audio")
@@ -673,7 +674,7 @@ class VideoView(ItemView):
     def _on_event(self, kind: str, value: Any) -> None:
         if self._pb is None or self._state in ("failed", "stopped"):
             return
-        if kind == "probing":
+        if kind == "probing":  # the engine starts on this file (probe, then start): the limit counts from here
             if self._state == "opening":
                 self._timeout.start(FIRST_PICTURE_TIMEOUT_MS)
         elif kind == "vout":
