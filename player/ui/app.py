@@ -290,8 +290,10 @@ def run_player(config: Config, source_dir: Path | None, windowed: tuple[int, int
         # content starts once the window's place (and turn) is known: views are made for their final geometry
         # a window on a desktop (--windowed) never switches the desktop's display
         backend = backend_from_config(config) if windowed is None else NullDisplayPower()
+        # its own worker: a backend command may take seconds (cec-client), and the shared workers decode pictures
+        power_worker = WorkerBridge(workers=1, parent=window)
         power = DisplayPowerController(window, PowerSchedule(config["display"]["power_schedule"] or None), backend,
-                                       clock, ZoneInfo(config.timezone), window.ctx.bridge)
+                                       clock, ZoneInfo(config.timezone), power_worker)
         watchdog.follow_power(power)
         power.start()
         started["power"] = power
