@@ -92,7 +92,10 @@ def owner_alive(owner: str) -> bool:
         return False  # written before the last reboot
     if here != "0":
         start = _proc_start(pid)
-        return start is not None and start[0] not in ("Z", "X") and start[1] == ticks
+        if start is not None:
+            return start[0] not in ("Z", "X") and start[1] == ticks
+        # no /proc entry: gone, or another user's process hidden from us (the unit's ProtectProc=invisible hides
+        # a `sudo osc-player sync --once`): the pid decides, and a hidden live process counts as alive
     try:  # without /proc: only the pid can be checked
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -94,3 +94,16 @@ def test_owner_marks_tell_a_reused_pid_and_another_boot_apart(tmp_path: Path) ->
     other.write_bytes(b"")
     assert sweep_orphan_temps(tmp_path) == [reused]
     assert other.exists()
+
+
+def test_a_writer_hidden_from_proc_counts_as_alive(monkeypatch) -> None:  # noqa: ANN001
+    """The unit's ProtectProc=invisible hides other users' processes (a `sudo osc-player sync --once`): no /proc
+    entry must not mean "gone" while the pid still exists. The hiding is the edge simulated here."""
+    import os
+
+    from player import atomic
+
+    monkeypatch.setattr(atomic, "_proc_start", lambda _pid: None)
+    boot = atomic._boot_id()
+    assert atomic.owner_alive(f"{os.getppid()}-1-{boot}")  # a live process we cannot see in /proc
+    assert not atomic.owner_alive(f"{4_000_000 + 12_345}-1-{boot}")  # beyond pid_max: certainly gone
