@@ -145,3 +145,28 @@ def test_start_with_an_unreadable_state_switches_on_and_start_off_hours_switches
     with qtbot.waitSignal(power.backend_done, timeout=5000) as started:
         power.start()
     assert started.args == [False] and calls(log) == ["dpms force off"] and window.paused
+
+
+def test_a_clock_jump_reapplies_the_power_schedule(qtbot, tmp_path: Path) -> None:
+    """A Pi without RTC boots with a stale clock in the off-hours: the display goes off. When NTP sets the clock
+    into the on-hours, the window notices the jump and the display comes back at once (not at the next timer)."""
+    from player.ui.app import WorkerBridge as _Bridge  # the same class the player uses for its power worker
+
+    clock = FakeClock(datetime(2026, 12, 1, 2, 0, tzinfo=UTC))  # 03:00 in Berlin: off
+    ctx = RenderContext(clock=clock, timezone=BERLIN, resolve_media=lambda _r: None, bridge=WorkerBridge())
+    window = PlayerWindow(ctx, branding={}, kiosk=False)
+    qtbot.addWidget(window)
+    window.resize(320, 180)
+    window.show()
+    window.show_screen(load_screen_dict(one_zone([{"type": "text", "text": "Hallo"}]), "s.json").screen,
+                       lambda _r: None)
+    exe, _log = fake_xset(tmp_path)
+    power = DisplayPowerController(window, PowerSchedule({"daily": "06:00-22:00"}, tz=BERLIN),
+                                   XsetDisplayPower(str(exe), display=":0"), clock, BERLIN, _Bridge(workers=1))
+    window.clock_jumped.connect(power.apply_schedule)
+    power.start()
+    assert power.on is False and window.paused
+    clock.set(datetime(2026, 12, 1, 9, 0, tzinfo=UTC))  # NTP: 10:00 in Berlin
+    window._check_clock_jump()  # what the window's 10 s check does
+    assert power.on is True and not window.paused
+    qtbot.waitUntil(lambda: window.main is not None, timeout=3000)

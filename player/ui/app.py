@@ -295,6 +295,7 @@ def run_player(config: Config, source_dir: Path | None, windowed: tuple[int, int
         power = DisplayPowerController(window, PowerSchedule(config["display"]["power_schedule"] or None), backend,
                                        clock, ZoneInfo(config.timezone), power_worker)
         watchdog.follow_power(power)
+        window.clock_jumped.connect(power.apply_schedule)  # its timer runs on monotonic time: NTP's correction
         power.start()
         started["power"] = power
         started["controller"] = controller = attach_content(window, config, folder=source_dir)

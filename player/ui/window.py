@@ -122,6 +122,7 @@ class ScreenFollower:
 class PlayerWindow(QWidget, ScreenFollower):
     first_frame = Signal()  # the first content (or built-in screen) is on screen
     layout_changed = Signal(str)  # name of the main layout now on screen
+    clock_jumped = Signal()  # the wall clock jumped (NTP after a boot without RTC): schedules re-evaluate
 
     def __init__(self, ctx: RenderContext, branding: dict[str, str], kiosk: bool = True,
                  maintenance_chord: bool = True):
@@ -359,6 +360,7 @@ class PlayerWindow(QWidget, ScreenFollower):
         if abs(drift) > CLOCK_JUMP_TOLERANCE_S:
             log.info("the clock jumped by %+.0f s; re-resolving the schedule", drift)
             self.resolve_now()
+            self.clock_jumped.emit()
 
     # ----------------------------------------------------------------------------------------- geometry/input
     def resizeEvent(self, _event: object) -> None:  # noqa: N802
