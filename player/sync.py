@@ -294,8 +294,10 @@ class SyncService:
             finally:
                 self.cache.unpin(PENDING_PIN)
             outcome = SyncOutcome(**{**asdict(outcome), "seconds": time.monotonic() - started})
-            self._after(outcome)
-            return outcome
+        # after the locks: the error callback may probe the network for seconds (the setup screen says why the
+        # hub cannot be reached), and `osc-player sync --once` must not find the cache busy meanwhile
+        self._after(outcome)
+        return outcome
 
     def _busy(self) -> SyncOutcome:
         """The outcome while another process holds the sync lock: logged once (info), no error shown, the status
