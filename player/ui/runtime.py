@@ -460,7 +460,9 @@ class _WindowLink(QObject):
             client = getattr(getattr(self.controller.service, "source", None), "client", None)
             attach_feeds(self.window, screen, self.controller.config, content_dir=self.controller.folder,
                          client=client)
-        self.window.clock_floor = max(self.window.clock_floor, self.controller.clock_floor)
+        # the newest snapshot's floor, not the highest ever: a sync made while the clock ran fast must not keep
+        # the window distrusting a corrected clock once newer content arrives
+        self.window.clock_floor = self.controller.clock_floor
         self.window.show_screen(screen, resolver)
         self.controller.mark_on_screen(getattr(resolver, "snapshot_id", None))
 
