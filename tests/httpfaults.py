@@ -427,3 +427,44 @@ def _make_handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
             return n
 
     return Handler
+
+
+class AnswerServer:
+    """A real HTTP server on 127.0.0.1 that answers every GET through ``answer(path) -> (status, headers, body)``
+    and records the paths asked for (a redirecting host, "another host" serving a file, ...)."""
+
+    def __init__(self, answer: Any) -> None:
+        hits: list[str] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+                hits.append(self.path)
+                status, headers, body = answer(self.path)
+                self.send_response(status)
+                for name, value in {**headers, "Content-Length": str(len(body))}.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.hits = hits
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+    @property
+    def port(self) -> int:
+        return int(self.httpd.server_address[1])
+
+    @property
+    def netloc(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def url(self, path: str) -> str:
+        return f"http://{self.netloc}{path}"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

@@ -17,10 +17,9 @@ from player.layouts import load_screen_dict
 from player.sources.stele import HubContent, TranslateOptions, translate
 from player.system.display_power import PowerSchedule, XsetDisplayPower
 from player.ui.bridge import WorkerBridge
-from player.ui.items import RenderContext
 from player.ui.power import DisplayPowerController
-from player.ui.window import PlayerWindow
 from screens import one_zone
+from test_display_power_ui import shown_window
 
 BERLIN = ZoneInfo("Europe/Berlin")
 OPTS = TranslateOptions(hub_url="https://hub.example.org/parse")
@@ -105,11 +104,7 @@ def fake_xset(tmp_path: Path) -> Path:
 def test_each_new_snapshot_brings_its_power_schedule_and_none_falls_back_to_the_file(qtbot, tmp_path: Path) -> None:
     clock = FakeClock(datetime(2026, 12, 1, 19, 0, tzinfo=UTC))  # 20:00 in Berlin, a Tuesday
     bridge = WorkerBridge()
-    ctx = RenderContext(clock=clock, timezone=BERLIN, resolve_media=lambda _r: None, bridge=bridge)
-    window = PlayerWindow(ctx, branding={}, kiosk=False)
-    qtbot.addWidget(window)
-    window.resize(320, 180)
-    window.show()
+    window = shown_window(qtbot, clock, bridge)
     log = tmp_path / "calls.log"
     power = DisplayPowerController(window, PowerSchedule({"daily": "06:00-22:00"}), XsetDisplayPower(
         str(fake_xset(tmp_path)), display=":0"), clock, BERLIN, bridge)

@@ -48,11 +48,7 @@ def calls(log: Path) -> list[str]:
 def test_display_follows_the_power_schedule(qtbot, tmp_path: Path) -> None:
     clock = FakeClock(datetime(2026, 12, 1, 20, 59, tzinfo=UTC))  # 21:59 in Berlin, a Tuesday
     bridge = WorkerBridge()
-    ctx = RenderContext(clock=clock, timezone=BERLIN, resolve_media=lambda _r: None, bridge=bridge)
-    window = PlayerWindow(ctx, branding={}, kiosk=False)
-    qtbot.addWidget(window)
-    window.resize(320, 180)
-    window.show()
+    window = shown_window(qtbot, clock, bridge)
     screen = load_screen_dict(one_zone([{"type": "text", "text": "Hallo"}]), "s.json").screen
     window.show_screen(screen, lambda _r: None)
     qtbot.waitUntil(lambda: window.main is not None, timeout=3000)
@@ -93,6 +89,13 @@ def make_window(qtbot, clock: FakeClock, bridge: WorkerBridge) -> PlayerWindow: 
     window = PlayerWindow(ctx, branding={}, kiosk=False)
     qtbot.addWidget(window)
     window._allow_close = True
+    return window
+
+
+def shown_window(qtbot, clock: FakeClock, bridge: WorkerBridge) -> PlayerWindow:  # noqa: ANN001
+    window = make_window(qtbot, clock, bridge)
+    window.resize(320, 180)
+    window.show()
     return window
 
 
@@ -150,19 +153,13 @@ def test_start_with_an_unreadable_state_switches_on_and_start_off_hours_switches
 def test_a_clock_jump_reapplies_the_power_schedule(qtbot, tmp_path: Path) -> None:
     """A Pi without RTC boots with a stale clock in the off-hours: the display goes off. When NTP sets the clock
     into the on-hours, the window notices the jump and the display comes back at once (not at the next timer)."""
-    from player.ui.app import WorkerBridge as _Bridge  # the same class the player uses for its power worker
-
     clock = FakeClock(datetime(2026, 12, 1, 2, 0, tzinfo=UTC))  # 03:00 in Berlin: off
-    ctx = RenderContext(clock=clock, timezone=BERLIN, resolve_media=lambda _r: None, bridge=WorkerBridge())
-    window = PlayerWindow(ctx, branding={}, kiosk=False)
-    qtbot.addWidget(window)
-    window.resize(320, 180)
-    window.show()
+    window = shown_window(qtbot, clock, WorkerBridge())
     window.show_screen(load_screen_dict(one_zone([{"type": "text", "text": "Hallo"}]), "s.json").screen,
                        lambda _r: None)
     exe, _log = fake_xset(tmp_path)
     power = DisplayPowerController(window, PowerSchedule({"daily": "06:00-22:00"}, tz=BERLIN),
-                                   XsetDisplayPower(str(exe), display=":0"), clock, BERLIN, _Bridge(workers=1))
+                                   XsetDisplayPower(str(exe), display=":0"), clock, BERLIN, WorkerBridge(workers=1))
     window.clock_jumped.connect(power.apply_schedule)
     power.start()
     assert power.on is False and window.paused

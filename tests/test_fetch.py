@@ -9,9 +9,7 @@ import signal
 import subprocess
 import sys
 import textwrap
-import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -21,9 +19,9 @@ from player.cache import PROCESS_START, ContentCache
 from player.fetch import Downloader, FetchError, FetchRequest, FetchResult
 
 try:
-    from tests.httpfaults import FaultServer
+    from tests.httpfaults import AnswerServer, FaultServer
 except ImportError:  # tests/ is not a package: pytest put tests/ itself on sys.path
-    from httpfaults import FaultServer  # type: ignore[no-redef]
+    from httpfaults import AnswerServer, FaultServer  # type: ignore[no-redef]
 
 REPO = Path(__file__).resolve().parents[1]
 BIG = bytes(range(256)) * 1200  # 307200 bytes, several chunks
@@ -357,39 +355,12 @@ def test_kill_9_during_download_then_repair_and_resume(srv: FaultServer, tmp_pat
 
 
 # ------------------------------------------------------------------------------------------------ redirects
-class _Redirector:
-    """A real HTTP server on 127.0.0.1 answering every GET with 302 to ``routes[path]`` (a full URL)."""
+class _Redirector(AnswerServer):
+    """Answers every GET with 302 to ``routes[path]`` (a full URL)."""
 
     def __init__(self) -> None:
-        routes: dict[str, str] = {}
-        hits: list[str] = []
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def do_GET(self) -> None:  # noqa: N802 - stdlib naming
-                hits.append(self.path)
-                self.send_response(302)
-                self.send_header("Location", routes.get(self.path, "/nowhere"))
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self.routes, self.hits = routes, hits
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-
-    @property
-    def netloc(self) -> str:
-        return f"127.0.0.1:{self.httpd.server_address[1]}"
-
-    def url(self, path: str) -> str:
-        return f"http://{self.netloc}{path}"
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.routes: dict[str, str] = {}
+        super().__init__(lambda path: (302, {"Location": self.routes.get(path, "/nowhere")}, b""))
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from player.atomic import sweep_orphan_temps
+from player.content import MediaResolver
 from player.layouts import TEMPLATES_DIR, Loaded, load_screen
 
 if TYPE_CHECKING:
@@ -44,6 +45,18 @@ class FolderSource:
         except (OSError, ValueError, RuntimeError):  # a NUL in the name, a symlink loop, an unreadable folder
             return None
         return path
+
+
+FOLDER_PDF_DIR = "folder-pdf"  # below cache_dir: first pages of a folder source's PDFs, rendered once
+
+
+def folder_media(source: FolderSource, screen: Screen, cache_dir: Path) -> tuple[MediaResolver, list[str]]:
+    """The resolver for a folder screen (off the GUI thread: stats files, may render PDFs) and one line per refused
+    PDF. Used by the running player and by ``preview`` alike."""
+    files = {ref: source.resolve(ref) for ref in screen.media_refs()}
+    rendered, problems = render_pdfs(source, screen, cache_dir / FOLDER_PDF_DIR)
+    files.update(rendered)
+    return MediaResolver(files), problems
 
 
 def render_pdfs(source: FolderSource, screen: Screen, out_dir: Path) -> tuple[dict[str, Path | None], list[str]]:

@@ -27,12 +27,6 @@ log = logging.getLogger(__name__)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def _host_key(url: str) -> tuple[str, int | None]:
-    parts = urlsplit(url)
-    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
-    return (parts.hostname or "").lower(), port
-
-
 class HttpSource:
     """A screen document over HTTP(S); see the module docstring."""
 
@@ -50,16 +44,22 @@ class HttpSource:
         if hasattr(downloader, "redirect_check"):  # the host rule holds for every redirect hop, too
             downloader.redirect_check = self.redirect_problem
 
-    def redirect_problem(self, url: str) -> str | None:
-        """Why a redirect to *url* is refused (None: it may be followed): the document's host or an allowed one."""
+    def host_problem(self, url: str) -> str | None:
+        """Why media may not come from *url* (None: it may): http(s) on the document's host (any port or scheme,
+        so an http -> https upgrade is fine) or on a host in ``source.allowed_hosts``. The one host rule, for the
+        references in the document and for every redirect hop of a download."""
         parts = urlsplit(url)
         if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-            return "only http and https URLs are allowed; refused"
-        same_host = parts.hostname.lower() == (urlsplit(self.url).hostname or "").lower()  # http -> https is fine
-        if not same_host and parts.hostname.lower() not in self.allowed_hosts:
-            return (f"host '{parts.hostname}' is not the document's host and not in source.allowed_hosts; "
-                    "refused")
+            return "only http and https URLs are allowed"
+        host = parts.hostname.lower()
+        if host != (urlsplit(self.url).hostname or "").lower() and host not in self.allowed_hosts:
+            return (f"host '{parts.hostname}' is not the document's host; "
+                    "add it to source.allowed_hosts if it is trusted")
         return None
+
+    def redirect_problem(self, url: str) -> str | None:
+        problem = self.host_problem(url)
+        return None if problem is None else f"{problem}; refused"
 
     def fetch(self, previous: SourceState | None) -> SourceResult | NotModified:
         res = self.downloader.fetch_document(self.url)
@@ -103,11 +103,9 @@ class HttpSource:
                 return None, "a path must stay below the document's folder (no '..')"
         url = urljoin(self.url, ref)
         parts = urlsplit(url)
-        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-            return None, "only http and https URLs are allowed"
         if parts.username or parts.password:
             return None, "URLs with credentials are not allowed"
-        if _host_key(url) != _host_key(self.url) and (parts.hostname or "").lower() not in self.allowed_hosts:
-            return None, (f"host '{parts.hostname}' is not the document's host; "
-                          "add it to source.allowed_hosts if it is trusted")
+        problem = self.host_problem(url)
+        if problem is not None:
+            return None, problem
         return urlunsplit((parts.scheme, parts.netloc, parts.path, parts.query, "")), ""

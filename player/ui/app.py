@@ -367,16 +367,12 @@ def render_preview(config: Config, source_dir: Path | None, at: datetime, size: 
     problems of the document (raises DocumentError when the document is unusable)."""
     ensure_app(headless=True)
     if source_dir is not None:
-        from player.content import MediaResolver
-        from player.sources.folder import render_pdfs
-        from player.ui.runtime import FOLDER_PDF_DIR
+        from player.sources.folder import folder_media
 
         source = FolderSource(source_dir, timezone=config.timezone)
         loaded = source.load()
-        files = {ref: source.resolve(ref) for ref in loaded.screen.media_refs()}
-        rendered, problems = render_pdfs(source, loaded.screen, Path(config.cache_dir) / FOLDER_PDF_DIR)
-        files.update(rendered)
-        screen, resolve, defects = loaded.screen, MediaResolver(files), [*loaded.defects, *problems]
+        resolver, problems = folder_media(source, loaded.screen, Path(config.cache_dir))
+        screen, resolve, defects = loaded.screen, resolver, [*loaded.defects, *problems]
     else:  # the configured remote source: the snapshot the last sync left in the cache
         from player.sync import SyncService
 

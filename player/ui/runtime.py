@@ -38,7 +38,7 @@ from player.content import Content, MediaResolver
 from player.layouts import DocumentError
 from player.model import Screen
 from player.sources.base import SetupNeeded, SourceError
-from player.sources.folder import FolderSource, render_pdfs
+from player.sources.folder import FolderSource, folder_media
 from player.texts import text
 from player.ui.items import load_view_module
 from player.ui.screens import SetupInfo
@@ -51,7 +51,6 @@ log = logging.getLogger(__name__)
 
 __all__ = ["ContentController", "attach_content"]
 
-FOLDER_PDF_DIR = "folder-pdf"  # below cache_dir: first pages of a folder source's PDFs, rendered once
 FOLDER_CHECK_S = 5.0  # how often a folder source's screen.json is checked for changes (one stat call)
 MIB = 1024 * 1024
 _HTTP_STATUS = re.compile(r"HTTP (\d{3})")
@@ -434,12 +433,10 @@ class ContentController(QObject):
             return
         for line in loaded.defects:
             log.warning("%s", line)
-        files = {ref: source.resolve(ref) for ref in loaded.screen.media_refs()}
-        rendered, problems = render_pdfs(source, loaded.screen, Path(self.config.cache_dir) / FOLDER_PDF_DIR)
+        resolver, problems = folder_media(source, loaded.screen, Path(self.config.cache_dir))
         for line in problems:
             log.error("%s", line)
-        files.update(rendered)
-        self._publish(Content(loaded.screen, MediaResolver(files), None, loaded.defects))
+        self._publish(Content(loaded.screen, resolver, None, loaded.defects))
 
 
 class _WindowLink(QObject):

@@ -474,7 +474,7 @@ def _probe(engine: VideoEngine, pb: _Playback, path: Path, item: VideoItem) -> t
 
 
 def _start(engine: VideoEngine, pb: _Playback, item: VideoItem, xid: int | None, memory_size: tuple[int, int],
-           crop: str | None, aspect: str | None, repeat: bool) -> None:
+           crop: str | None, aspect: str | None) -> None:
     """Engine thread: a new player for the probed media, started into the (unmapped) window or into memory."""
     if pb.released or pb.media is None:
         return
@@ -482,7 +482,9 @@ def _start(engine: VideoEngine, pb: _Playback, item: VideoItem, xid: int | None,
     media = pb.media
     if item.volume <= 0:
         media.add_option(":no-audio")
-    if repeat:  # VLC starts the input over in place: the same output, no new window, no flash
+    if item.loop:  # VLC starts the input over in place: the same output, no new window, no flash. A single item
+        # played to its end is started over by the zone instead (stop and play, _ended): with VLC repeating, a pass
+        # could not be counted for proof of play, since VLC's time events (every 250-300 ms) alias on short clips
         media.add_option(f":input-repeat={LOOP_REPEATS}")
     player = engine.instance().media_player_new()
     pb.player = player
@@ -546,7 +548,6 @@ class VideoView(ItemView):
     _pb: _Playback | None = None
     _state = "new"
     _ended_early = False
-    _repeating = False  # VLC repeats the input: each pass is reported from the time wrapping back (_time_changed)
     _longest = 0  # the latest playing time seen (ms): about the clip's length once it has looped
 
     def __init__(self, item: VideoItem, ctx: RenderContext, parent: QWidget):
@@ -613,8 +614,7 @@ class VideoView(ItemView):
         crop = _reduced(w, h) if self.item.fit == Fit.COVER and pb.surface is not None else None
         aspect = _reduced(w, h) if self.item.fit == Fit.STRETCH and pb.surface is not None else None
         memory = (max(2, self.width()), max(2, self.height()))
-        repeat = self._repeats()
-        self._engine.run(lambda: _start(self._engine, pb, self.item, xid, memory, crop, aspect, repeat), None,
+        self._engine.run(lambda: _start(self._engine, pb, self.item, xid, memory, crop, aspect), None,
                          lambda exc, pb=pb: self._open_failed(pb, exc))
 
     def start(self) -> None:
@@ -719,7 +719,7 @@ class VideoView(ItemView):
             self._engine.run(lambda pb=self._pb: _replay(pb))
 
     def _time_changed(self, ms: int) -> None:
-        if self._repeating and self.item.duration is None and self._state == "playing":
+        if self.item.loop and self.item.duration is None and self._state == "playing":
             self._longest = max(self._longest, ms)
             # looped on itself: one "play" for the zone / proof of play. Half the clip's length is the jump that counts
             # when that is less than WRAP_BACK_MS (a 1 s clip: 900 -> 150 ms). Clips under ~0.6 s are not counted
@@ -729,13 +729,6 @@ class VideoView(ItemView):
                 self.finished.emit()
                 return
         self._last_time = ms
-
-    def _repeats(self) -> bool:
-        """Loop in VLC itself (``loop`` items): the same output goes on, no new window, no flash. A single item
-        played to its end is started over by the zone instead (stop and play, _ended): with VLC repeating, a pass
-        could not be counted for proof of play, since VLC's time events (every 250-300 ms) alias on short clips."""
-        self._repeating = bool(self.item.loop)
-        return self._repeating
 
     def _zone_keeps_me(self) -> bool:
         zone = self.parentWidget()

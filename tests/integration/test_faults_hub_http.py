@@ -13,14 +13,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from threading import Thread
 from typing import Any
 
 import pytest
 
 from faultkit import BLUE, close_to, preview_rgb, solid_png
+from httpfaults import AnswerServer
 from hubserver import TestHub
 from integration.test_hub_source import make, pointer, relate
 from integration.test_player_hub import activate_with_red_slide, player_config
@@ -138,42 +137,14 @@ def test_fault_on_the_file_download_keeps_last_good_content(screen: Screen, capl
 
 
 # ------------------------------------------------------------------------------------------------ redirects
-class _OtherHost:
-    """A real HTTP server on another "host" (localhost, another port) that would serve a picture."""
-
-    def __init__(self) -> None:
-        hits: list[str] = []
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def do_GET(self) -> None:  # noqa: N802 - stdlib naming
-                hits.append(self.path)
-                body = solid_png(BLUE)
-                self.send_response(200)
-                self.send_header("Content-Type", "image/png")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.hits = hits
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-
-    @property
-    def port(self) -> int:
-        return int(self.httpd.server_address[1])
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+def _other_host() -> AnswerServer:
+    """Another "host" (localhost, another port) that would serve a picture."""
+    return AnswerServer(lambda _path: (200, {"Content-Type": "image/png"}, solid_png(BLUE)))
 
 
 def test_hub_file_redirecting_to_another_host_is_refused(screen: Screen, caplog: pytest.LogCaptureFixture) -> None:
     hub = screen.hub
-    other = _OtherHost()
+    other = _other_host()
     try:
         replace_slide_by_blue(hub)
         # the hub's own file URL answers 302 to "localhost:<other port>" — not the hub's host (127.0.0.1)
@@ -193,7 +164,7 @@ def test_hub_file_redirecting_to_another_host_is_refused(screen: Screen, caplog:
 
 
 def test_redirect_to_an_allowed_host_is_followed(clean_hub: TestHub, tmp_path: Path) -> None:
-    other = _OtherHost()
+    other = _other_host()
     screen = start_screen(clean_hub, tmp_path, allowed_file_hosts=["localhost"])
     try:
         replace_slide_by_blue(clean_hub)
