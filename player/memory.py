@@ -8,7 +8,6 @@ docs/performance.md)."""
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import logging
 
 log = logging.getLogger(__name__)
@@ -19,12 +18,12 @@ M_ARENA_MAX = -8
 
 
 def tune_malloc(mmap_threshold: int = 128 * 1024, trim_threshold: int = 128 * 1024, arena_max: int = 2) -> bool:
-    """Applies the settings through mallopt(3). Returns False where there is no glibc (then nothing changes)."""
-    name = ctypes.util.find_library("c")
-    if not name:
-        return False
+    """Applies the settings through mallopt(3). Returns False where there is no glibc (then nothing changes).
+
+    mallopt is looked up in the process's own symbols (the C library is always loaded): ctypes.util.find_library
+    would start ``ldconfig -p`` in a subprocess at every start."""
     try:
-        libc = ctypes.CDLL(name)
+        libc = ctypes.CDLL(None)
         ok = all(libc.mallopt(param, value) == 1 for param, value in (
             (M_MMAP_THRESHOLD, mmap_threshold), (M_TRIM_THRESHOLD, trim_threshold), (M_ARENA_MAX, arena_max)))
     except (OSError, AttributeError):
