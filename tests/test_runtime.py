@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from PySide6.QtGui import QColor
@@ -24,7 +24,9 @@ try:
 except ImportError:  # tests/ is not a package: pytest put tests/ itself on sys.path
     from httpfaults import FaultServer  # type: ignore[no-redef]
 
-AT = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+# Tomorrow 10:00 UTC: after every snapshot the sync writes during the test (a fixed date would fall behind them one
+# day and the window would then distrust its clock), and a whole hour away from midnight.
+AT = (datetime.now(UTC) + timedelta(days=1)).replace(hour=10, minute=0, second=0, microsecond=0)
 
 
 def window_for(qtbot: QtBot, config) -> PlayerWindow:  # noqa: ANN001
