@@ -1,6 +1,6 @@
 """A player showing local content does not carry what it does not use: the HTTP client (requests, urllib3), the cache
-index (sqlite3) and the QR encoder (qrcode) are loaded only when needed, and the source text of imported modules is
-not kept (PySide6's import hook used to leave every file in linecache).
+index (sqlite3), the QR encoder (qrcode) and OpenSSL (hashlib, ssl) are loaded only when needed, and the source text
+of imported modules is not kept (PySide6's import hook used to leave every file in linecache).
 bench/startup.py measures what this saves (static image: 97 -> 77 MB RSS; demo 105 -> 97 MB for the source text)."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from screens import ROOT, one_zone
 
-HEAVY = ("requests", "urllib3", "sqlite3", "qrcode", "vlc", "apscheduler")
+HEAVY = ("requests", "urllib3", "sqlite3", "qrcode", "vlc", "apscheduler", "_hashlib", "ssl")
 
 PROBE = f"""
 import json, sys

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from dataclasses import dataclass
@@ -69,7 +68,9 @@ def render_pdfs(source: FolderSource, screen: Screen, out_dir: Path) -> tuple[di
     refs = sorted(ref for ref in screen.media_refs() if ref.lower().endswith(".pdf"))
     if not refs:
         return {}, []
-    from player.prepare import PrepareError, render_pdf, sniff_kind, target_boxes  # only when there is a PDF
+    import hashlib  # only when there is a PDF: hashlib loads OpenSSL's libcrypto (3.4 MB RSS)
+
+    from player.prepare import PrepareError, render_pdf, sniff_kind, target_boxes
 
     boxes = target_boxes(screen)
     out: dict[str, Path | None] = {}
