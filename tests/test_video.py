@@ -244,6 +244,25 @@ def test_x11_single_video_zone_keeps_playing(qtbot, tmp_path: Path) -> None:
 
 
 @x11_only
+def test_x11_screenshot_shows_the_playing_video(qtbot, tmp_path: Path) -> None:
+    """A remote screenshot shows the video where it plays. Qt's grab() repaints widgets and cannot see VLC's native
+    window: screenshots used to show the zone's background there (magenta behind the zone here)."""
+    from player.ui.reporting import grab_screen
+
+    make_video(tmp_path / "green.mp4", "green", 0.5, size=(480, 270))
+    widget = make_zone(qtbot, [{"type": "video", "id": "g", "src": "green.mp4"}], tmp_path)
+    started = record(widget)
+    widget.start()
+    qtbot.waitUntil(lambda: len(started) >= 2, timeout=8000)  # playing, and started over once
+    shot = grab_screen(widget.top_ref)
+    assert (shot.width(), shot.height()) == (ZONE_W, ZONE_H)
+    pixels = [shot.pixelColor(x, y).getRgb()[:3] for x in range(20, ZONE_W, 40) for y in range(20, ZONE_H, 40)]
+    assert classify(pixels) == "green", sorted(set(pixels))[:8]
+    widget.stop()
+    settle_engine(qtbot)
+
+
+@x11_only
 @pytest.mark.parametrize("broken", ["corrupt", "empty"])
 def test_x11_corrupt_and_empty_files_are_skipped_within_2_s(qtbot, tmp_path: Path, caplog, broken: str) -> None:  # noqa: ANN001
     (make_corrupt if broken == "corrupt" else make_empty)(tmp_path / "broken.mp4")

@@ -3,12 +3,14 @@
 - `ScreenReporter` follows the window: ``layout_changed`` -> `NowPlaying`; every zone's ``item_started`` /
   ``item_ended`` -> `NowPlaying` and the `ProofRecorder`; a zone widget that goes away (layout switched) ends its
   play. Zones are found when their stage is shown (``ChildPolished`` event on the window), i.e. before they start.
-- Screenshots: ``window.grab()`` on the GUI thread (a repaint into a pixmap, a few ms), the scaling and the JPEG/PNG
+- Screenshots: taken on the GUI thread by `grab_screen` (under X11 the window's pixels as the X server holds them,
+  native video included; elsewhere ``window.grab()``, a repaint into a pixmap), the scaling and the JPEG/PNG
   encoding on a worker thread, the result handed to `ScreenshotChannel.submit` (delivery on the sender thread).
   Every ``screenshot_interval_s`` seconds, once shortly after the first frame, and on demand (`take_screenshot`).
 - `on_gui_thread(fn)`: a thread-safe callable that runs ``fn`` on the GUI thread (for the remote-command callbacks).
 
-Limit: video rendered by VLC into a native child window is not part of ``grab()`` (it shows as the zone background).
+VLC draws into a native child window that Qt's ``grab()`` cannot see (a screenshot showed the zone's background
+where the video played); the X server's copy of the window has it.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from PySide6.QtCore import QBuffer, QByteArray, QEvent, QIODevice, QObject, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QImage
+from PySide6.QtGui import QGuiApplication, QImage
+from PySide6.QtWidgets import QWidget
 
 from player.report.proof import ProofRecorder
 from player.report.screenshots import Screenshot, ScreenshotChannel
@@ -87,6 +90,19 @@ def on_gui_thread(fn: Callable[..., Any]) -> Callable[..., None]:
         invoker.call.emit(lambda: fn(*args))
 
     return call
+
+
+def grab_screen(window: QWidget) -> QImage:
+    """What *window* shows now, as a viewer sees it. Under X11 the window's area is read back from the X server
+    (one round trip: 9.4 ms for 1920x1080 on Xvfb here, against 0.5 ms for a widget grab of a plain window), so video that VLC draws into native child windows is in it; where
+    that is not possible (offscreen, a window not on screen) Qt repaints the widgets into a pixmap instead."""
+    if QGuiApplication.platformName() == "xcb" and window.isVisible():
+        screen = window.screen()
+        if screen is not None:
+            pixmap = screen.grabWindow(window.winId())
+            if not pixmap.isNull():
+                return pixmap.toImage()
+    return window.grab().toImage()
 
 
 class ScreenReporter(QObject):
@@ -172,7 +188,7 @@ class ScreenReporter(QObject):
         if not self.window.isVisible():
             return None
         taken_at = self.clock()
-        image = self.window.grab().toImage()
+        image = grab_screen(self.window)
         self._encoding = True
         future = self._encoder.submit(encode_screenshot, image, taken_at, max_width=self.max_width, fmt=self.fmt)
         future.add_done_callback(self._encoded)
