@@ -93,9 +93,10 @@ def on_gui_thread(fn: Callable[..., Any]) -> Callable[..., None]:
 
 
 def grab_screen(window: QWidget) -> QImage:
-    """What *window* shows now, as a viewer sees it. Under X11 the window's area is read back from the X server
-    (one round trip: 9.4 ms for 1920x1080 on Xvfb here, against 0.5 ms for a widget grab of a plain window), so video that VLC draws into native child windows is in it; where
-    that is not possible (offscreen, a window not on screen) Qt repaints the widgets into a pixmap instead."""
+    """What *window* shows now, as a viewer sees it. Under X11 the window's area is read back from the X server, so
+    video that VLC draws into native child windows is in it (one round trip: 9.4 ms for 1920x1080 on Xvfb here,
+    against 0.5 ms for a widget grab). Where that is not possible (offscreen, a window not on screen) Qt repaints
+    the widgets into a pixmap instead."""
     if QGuiApplication.platformName() == "xcb" and window.isVisible():
         screen = window.screen()
         if screen is not None:
