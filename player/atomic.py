@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Any
 
 __all__ = [
     "PROCESS_START",
+    "copy_file_atomic",
     "fsync_dir",
     "owner_alive",
     "sweep_orphan_temps",
@@ -164,6 +166,33 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes, mode: int = 0o
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp_name, mode)
+        os.replace(tmp_name, target)
+    except BaseException:
+        try:
+            os.unlink(tmp_name)
+        except FileNotFoundError:
+            pass
+        raise
+    fsync_dir(directory)
+
+
+def copy_file_atomic(src: str | os.PathLike[str], dst: str | os.PathLike[str], *, keep_mtime: bool = True) -> None:
+    """Copy *src* to *dst* the same way: a reader of *dst* sees the old file or the whole new one. With *keep_mtime*
+    the copy gets the source's modification time (how an unchanged copy is recognised later). A failure (disk full,
+    source gone mid-way) leaves *dst* as it was and no temp file behind."""
+    target = Path(dst)
+    directory = target.parent
+    directory.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=temp_prefix(f".{target.name}"), suffix=".tmp", dir=directory)
+    try:
+        with open(src, "rb") as fin, os.fdopen(fd, "wb") as fout:
+            shutil.copyfileobj(fin, fout, 1024 * 1024)
+            fout.flush()
+            os.fsync(fout.fileno())
+            st = os.fstat(fin.fileno())
+        if keep_mtime:
+            os.utime(tmp_name, ns=(st.st_atime_ns, st.st_mtime_ns))
+        os.chmod(tmp_name, 0o644)
         os.replace(tmp_name, target)
     except BaseException:
         try:

@@ -39,6 +39,7 @@ from player.layouts import DocumentError
 from player.model import Screen
 from player.sources.base import SetupNeeded, SourceError
 from player.sources.folder import FolderSource, folder_media
+from player.sources.folder_copy import FolderCopy
 from player.texts import text
 from player.ui.items import load_view_module
 from player.ui.screens import SetupInfo
@@ -405,11 +406,11 @@ class ContentController(QObject):
     def _run_folder(self) -> None:
         assert self.folder is not None
         source = FolderSource(self.folder, timezone=self.config.timezone)
-        seen: tuple[float, int] | None = None
+        seen: object = ()  # no stamp yet: the first pass always loads (a folder missing at start included)
         while not self._stop.is_set():
             try:
                 st = source.document_path.stat()
-                stamp: tuple[float, int] | None = (st.st_mtime, st.st_size)
+                stamp: object = (st.st_mtime, st.st_size)
             except OSError:
                 stamp = None
             if stamp != seen or self._wake.is_set():
@@ -419,24 +420,65 @@ class ContentController(QObject):
             self._wake.clear()
 
     def _load_folder(self, source: FolderSource) -> None:
+        copy = self._folder_copy(source)
         try:
             loaded = source.load()
-        except DocumentError as exc:
-            for line in exc.lines:
-                log.error("%s", line)
-            self.failed.emit(list(exc.lines))
-            return
-        except OSError as exc:
-            line = f"{source.document_path}: {exc.strerror or exc}"
-            log.error("%s", line)
-            self.failed.emit([line])
-            return
+        except (DocumentError, OSError) as exc:
+            lines = exc.lines if isinstance(exc, DocumentError) else [f"{source.document_path}: {exc.strerror or exc}"]
+            # a folder that cannot be read at all (stick not plugged in, share not mounted) at start: its copy
+            kept = (copy.source_of_copy() if copy is not None and not self._has_content
+                    and _unreadable(source.document_path) else None)
+            loaded = None
+            if kept is not None:
+                try:
+                    loaded = kept.load()
+                except (DocumentError, OSError) as exc2:
+                    log.error("%s: the copy cannot be read either: %s", kept.root, exc2)
+            if loaded is None or kept is None:
+                for line in lines:
+                    log.error("%s", line)
+                self.failed.emit(list(lines))
+                return
+            log.error("%s; showing the copy kept in %s", lines[0], kept.root)
+            source, copy = kept, None
         for line in loaded.defects:
             log.warning("%s", line)
         resolver, problems = folder_media(source, loaded.screen, Path(self.config.cache_dir))
         for line in problems:
             log.error("%s", line)
+        if copy is None:
+            self._publish(Content(loaded.screen, resolver, None, loaded.defects))
+            return
+        files = {ref: source.resolve(ref) for ref in loaded.screen.media_refs()}
+        own = {ref for ref, path in files.items() if resolver(ref) == path}  # not PDFs: those show rendered pages
+
+        def use_copy(ref: str, path: Path) -> None:  # one dict item at a time: the GUI thread reads old or new
+            if ref in own:
+                resolver.paths[ref] = path
+
+        for ref, path in copy.ready(files).items():
+            use_copy(ref, path)
         self._publish(Content(loaded.screen, resolver, None, loaded.defects))
+        for line in copy.update(files, use_copy, self._stop):
+            log.warning("%s", line)
+
+    def _folder_copy(self, source: FolderSource) -> FolderCopy | None:
+        """The copy kept of this folder (player/sources/folder_copy.py); none for the built-in demo, which is part
+        of the installation."""
+        from player.ui.app import DEMO_DIR
+
+        if source.root.resolve() == DEMO_DIR:
+            return None
+        return FolderCopy(source, Path(self.config.cache_dir), self.config["cache"]["quota_mb"] * 1024 * 1024)
+
+
+def _unreadable(path: Path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            fh.read(1)
+    except OSError:
+        return True
+    return False
 
 
 class _WindowLink(QObject):

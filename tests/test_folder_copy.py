@@ -1,0 +1,212 @@
+"""A folder source (USB stick, mounted share) plays on from its copy when the folder goes away.
+
+Real files in tmp directories; "pulling the stick" is moving the folder away. The window cases look at the pixels.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+from player.atomic import copy_file_atomic
+from player.clock import SystemClock
+from player.sources.folder import FolderSource
+from player.sources.folder_copy import FolderCopy, copy_dir
+from player.ui.app import DEMO_DIR, make_window
+from player.ui.runtime import ContentController, attach_content
+from screens import one_zone, solid_image, write_screen
+from test_sync import write_config
+
+RED, BLUE = (255, 0, 0), (0, 0, 255)
+NO_STOP = threading.Event()
+
+
+def stick(tmp_path: Path) -> Path:
+    folder = tmp_path / "media" / "usb" / "inhalte"
+    solid_image(folder / "bilder" / "rot.png", RED)
+    solid_image(folder / "bilder" / "blau.png", BLUE)
+    write_screen(folder, one_zone([{"type": "image", "src": "bilder/rot.png", "duration": 1},
+                                   {"type": "image", "src": "bilder/blau.png", "duration": 1}],
+                                  width=320, height=180))
+    return folder
+
+
+def colours_seen(qtbot: QtBot, window, seconds: float) -> set[str]:  # noqa: ANN001
+    seen: set[str] = set()
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        qtbot.wait(100)
+        px = window.grab().toImage().pixelColor(window.width() // 2, window.height() // 2)
+        for name, rgb in (("red", RED), ("blue", BLUE)):
+            if all(abs(a - b) < 40 for a, b in zip((px.red(), px.green(), px.blue()), rgb, strict=True)):
+                seen.add(name)
+    return seen
+
+
+def test_pulling_the_stick_keeps_both_pictures_playing(qtbot: QtBot, tmp_path: Path, caplog) -> None:  # noqa: ANN001
+    folder = stick(tmp_path)
+    config = write_config(tmp_path, source={"type": "folder", "path": str(folder)})
+    window = make_window(config, SystemClock(), (320, 180))
+    qtbot.addWidget(window)
+    window.show()
+    controller = attach_content(window, config, folder)
+    try:
+        copy = copy_dir(config.cache_dir, folder)
+        qtbot.waitUntil(lambda: (copy / "screen.json").is_file(), timeout=10_000)
+        assert (copy / "bilder" / "rot.png").read_bytes() == (folder / "bilder" / "rot.png").read_bytes()
+        assert colours_seen(qtbot, window, 2.5) == {"red", "blue"}
+        shutil.move(folder, tmp_path / "abgezogen")  # the stick is pulled
+        with caplog.at_level(logging.ERROR):
+            assert colours_seen(qtbot, window, 7.0) == {"red", "blue"}  # both decoded again, from the copy
+        assert any("screen.json" in r.getMessage() for r in caplog.records if r.levelno == logging.ERROR)
+    finally:
+        controller.stop()
+
+
+def test_starting_without_the_stick_shows_the_last_copy(qtbot: QtBot, tmp_path: Path) -> None:
+    folder = stick(tmp_path)
+    config = write_config(tmp_path, source={"type": "folder", "path": str(folder)})
+    first = ContentController(config, folder=folder)
+    try:
+        first.start()
+        qtbot.waitUntil(lambda: (copy_dir(config.cache_dir, folder) / "screen.json").is_file(), timeout=10_000)
+    finally:
+        first.stop()
+    shutil.rmtree(tmp_path / "media")
+    again = ContentController(config, folder=folder)
+    try:
+        with qtbot.waitSignal(again.published, timeout=10_000) as blocker:
+            again.start()
+        screen, resolver = blocker.args
+        assert screen.layouts["main"].zones[0].items[0].src == "bilder/rot.png"
+        path = resolver("bilder/rot.png")
+        assert path is not None and path.is_relative_to(copy_dir(config.cache_dir, folder))
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    finally:
+        again.stop()
+
+
+def test_without_stick_and_without_copy_the_error_screen_says_so(qtbot: QtBot, tmp_path: Path) -> None:
+    folder = tmp_path / "nie-eingesteckt"
+    config = write_config(tmp_path, source={"type": "folder", "path": str(folder)})
+    controller = ContentController(config, folder=folder)
+    try:
+        with qtbot.waitSignal(controller.failed, timeout=10_000) as blocker:
+            controller.start()
+        assert blocker.args[0] == [f"{folder / 'screen.json'}: $: file not found"]
+    finally:
+        controller.stop()
+
+
+def test_changed_files_are_copied_again_and_dropped_ones_removed(tmp_path: Path) -> None:
+    folder = stick(tmp_path)
+    source = FolderSource(folder)
+    copy = FolderCopy(source, tmp_path / "cache", quota_bytes=10 * 1024 * 1024)
+
+    def update() -> list[str]:
+        screen = source.load().screen
+        return copy.update({ref: source.resolve(ref) for ref in screen.media_refs()}, lambda _r, _p: None, NO_STOP)
+
+    assert update() == []
+    red_copy = copy.root / "bilder" / "rot.png"
+    before = red_copy.stat().st_mtime_ns
+    assert update() == []
+    assert red_copy.stat().st_mtime_ns == before  # unchanged: not copied again
+    solid_image(folder / "bilder" / "rot.png", (200, 0, 0), size=(320, 180))  # same name, new picture
+    assert update() == []
+    assert red_copy.read_bytes() == (folder / "bilder" / "rot.png").read_bytes()
+    write_screen(folder, one_zone([{"type": "image", "src": "bilder/blau.png", "duration": 1}]))
+    assert update() == []
+    assert not red_copy.exists() and (copy.root / "bilder" / "blau.png").is_file()
+    assert sorted(p.name for p in copy.root.rglob("*")) == ["bilder", "blau.png", "screen.json"]
+
+
+def test_what_does_not_fit_plays_from_the_folder_and_the_last_complete_copy_stays(tmp_path: Path) -> None:
+    folder = stick(tmp_path)
+    source = FolderSource(folder)
+    files = {ref: source.resolve(ref) for ref in source.load().screen.media_refs()}
+    copy = FolderCopy(source, tmp_path / "cache", quota_bytes=10 * 1024 * 1024)
+    assert copy.update(files, lambda _r, _p: None, NO_STOP) == []
+    kept_doc = (copy.root / "screen.json").read_bytes()
+    solid_image(folder / "bilder" / "gross.png", (0, 200, 0), size=(1600, 900))
+    write_screen(folder, one_zone([{"type": "image", "src": "bilder/gross.png", "duration": 1}]))
+    files = {ref: source.resolve(ref) for ref in source.load().screen.media_refs()}
+    small = FolderCopy(source, tmp_path / "cache", quota_bytes=(copy.root / "screen.json").stat().st_size + 2000)
+    copied: list[str] = []
+    problems = small.update(files, lambda ref, _p: copied.append(ref), NO_STOP)
+    assert len(problems) == 1 and "gross.png: not copied" in problems[0] and "do not fit" in problems[0]
+    assert copied == []
+    assert (copy.root / "screen.json").read_bytes() == kept_doc  # still the last complete state
+    assert (copy.root / "bilder" / "rot.png").is_file()
+    assert not list(copy.root.rglob("*.tmp"))
+
+
+def test_an_unwritable_cache_gives_one_line_and_the_folder_plays(qtbot: QtBot, tmp_path: Path, caplog) -> None:  # noqa: ANN001
+    if os.geteuid() == 0:
+        blocker_file = tmp_path / "cache"
+        blocker_file.write_text("a file where the cache directory should be")  # even root cannot mkdir below it
+    else:
+        (tmp_path / "cache").mkdir(mode=0o500)
+    folder = stick(tmp_path)
+    config = write_config(tmp_path, source={"type": "folder", "path": str(folder)})
+    controller = ContentController(config, folder=folder)
+    try:
+        with caplog.at_level(logging.WARNING), qtbot.waitSignal(controller.published, timeout=10_000) as blocker:
+            controller.start()
+        _screen, resolver = blocker.args
+        assert resolver("bilder/rot.png") == (folder / "bilder" / "rot.png").resolve()
+        qtbot.waitUntil(lambda: any("cannot keep a copy" in r.getMessage() for r in caplog.records), timeout=5000)
+        assert sum("cannot keep a copy" in r.getMessage() for r in caplog.records) == 1
+    finally:
+        controller.stop()
+
+
+def test_the_built_in_demo_is_not_copied(qtbot: QtBot, tmp_path: Path) -> None:
+    config = write_config(tmp_path, source={"type": "folder", "path": str(DEMO_DIR)})
+    controller = ContentController(config, folder=DEMO_DIR)
+    try:
+        with qtbot.waitSignal(controller.published, timeout=10_000):
+            controller.start()
+        qtbot.wait(500)
+        assert not (tmp_path / "cache" / "folder-copy").exists()
+    finally:
+        controller.stop()
+
+
+def test_a_failed_copy_leaves_the_old_file_and_no_temp(tmp_path: Path) -> None:
+    target = tmp_path / "copy" / "bild.png"
+    target.parent.mkdir()
+    target.write_bytes(b"old")
+    with pytest.raises(FileNotFoundError):
+        copy_file_atomic(tmp_path / "gone.png", target)
+    assert target.read_bytes() == b"old"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["bild.png"]
+    source = tmp_path / "neu.png"
+    source.write_bytes(b"new content")
+    os.utime(source, ns=(1_700_000_000_000_000_000, 1_700_000_000_000_000_000))
+    copy_file_atomic(source, target)
+    assert target.read_bytes() == b"new content"
+    assert target.stat().st_mtime_ns == 1_700_000_000_000_000_000
+
+
+def test_references_switch_to_the_copy_once_it_is_complete(qtbot: QtBot, tmp_path: Path) -> None:
+    """Not only after the folder went away: a stick can be pulled in the middle of reading a picture."""
+    folder = stick(tmp_path)
+    config = write_config(tmp_path, source={"type": "folder", "path": str(folder)})
+    controller = ContentController(config, folder=folder)
+    try:
+        with qtbot.waitSignal(controller.published, timeout=10_000) as blocker:
+            controller.start()
+        _screen, resolver = blocker.args
+        copy = copy_dir(config.cache_dir, folder)
+        qtbot.waitUntil(lambda: resolver("bilder/rot.png") == copy / "bilder" / "rot.png", timeout=10_000)
+        qtbot.waitUntil(lambda: resolver("bilder/blau.png") == copy / "bilder" / "blau.png", timeout=10_000)
+    finally:
+        controller.stop()
