@@ -167,3 +167,43 @@ def test_a_clock_jump_reapplies_the_power_schedule(qtbot, tmp_path: Path) -> Non
     window._check_clock_jump()  # what the window's 10 s check does
     assert power.on is True and not window.paused
     qtbot.waitUntil(lambda: window.main is not None, timeout=3000)
+
+
+class RecordingNotifier:
+    """Stands in for systemd's notify socket: what the player would tell systemd, in order."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def ready(self, status: str | None = None) -> bool:
+        self.sent.append(f"READY {status}")
+        return True
+
+    def status(self, text: str) -> bool:
+        self.sent.append(f"STATUS {text}")
+        return True
+
+
+def test_status_follows_a_new_schedule_while_the_display_stays_off(qtbot, tmp_path: Path) -> None:
+    """Off at 23:00 until 06:00; the hub then sends a schedule that starts at 07:00: still off, and STATUS must say
+    07:00 at once (it used to keep 06:00 until the next switch)."""
+    from player.system.display_power import NullDisplayPower
+    from player.ui.app import WatchdogLink
+
+    clock = FakeClock(datetime(2026, 12, 1, 22, 0, tzinfo=UTC))  # Tuesday 23:00 in Berlin
+    bridge = WorkerBridge()
+    window = shown_window(qtbot, clock, bridge)
+    power = DisplayPowerController(window, PowerSchedule({"daily": "06:00-22:00"}, tz=BERLIN), NullDisplayPower(),
+                                   clock, BERLIN, bridge)
+    notifier = RecordingNotifier()
+    link = WatchdogLink(notifier)  # type: ignore[arg-type]
+    link.follow_power(power)
+    power.start()
+    assert notifier.sent == ["READY display off (schedule) until Wed 06:00"]
+    screen = load_screen_dict(one_zone([{"type": "text", "text": "Hallo"}], power_schedule={"daily": "07:00-21:00"}),
+                              "s.json").screen
+    power.take_screen(screen)
+    assert power.on is False
+    assert notifier.sent[-1] == "STATUS display off (schedule from the content) until Wed 07:00"
+    power.apply_schedule()  # the same state again: nothing new to say
+    assert len(notifier.sent) == 2

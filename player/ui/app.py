@@ -100,17 +100,26 @@ class WatchdogLink:
         """Call before ``power.start()``. While the display is off STATUS says so; a player started off-hours
         shows no content (nothing is rendered), so READY goes out at once instead of at the first frame."""
 
+        def off_text() -> str:
+            until = power.next_change
+            return f"display off ({power.reason})" + (
+                f" until {_WEEKDAYS[until.weekday()]} {until:%H:%M}" if until is not None else "")
+
         def changed(on: bool) -> None:
             if on:
                 self.display_off = None
                 self.notifier.status(f"playing layout '{self.layout}'" if self.layout else "playing")
                 return
-            until = power.next_change
-            self.display_off = f"display off ({power.reason})" + (
-                f" until {_WEEKDAYS[until.weekday()]} {until:%H:%M}" if until is not None else "")
+            self.display_off = off_text()
             self.notifier.ready(status=self.display_off)  # READY again is harmless; STATUS is the point
 
+        def rescheduled() -> None:  # still off, but until another time (a new schedule, a clock jump)
+            if power.on is False and self.display_off is not None and off_text() != self.display_off:
+                self.display_off = off_text()
+                self.notifier.status(self.display_off)
+
         power.changed.connect(changed)
+        power.rescheduled.connect(rescheduled)
 
     def stopping(self) -> None:
         self.notifier.stopping()

@@ -45,10 +45,13 @@ def backend_from_config(config: Config) -> DisplayPower:
 class DisplayPowerController(QObject):
     """``on`` is the wanted state; ``override(on)`` (a remote command) holds until the next scheduled change.
 
-    ``changed(bool)`` is emitted on every switch (also the first one at start); ``backend_done(object)`` when a
-    backend job finished (True/False: switched on/off, None: nothing to do or it failed — the log says which)."""
+    ``changed(bool)`` is emitted on every switch (also the first one at start); ``rescheduled()`` after every
+    look at the schedule (``next_change`` may have moved without a switch: a new schedule, a clock jump);
+    ``backend_done(object)`` when a backend job finished (True/False: switched on/off, None: nothing to do or it
+    failed — the log says which)."""
 
     changed = Signal(bool)
+    rescheduled = Signal()
     backend_done = Signal(object)
 
     def __init__(self, window: PlayerWindow, schedule: PowerSchedule, backend: DisplayPower, clock: Clock,
@@ -82,6 +85,7 @@ class DisplayPowerController(QObject):
         if self.schedule.always_on:
             self.next_change = None
             self._set(True, reason="no power schedule")
+            self.rescheduled.emit()
             return
         state = self.schedule.state_at(now.astimezone(self.tz))
         self.next_change = state.next_change
@@ -89,6 +93,7 @@ class DisplayPowerController(QObject):
         if state.next_change is not None:
             ms = int((state.next_change - now).total_seconds() * 1000) + 5
             self._timer.start(max(1, min(ms, MAX_TIMER_MS)))
+        self.rescheduled.emit()
 
     @Slot(object, object)
     def take_screen(self, screen: object, _resolver: object = None) -> None:
@@ -118,6 +123,7 @@ class DisplayPowerController(QObject):
 
     def _set(self, on: bool, reason: str) -> None:
         if on == self.on:
+            self.reason = reason  # the same state, now for this reason (a schedule from the content, say)
             return
         self.on, self.reason = on, reason
         log.info("display %s (%s, backend %s)", "on" if on else "off", reason, self.backend.name)
