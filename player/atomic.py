@@ -12,6 +12,7 @@ removes the leftovers.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -179,17 +180,20 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes, mode: int = 0o
 def copy_file_atomic(src: str | os.PathLike[str], dst: str | os.PathLike[str], *, keep_mtime: bool = True) -> None:
     """Copy *src* to *dst* the same way: a reader of *dst* sees the old file or the whole new one. With *keep_mtime*
     the copy gets the source's modification time (how an unchanged copy is recognised later). A failure (disk full,
-    source gone mid-way) leaves *dst* as it was and no temp file behind."""
+    source gone mid-way, a source that changed while it was read: EBUSY) leaves *dst* as it was and no temp file."""
     target = Path(dst)
     directory = target.parent
     directory.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=temp_prefix(f".{target.name}"), suffix=".tmp", dir=directory)
     try:
         with open(src, "rb") as fin, os.fdopen(fd, "wb") as fout:
+            before = os.fstat(fin.fileno())
             shutil.copyfileobj(fin, fout, 1024 * 1024)
             fout.flush()
             os.fsync(fout.fileno())
             st = os.fstat(fin.fileno())
+            if (st.st_size, st.st_mtime_ns) != (before.st_size, before.st_mtime_ns):  # still being written
+                raise OSError(errno.EBUSY, "changed while it was copied", os.fspath(src))
         if keep_mtime:
             os.utime(tmp_name, ns=(st.st_atime_ns, st.st_mtime_ns))
         os.chmod(tmp_name, 0o644)

@@ -1,35 +1,41 @@
 """A copy of what a folder source shows, so the screen plays on when the folder goes away.
 
 A folder source is often a USB stick or a mounted share. Played in place, unplugging the stick (or losing the share)
-took the pictures and videos with it: the layout stayed, its media were gone. Now every file the document references,
-and the document itself, is copied below ``cache_dir/folder-copy/<folder>/`` keeping the folder's relative paths, so
-the copy is itself a folder source:
+took the pictures and videos with it: the layout stayed, its media were gone. Now every file the document references
+(media and the sample feeds' data files), and the document itself, is copied below
+``cache_dir/folder-copy/<folder>/`` keeping the folder's relative paths, so the copy is itself a folder source:
 
 - after each good load the referenced files are copied in the background (the screen starts at once from the
   folder; each reference switches to its copy as soon as the copy is complete); a file whose size and modification
-  time match its copy is not copied again;
-- the document is copied last, only when all its files are in: the copy is always a complete, playable state;
-- files the document no longer references are then removed from the copy;
+  time match its copy is not copied again; a file that changes while it is copied (still being written) is not
+  trusted and is copied at the next load;
+- the document is copied last, only when all its files are in: a copy with a document is a complete state;
+- files the document no longer references are then removed from the copy, and so are copies of other folders;
 - when the folder cannot be read at start (stick not plugged in, share not mounted), the player shows the copy;
 - the copy is limited to ``cache.quota_mb`` and leaves the disk's last 5 % free; what does not fit plays from the
-  folder as before, with one log line.
+  folder as before. Problems are reported as one line per load.
 
 Every file is written atomically (temp file, fsync, rename). Disk I/O: call everything here off the GUI thread.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import re
 import shutil
 import threading
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from player.atomic import copy_file_atomic, sweep_orphan_temps
 from player.sources.folder import SCREEN_FILE, FolderSource
+
+if TYPE_CHECKING:
+    from player.model import Screen
 
 log = logging.getLogger(__name__)
 
@@ -41,15 +47,25 @@ def copy_dir(cache_dir: Path, folder: Path) -> Path:
     """Where the copy of *folder* lives: a readable name from its absolute path plus a checksum of it."""
     absolute = os.path.abspath(folder)
     slug = re.sub(r"[^A-Za-z0-9]+", "_", absolute).strip("_")[-60:] or "root"
-    return cache_dir / COPY_DIR / f"{slug}-{zlib.crc32(absolute.encode('utf-8', 'surrogateescape')):08x}"
+    name = f"{slug}-{zlib.crc32(absolute.encode('utf-8', 'surrogateescape')):08x}"
+    return Path(os.path.abspath(cache_dir)) / COPY_DIR / name
 
 
-def _same(src: os.stat_result, copy: Path) -> bool:
+def referenced_files(source: FolderSource, screen: Screen) -> dict[str, Path | None]:
+    """Every file of the folder the document uses: its media and the sample feeds' data files (ref -> file)."""
+    refs: set[str] = set(screen.media_refs())
+    for options in screen.feeds.values():
+        if options.get("type") == "sample" and isinstance(options.get("file"), str):
+            refs.add(options["file"])
+    return {ref: source.resolve(ref) for ref in sorted(refs)}
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
     try:
-        st = copy.stat()
+        st = path.stat()
     except OSError:
-        return False
-    return st.st_size == src.st_size and st.st_mtime_ns == src.st_mtime_ns
+        return None
+    return st.st_size, st.st_mtime_ns
 
 
 class FolderCopy:
@@ -65,93 +81,117 @@ class FolderCopy:
         return FolderSource(self.root, timezone=self.source.timezone, templates_dir=self.source.templates_dir)
 
     def target(self, ref: str) -> Path | None:
-        """Where *ref* is copied to; None for a reference that would leave the copy (never made by a valid folder)."""
+        """Where *ref* is copied to; None for a reference that would leave the copy or stand in for its document."""
         path = Path(os.path.normpath(self.root / ref))
-        return path if path.is_relative_to(self.root) and path != self.root else None
+        if not path.is_relative_to(self.root) or path in (self.root, self.root / SCREEN_FILE):
+            return None
+        return path
 
     def ready(self, files: Mapping[str, Path | None]) -> dict[str, Path]:
         """The references whose copy is complete and matches the folder's file now."""
         out: dict[str, Path] = {}
         for ref, path in files.items():
             target = self.target(ref) if path is not None else None
-            if path is None or target is None:
-                continue
-            try:
-                if _same(path.stat(), target):
-                    out[ref] = target
-            except OSError:
-                continue
+            if path is not None and target is not None and (now := _stamp(path)) is not None and now == _stamp(target):
+                out[ref] = target
         return out
 
     def update(self, files: Mapping[str, Path | None], copied: Callable[[str, Path], None],
                stop: threading.Event) -> list[str]:
-        """Copies what is missing or changed (calling ``copied(ref, path)`` after each), then the document, then
-        removes what is no longer referenced. Returns one line per problem; with problems the previous document
-        copy stays (with every file it references)."""
-        problems: list[str] = []
+        """Copies what is missing or changed (calling ``copied(ref, path)`` for every reference whose copy is
+        complete), then the document, then removes what is no longer needed. Returns the problems, at most one
+        line; with a problem the previous document copy stays (with every file it references)."""
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             sweep_orphan_temps(self.root)
         except OSError as exc:
             return [f"{self.root}: cannot keep a copy of the folder: {exc.strerror or exc}; playing from the folder"]
-        wanted = {ref: path for ref, path in files.items() if path is not None}
-        used = self._bytes()
-        for ref, path in sorted(wanted.items()):
+        wanted = {target: path for ref, path in files.items()
+                  if path is not None and (target := self.target(ref)) is not None}
+        targets = {ref: self.target(ref) for ref, path in files.items() if path is not None}
+        used = sum(size for target in wanted if (size := (_stamp(target) or (0, 0))[0]))
+        refused: list[str] = []
+        room_made = False
+        for target, path in sorted(wanted.items()):
             if stop.is_set():
-                return problems
-            target = self.target(ref)
-            if target is None:
+                return []
+            have, now = _stamp(target), _stamp(path)
+            if now is None:  # gone since the load: the folder is going away, or the file was removed
+                if not self.source.root.is_dir() or _stamp(self.source.document_path) is None:
+                    return [f"{self.source.root}: the folder went away while it was copied; what is copied plays on"]
+                refused.append(path.name)
                 continue
-            try:
-                st = path.stat()
-                if _same(st, target):
+            if now != have:
+                need = now[0] - (have[0] if have else 0)
+                if used + need > self.quota_bytes:  # files about to be removed are not counted: no room to make
+                    refused.append(f"{path.name} ({now[0] / 1e6:.1f} MB do not fit into cache.quota_mb)")
                     continue
-                if not self._fits(st.st_size, used):
-                    problems.append(f"{path}: not copied ({st.st_size // 1_000_000} MB do not fit into "
-                                    f"{self.root.parent}); it plays from the folder while the folder is there")
+                if not self._disk_has(now[0]) and not room_made:
+                    self._make_room(set(wanted))  # the disk is short: what is about to go goes now
+                    room_made = True
+                if not self._disk_has(now[0]):
+                    refused.append(f"{path.name} ({now[0] / 1e6:.1f} MB do not fit on the disk)")
                     continue
-                target.parent.mkdir(parents=True, exist_ok=True)
-                sweep_orphan_temps(target.parent)
-                copy_file_atomic(path, target)
-                used += st.st_size
-            except OSError as exc:
-                problems.append(f"{path}: not copied ({exc.strerror or exc}); it plays from the folder while the "
-                                "folder is there")
-                continue
-            copied(ref, target)
-        if problems:
-            return problems
+                try:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    sweep_orphan_temps(target.parent)
+                    copy_file_atomic(path, target)
+                except OSError as exc:
+                    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES):
+                        return [f"{target.parent}: {exc.strerror}; {path.name} and what follows play from the folder"]
+                    if not self.source.root.is_dir() or _stamp(self.source.document_path) is None:
+                        return [f"{self.source.root}: the folder went away while it was copied; what is copied "
+                                "plays on"]
+                    refused.append(f"{path.name} ({exc.strerror or exc})")
+                    continue
+                used += need
+            for ref, t in targets.items():  # every spelling of this file (``a.png``, ``./a.png``)
+                if t == target:
+                    copied(ref, target)
+        if refused:
+            return [f"{self.source.root}: not copied: {', '.join(refused[:5])}"
+                    + (f" and {len(refused) - 5} more" if len(refused) > 5 else "")
+                    + "; they play from the folder while it is there"]
         try:
             copy_file_atomic(self.source.document_path, self.root / SCREEN_FILE)
         except OSError as exc:
             return [f"{self.source.document_path}: not copied ({exc.strerror or exc})"]
-        self._prune({self.target(ref) for ref in wanted} | {self.root / SCREEN_FILE})
+        self._prune(set(wanted) | {self.root / SCREEN_FILE})
+        self._drop_other_copies()
         return []
 
-    def _bytes(self) -> int:
-        total = 0
-        for dirpath, _dirs, names in os.walk(self.root):
-            for name in names:
-                try:
-                    total += os.stat(os.path.join(dirpath, name)).st_size
-                except OSError:
-                    continue
-        return total
-
-    def _fits(self, size: int, used: int) -> bool:
-        if used + size > self.quota_bytes:
-            return False
+    def _disk_has(self, size: int) -> bool:
         usage = shutil.disk_usage(self.root)
         return usage.free - size >= usage.total * FREE_RESERVE
 
-    def _prune(self, keep: set[Path | None]) -> None:
+    def _make_room(self, keep: Iterable[Path]) -> None:
+        """Space is short: the old document copy goes first (its files are about to go), then what no longer counts.
+        Until this update completes there is no complete copy to fall back on."""
+        (self.root / SCREEN_FILE).unlink(missing_ok=True)
+        self._prune(set(keep))
+        self._drop_other_copies()
+
+    def _prune(self, keep: set[Path]) -> None:
         for dirpath, dirs, names in os.walk(self.root, topdown=False):
             for name in names:
                 path = Path(os.path.normpath(Path(dirpath) / name))
                 if path not in keep:
-                    path.unlink(missing_ok=True)
+                    try:
+                        path.unlink()
+                    except OSError as exc:
+                        log.debug("%s: cannot remove from the folder copy: %s", path, exc)
             for name in dirs:
                 try:
                     (Path(dirpath) / name).rmdir()  # only when empty
                 except OSError:
                     pass
+
+    def _drop_other_copies(self) -> None:
+        """Copies of folders played before (another stick, another path) are not needed any more."""
+        try:
+            others = [entry for entry in os.scandir(self.root.parent) if entry.path != str(self.root)]
+        except OSError:
+            return
+        for entry in others:
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path, ignore_errors=True)

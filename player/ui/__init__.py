@@ -10,17 +10,24 @@ that is dropped at once. The player uses no ``__feature__`` switches; the answer
 
 from __future__ import annotations
 
+import inspect
 import logging
 import sys
+from collections.abc import Callable
 from types import ModuleType
+from typing import Any
 
 import PySide6.QtCore  # noqa: F401  (the first Qt import of the process installs PySide's import hook)
 
 log = logging.getLogger(__name__)
 
 
-def uses_pyside(module: ModuleType) -> bool:
-    """Whether the module's source mentions PySide6 (what PySide's own check answers), without caching the text."""
+_pyside_check: Callable[[ModuleType], bool] | None = None  # PySide's own check, for what a plain read cannot answer
+
+
+def uses_pyside(module: ModuleType, *args: Any, **kwargs: Any) -> bool:
+    """Whether the module's source mentions PySide6 (what PySide's own check answers), without caching the text.
+    A module whose file cannot be read directly (imported from a zip, say) is left to PySide's check."""
     path = getattr(module, "__file__", None)
     if not isinstance(path, str) or not path.endswith(".py"):
         return False  # built in, compiled, or without source: PySide's check says no for these as well
@@ -28,15 +35,30 @@ def uses_pyside(module: ModuleType) -> bool:
         with open(path, "rb") as fh:
             return b"PySide6" in fh.read()
     except OSError:
-        return False
+        if _pyside_check is None:
+            return False
+        try:
+            return bool(_pyside_check(module, *args, **kwargs))
+        except Exception:  # noqa: BLE001 - an import must never fail over this question
+            return False
 
 
 def keep_sources_out_of_memory() -> bool:
-    """Installs :func:`uses_pyside` as PySide's module check. False if this PySide6 has no such check."""
+    """Installs :func:`uses_pyside` as PySide's module check. False (and nothing changed) if this PySide6 has no
+    such check or one that takes something else than the module."""
+    global _pyside_check
     feature = sys.modules.get("shibokensupport.feature")
-    if feature is None or not callable(getattr(feature, "_mod_uses_pyside", None)):
-        log.debug("PySide6 has no per-module feature check here; nothing to change")
+    check = getattr(feature, "_mod_uses_pyside", None)
+    if check is None or check is uses_pyside:
+        return check is uses_pyside
+    try:
+        params = list(inspect.signature(check).parameters.values())
+    except (TypeError, ValueError):
+        params = []
+    if len(params) != 1 or params[0].kind not in (params[0].POSITIONAL_ONLY, params[0].POSITIONAL_OR_KEYWORD):
+        log.debug("PySide6's module check has changed (%s); leaving it alone", params)
         return False
+    _pyside_check = check
     feature._mod_uses_pyside = uses_pyside
     return True
 

@@ -39,7 +39,7 @@ from player.layouts import DocumentError
 from player.model import Screen
 from player.sources.base import SetupNeeded, SourceError
 from player.sources.folder import FolderSource, folder_media
-from player.sources.folder_copy import FolderCopy
+from player.sources.folder_copy import FolderCopy, referenced_files
 from player.texts import text
 from player.ui.items import load_view_module
 from player.ui.screens import SetupInfo
@@ -173,6 +173,9 @@ class ContentController(QObject):
         self.files: dict[str, str] = {}  # media reference -> SHA-256 of the snapshot on screen (and the one before)
         self._shown_files: dict[str, str] = {}
         self.change_listeners: list[Callable[[], None]] = []  # also told when the source pushes a change
+        self.content_dir: Path | None = folder  # folder sources: where the content shown comes from
+        self._folder_files: list[Path] = []  # the files the folder's document uses (watched for changes)
+        self._loaded_stamp: object = None
 
     # ------------------------------------------------------------------ public API (GUI thread)
 
@@ -408,16 +411,18 @@ class ContentController(QObject):
         source = FolderSource(self.folder, timezone=self.config.timezone)
         seen: object = ()  # no stamp yet: the first pass always loads (a folder missing at start included)
         while not self._stop.is_set():
-            try:
-                st = source.document_path.stat()
-                stamp: object = (st.st_mtime, st.st_size)
-            except OSError:
-                stamp = None
+            stamp = self._folder_stamp(source)
             if stamp != seen or self._wake.is_set():
-                seen = stamp
+                self._loaded_stamp = None
                 self._load_folder(source)
+                seen = self._loaded_stamp or stamp  # as read by the load: a change during the copy is seen next time
             self._wake.wait(FOLDER_CHECK_S)
             self._wake.clear()
+
+    def _folder_stamp(self, source: FolderSource) -> object:
+        """The document's size and time and those of every file it uses: a picture replaced under the same name
+        is noticed like a changed document (one stat per file every FOLDER_CHECK_S)."""
+        return tuple(_file_stamp(path) for path in (source.document_path, *self._folder_files))
 
     def _load_folder(self, source: FolderSource) -> None:
         copy = self._folder_copy(source)
@@ -446,11 +451,14 @@ class ContentController(QObject):
         resolver, problems = folder_media(source, loaded.screen, Path(self.config.cache_dir))
         for line in problems:
             log.error("%s", line)
+        self.content_dir = source.root  # the sample feeds read their files from here (the copy, when shown)
         if copy is None:
             self._publish(Content(loaded.screen, resolver, None, loaded.defects))
             return
-        files = {ref: source.resolve(ref) for ref in loaded.screen.media_refs()}
-        own = {ref for ref, path in files.items() if resolver(ref) == path}  # not PDFs: those show rendered pages
+        files = referenced_files(source, loaded.screen)
+        self._folder_files = [path for path in files.values() if path is not None]
+        self._loaded_stamp = self._folder_stamp(source)
+        own = {ref for ref, path in files.items() if resolver(ref) == path}  # media; not PDFs (rendered pages)
 
         def use_copy(ref: str, path: Path) -> None:  # one dict item at a time: the GUI thread reads old or new
             if ref in own:
@@ -470,6 +478,14 @@ class ContentController(QObject):
         if source.root.resolve() == DEMO_DIR:
             return None
         return FolderCopy(source, Path(self.config.cache_dir), self.config["cache"]["quota_mb"] * 1024 * 1024)
+
+
+def _file_stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns
 
 
 def _unreadable(path: Path) -> bool:
@@ -497,7 +513,7 @@ class _WindowLink(QObject):
             from player.ui.live import attach_feeds
 
             client = getattr(getattr(self.controller.service, "source", None), "client", None)
-            attach_feeds(self.window, screen, self.controller.config, content_dir=self.controller.folder,
+            attach_feeds(self.window, screen, self.controller.config, content_dir=self.controller.content_dir,
                          client=client)
         # the newest snapshot's floor, not the highest ever: a sync made while the clock ran fast must not keep
         # the window distrusting a corrected clock once newer content arrives
