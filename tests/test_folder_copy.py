@@ -37,6 +37,19 @@ def stick(tmp_path: Path) -> Path:
     return folder
 
 
+def started_and_copied(qtbot: QtBot, config, folder: Path) -> tuple[ContentController, Path]:  # noqa: ANN001
+    """A running controller for *folder* whose first copy is complete, and where that copy is."""
+    controller = ContentController(config, folder=folder)
+    controller.start()
+    copy = copy_dir(config.cache_dir, folder)
+    try:
+        qtbot.waitUntil(lambda: (copy / "screen.json").is_file(), timeout=10_000)
+    except BaseException:
+        controller.stop()
+        raise
+    return controller, copy
+
+
 def centre_is(window, rgb: tuple[int, int, int]) -> bool:  # noqa: ANN001
     px = window.grab().toImage().pixelColor(window.width() // 2, window.height() // 2)
     return all(abs(a - b) < 40 for a, b in zip((px.red(), px.green(), px.blue()), rgb, strict=True))
@@ -67,12 +80,8 @@ def test_pulling_the_stick_keeps_both_pictures_playing(qtbot: QtBot, tmp_path: P
 def test_starting_without_the_stick_shows_the_last_copy(qtbot: QtBot, tmp_path: Path) -> None:
     folder = stick(tmp_path)
     config = write_config(tmp_path, source={"type": "folder", "path": str(folder)})
-    first = ContentController(config, folder=folder)
-    try:
-        first.start()
-        qtbot.waitUntil(lambda: (copy_dir(config.cache_dir, folder) / "screen.json").is_file(), timeout=10_000)
-    finally:
-        first.stop()
+    first, _copy = started_and_copied(qtbot, config, folder)
+    first.stop()
     shutil.rmtree(tmp_path / "media")
     again = ContentController(config, folder=folder)
     try:
@@ -283,11 +292,8 @@ def test_a_file_still_being_written_is_not_trusted(tmp_path: Path, monkeypatch: 
 def test_a_picture_replaced_under_the_same_name_is_copied_again(qtbot: QtBot, tmp_path: Path) -> None:
     folder = stick(tmp_path)
     config = write_config(tmp_path, source={"type": "folder", "path": str(folder)})
-    controller = ContentController(config, folder=folder)
+    controller, copy = started_and_copied(qtbot, config, folder)
     try:
-        controller.start()
-        copy = copy_dir(config.cache_dir, folder)
-        qtbot.waitUntil(lambda: (copy / "screen.json").is_file(), timeout=10_000)
         solid_image(folder / "bilder" / "rot.png", (255, 128, 0), size=(200, 100))  # the document is unchanged
         new = (folder / "bilder" / "rot.png").read_bytes()
         qtbot.waitUntil(lambda: (copy / "bilder" / "rot.png").read_bytes() == new, timeout=15_000)
@@ -302,11 +308,8 @@ def test_sample_feed_files_are_copied_and_read_from_the_copy_without_the_stick(q
                    feeds={"wetter": {"type": "sample", "file": "wetter.json"}})
     write_screen(folder, doc)
     config = write_config(tmp_path, source={"type": "folder", "path": str(folder)})
-    first = ContentController(config, folder=folder)
-    copy = copy_dir(config.cache_dir, folder)
+    first, copy = started_and_copied(qtbot, config, folder)
     try:
-        first.start()
-        qtbot.waitUntil(lambda: (copy / "screen.json").is_file(), timeout=10_000)
         assert (copy / "wetter.json").read_bytes() == (folder / "wetter.json").read_bytes()
     finally:
         first.stop()

@@ -60,7 +60,7 @@ def referenced_files(source: FolderSource, screen: Screen) -> dict[str, Path | N
     return {ref: source.resolve(ref) for ref in sorted(refs)}
 
 
-def _stamp(path: Path) -> tuple[int, int] | None:
+def file_stamp(path: Path) -> tuple[int, int] | None:
     try:
         st = path.stat()
     except OSError:
@@ -92,7 +92,10 @@ class FolderCopy:
         out: dict[str, Path] = {}
         for ref, path in files.items():
             target = self.target(ref) if path is not None else None
-            if path is not None and target is not None and (now := _stamp(path)) is not None and now == _stamp(target):
+            if path is None or target is None:
+                continue
+            now = file_stamp(path)
+            if now is not None and now == file_stamp(target):
                 out[ref] = target
         return out
 
@@ -109,15 +112,15 @@ class FolderCopy:
         wanted = {target: path for ref, path in files.items()
                   if path is not None and (target := self.target(ref)) is not None}
         targets = {ref: self.target(ref) for ref, path in files.items() if path is not None}
-        used = sum(size for target in wanted if (size := (_stamp(target) or (0, 0))[0]))
+        used = sum(size for target in wanted if (size := (file_stamp(target) or (0, 0))[0]))
         refused: list[str] = []
         room_made = False
         for target, path in sorted(wanted.items()):
             if stop.is_set():
                 return []
-            have, now = _stamp(target), _stamp(path)
+            have, now = file_stamp(target), file_stamp(path)
             if now is None:  # gone since the load: the folder is going away, or the file was removed
-                if not self.source.root.is_dir() or _stamp(self.source.document_path) is None:
+                if not self.source.root.is_dir() or file_stamp(self.source.document_path) is None:
                     return [f"{self.source.root}: the folder went away while it was copied; what is copied plays on"]
                 refused.append(path.name)
                 continue
@@ -139,7 +142,7 @@ class FolderCopy:
                 except OSError as exc:
                     if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES):
                         return [f"{target.parent}: {exc.strerror}; {path.name} and what follows play from the folder"]
-                    if not self.source.root.is_dir() or _stamp(self.source.document_path) is None:
+                    if not self.source.root.is_dir() or file_stamp(self.source.document_path) is None:
                         return [f"{self.source.root}: the folder went away while it was copied; what is copied "
                                 "plays on"]
                     refused.append(f"{path.name} ({exc.strerror or exc})")

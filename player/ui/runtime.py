@@ -39,7 +39,7 @@ from player.layouts import DocumentError
 from player.model import Screen
 from player.sources.base import SetupNeeded, SourceError
 from player.sources.folder import FolderSource, folder_media
-from player.sources.folder_copy import FolderCopy, referenced_files
+from player.sources.folder_copy import FolderCopy, file_stamp, referenced_files
 from player.texts import text
 from player.ui.items import load_view_module
 from player.ui.screens import SetupInfo
@@ -422,7 +422,7 @@ class ContentController(QObject):
     def _folder_stamp(self, source: FolderSource) -> object:
         """The document's size and time and those of every file it uses: a picture replaced under the same name
         is noticed like a changed document (one stat per file every FOLDER_CHECK_S)."""
-        return tuple(_file_stamp(path) for path in (source.document_path, *self._folder_files))
+        return tuple(file_stamp(path) for path in (source.document_path, *self._folder_files))
 
     def _load_folder(self, source: FolderSource) -> None:
         copy = self._folder_copy(source)
@@ -478,14 +478,6 @@ class ContentController(QObject):
         if source.root.resolve() == DEMO_DIR:
             return None
         return FolderCopy(source, Path(self.config.cache_dir), self.config["cache"]["quota_mb"] * 1024 * 1024)
-
-
-def _file_stamp(path: Path) -> tuple[int, int] | None:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return st.st_size, st.st_mtime_ns
 
 
 def _unreadable(path: Path) -> bool:
