@@ -84,3 +84,24 @@ def test_preview_of_a_folder_with_a_pdf_shows_its_page(tmp_path: Path) -> None:
     with Image.open(png) as img:
         r, g, b = img.convert("RGB").getpixel((320, 180))
     assert g > 120 and r < 60 and b < 60, (r, g, b)
+
+
+def test_the_folder_copy_of_a_pdf_is_not_rendered_again(tmp_path: Path) -> None:
+    """Started without the stick, the player shows the folder's copy (player/sources/folder_copy.py): its PDF is the
+    same picture, not a new render (the copy keeps the file's time)."""
+    import threading
+
+    from player.sources.folder_copy import FolderCopy, referenced_files
+
+    source = _folder(tmp_path, _pdf((0, 0, 255)))
+    screen = load_screen(source.document_path).screen
+    out = tmp_path / "cache" / "folder-pdf"
+    first, _ = render_pdfs(source, screen, out)
+    copy = FolderCopy(source, tmp_path / "cache", quota_bytes=10 * 1024 * 1024)
+    assert copy.update(referenced_files(source, screen), lambda _r, _p: None, threading.Event()) == []
+    kept = copy.source_of_copy()
+    assert kept is not None
+    stamp = next(iter(first.values())).stat().st_mtime_ns
+    again, problems = render_pdfs(kept, load_screen(kept.document_path).screen, out)
+    assert problems == [] and again == first
+    assert next(iter(again.values())).stat().st_mtime_ns == stamp  # the same file, not rendered anew

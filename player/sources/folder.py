@@ -62,9 +62,9 @@ def render_pdfs(source: FolderSource, screen: Screen, out_dir: Path) -> tuple[di
     """The PDF references of a folder screen (timetables, as the steles show them) as pictures of their first page,
     rendered to cover the largest zone each appears in, like the sync does for remote sources (player/prepare.py).
 
-    Call it off the GUI thread. Rendered pictures are kept in *out_dir* under a name made from the file's path,
-    modification time, size and the target box, so an unchanged PDF is rendered once; pictures no longer needed
-    are removed. Returns reference -> picture (None: refused) and one line per refused PDF."""
+    Call it off the GUI thread. Rendered pictures are kept in *out_dir* under a name made from the reference, the
+    file's modification time and size and the target box, so an unchanged PDF is rendered once (from the folder or
+    from its copy); pictures no longer needed are removed. Returns reference -> picture (None: refused) and one line per refused PDF."""
     refs = sorted(ref for ref in screen.media_refs() if ref.lower().endswith(".pdf"))
     if not refs:
         return {}, []
@@ -86,7 +86,8 @@ def render_pdfs(source: FolderSource, screen: Screen, out_dir: Path) -> tuple[di
             continue
         try:
             st = src.stat()
-            key = hashlib.sha256(f"{src}\0{st.st_mtime_ns}\0{st.st_size}\0{box[0]}x{box[1]}".encode()).hexdigest()
+            # by reference, not absolute path: the folder's copy (folder_copy.py keeps times) names the same picture
+            key = hashlib.sha256(f"{ref}\0{st.st_mtime_ns}\0{st.st_size}\0{box[0]}x{box[1]}".encode()).hexdigest()
             target = out_dir / f"{key[:32]}.png"
             keep.add(target.name)
             if not target.exists():
