@@ -17,7 +17,7 @@ from pytestqt.qtbot import QtBot
 from player.atomic import copy_file_atomic
 from player.clock import SystemClock
 from player.sources.folder import FolderSource
-from player.sources.folder_copy import FolderCopy, copy_dir
+from player.sources.folder_copy import FolderCopy, copy_dir, referenced_files
 from player.ui.app import DEMO_DIR, make_window
 from player.ui.runtime import ContentController, attach_content
 from screens import one_zone, solid_image, write_screen
@@ -316,11 +316,78 @@ def test_sample_feed_files_are_copied_and_read_from_the_copy_without_the_stick(q
     shutil.rmtree(folder)
     again = ContentController(config, folder=folder)
     try:
-        with qtbot.waitSignal(again.published, timeout=10_000):
+        with qtbot.waitSignal(again.published, timeout=10_000) as blocker:
             again.start()
-        assert again.content_dir == copy
+        assert blocker.args[1].content_dir == copy
     finally:
         again.stop()
+
+
+def test_sample_feeds_read_the_copy_from_the_start_and_a_rewritten_file_does_not_rebuild(
+        qtbot: QtBot, tmp_path: Path) -> None:
+    """The feeds re-read their file on every fetch: they read the copy, so a pulled stick does not stop them; a
+    rewritten data file is copied again without rebuilding the screen (that would restart every zone)."""
+    folder = stick(tmp_path)
+    shutil.copy(DEMO_DIR / "data" / "weather.json", folder / "wetter.json")
+    write_screen(folder, one_zone([{"type": "widget", "widget": "weather", "feed": "wetter", "duration": 5}],
+                                  width=320, height=180, feeds={"wetter": {"type": "sample", "file": "wetter.json"}}))
+    config = write_config(tmp_path, source={"type": "folder", "path": str(folder)})
+    controller = ContentController(config, folder=folder)
+    published: list[object] = []
+    controller.published.connect(lambda _screen, resolver: published.append(resolver))
+    copy = copy_dir(config.cache_dir, folder)
+    try:
+        controller.start()
+        qtbot.waitUntil(lambda: bool(published), timeout=10_000)
+        assert published[0].content_dir == copy  # type: ignore[attr-defined]
+        assert (copy / "wetter.json").is_file()
+        data = (folder / "wetter.json").read_text(encoding="utf-8").replace("Musterstadt", "Beispielstadt")
+        (folder / "wetter.json").write_text(data, encoding="utf-8")
+        qtbot.waitUntil(lambda: (copy / "wetter.json").read_text(encoding="utf-8") == data, timeout=20_000)
+        assert len(published) == 1
+    finally:
+        controller.stop()
+
+
+def test_a_picture_that_appears_later_is_copied_and_used(qtbot: QtBot, tmp_path: Path) -> None:
+    folder = stick(tmp_path)
+    write_screen(folder, one_zone([{"type": "image", "src": "bilder/rot.png", "duration": 1},
+                                   {"type": "image", "src": "bilder/spaeter.png", "duration": 1}]))
+    config = write_config(tmp_path, source={"type": "folder", "path": str(folder)})
+    controller = ContentController(config, folder=folder)
+    try:
+        with qtbot.waitSignal(controller.published, timeout=10_000) as blocker:
+            controller.start()
+        resolver = blocker.args[1]
+        assert resolver("bilder/spaeter.png") is None
+        solid_image(folder / "bilder" / "spaeter.png", (0, 200, 0))
+        copy = copy_dir(config.cache_dir, folder)
+        qtbot.waitUntil(lambda: resolver("bilder/spaeter.png") == copy / "bilder" / "spaeter.png", timeout=20_000)
+    finally:
+        controller.stop()
+
+
+def test_a_document_saved_during_the_copy_is_not_copied_with_the_old_files(tmp_path: Path) -> None:
+    folder = stick(tmp_path)
+    source = FolderSource(folder)
+    loaded_stamp = (source.document_path.stat().st_size, source.document_path.stat().st_mtime_ns)
+    files = referenced_files(source, source.load().screen)
+    write_screen(folder, one_zone([{"type": "image", "src": "bilder/neu.png", "duration": 1}]))  # saved meanwhile
+    os.utime(source.document_path, ns=(1, loaded_stamp[1] + 1_000_000))
+    copy = FolderCopy(source, tmp_path / "cache", quota_bytes=10 * 1024 * 1024)
+    assert copy.update(files, lambda _r, _p: None, NO_STOP, loaded_stamp) == []
+    assert copy.source_of_copy() is None  # no document that would name files the copy does not have
+
+
+def test_an_old_file_in_the_way_of_a_new_folder_is_replaced(tmp_path: Path) -> None:
+    folder = stick(tmp_path)
+    source = FolderSource(folder)
+    copy = FolderCopy(source, tmp_path / "cache", quota_bytes=10 * 1024 * 1024)
+    copy.root.mkdir(parents=True)
+    (copy.root / "bilder").write_bytes(b"a file of an older document")
+    files = referenced_files(source, source.load().screen)
+    assert copy.update(files, lambda _r, _p: None, NO_STOP) == []
+    assert (copy.root / "bilder" / "rot.png").is_file()
 
 
 def test_a_short_disk_makes_room_from_what_is_about_to_go_and_says_what_does_not_fit(tmp_path: Path) -> None:
@@ -344,3 +411,6 @@ def test_a_short_disk_makes_room_from_what_is_about_to_go_and_says_what_does_not
         problems = copy.update({"d.bin": folder / "d.bin"}, lambda _r, _p: None, NO_STOP)
         assert len(problems) == 1 and "d.bin (5.0 MB do not fit on the disk)" in problems[0], problems
         assert not list(copy.root.rglob("*.tmp"))
+        # making room could not have helped: the last complete copy is still there
+        assert sorted(p.name for p in copy.root.iterdir()) == ["b.bin", "c.bin", "screen.json"]
+        assert copy.source_of_copy() is not None

@@ -8,12 +8,14 @@ took the pictures and videos with it: the layout stayed, its media were gone. No
 - after each good load the referenced files are copied in the background (the screen starts at once from the
   folder; each reference switches to its copy as soon as the copy is complete); a file whose size and modification
   time match its copy is not copied again; a file that changes while it is copied (still being written) is not
-  trusted and is copied at the next load;
-- the document is copied last, only when all its files are in: a copy with a document is a complete state;
-- files the document no longer references are then removed from the copy, and so are copies of other folders;
+  trusted and is copied later (the player checks the files every 5 s: player/ui/runtime.py);
+- the document is copied last, only when all its files are in and only if it is still the one that was loaded: a
+  copy with a document is a complete state;
+- files the document no longer references are then removed from the copy, and so are copies of other folders not
+  updated for a week;
 - when the folder cannot be read at start (stick not plugged in, share not mounted), the player shows the copy;
 - the copy is limited to ``cache.quota_mb`` and leaves the disk's last 5 % free; what does not fit plays from the
-  folder as before. Problems are reported as one line per load.
+  folder as before. Problems are reported as one line per copy.
 
 Every file is written atomically (temp file, fsync, rename). Disk I/O: call everything here off the GUI thread.
 """
@@ -26,6 +28,7 @@ import os
 import re
 import shutil
 import threading
+import time
 import zlib
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -41,6 +44,7 @@ log = logging.getLogger(__name__)
 
 COPY_DIR = "folder-copy"
 FREE_RESERVE = 0.05  # share of the disk the copy leaves free
+OTHER_COPIES_KEPT_S = 7 * 86400  # a copy of another folder not updated for this long is removed
 
 
 def copy_dir(cache_dir: Path, folder: Path) -> Path:
@@ -100,10 +104,14 @@ class FolderCopy:
         return out
 
     def update(self, files: Mapping[str, Path | None], copied: Callable[[str, Path], None],
-               stop: threading.Event) -> list[str]:
+               stop: threading.Event, document: tuple[int, int] | None = None, *, finish: bool = True) -> list[str]:
         """Copies what is missing or changed (calling ``copied(ref, path)`` for every reference whose copy is
-        complete), then the document, then removes what is no longer needed. Returns the problems, at most one
-        line; with a problem the previous document copy stays (with every file it references)."""
+        complete), then the document, then removes what is no longer needed. *document*: the size and time of the
+        ``screen.json`` that was loaded; when the file on disk is no longer that one, the copy stops before the
+        document (the next load copies the new one). Returns the problems, at most one line; with a problem the
+        previous document copy stays (with every file it references), unless the disk was short and making room
+        for the new files could help. ``finish=False`` copies the files and stops there (no document, nothing
+        removed)."""
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             sweep_orphan_temps(self.root)
@@ -116,11 +124,11 @@ class FolderCopy:
         refused: list[str] = []
         room_made = False
         for target, path in sorted(wanted.items()):
-            if stop.is_set():
-                return []
+            if stop.is_set() or (document is not None and file_stamp(self.source.document_path) != document):
+                return []  # stopping, or a new document: its load copies what it needs
             have, now = file_stamp(target), file_stamp(path)
             if now is None:  # gone since the load: the folder is going away, or the file was removed
-                if not self.source.root.is_dir() or file_stamp(self.source.document_path) is None:
+                if self._folder_gone():
                     return [f"{self.source.root}: the folder went away while it was copied; what is copied plays on"]
                 refused.append(path.name)
                 continue
@@ -129,20 +137,22 @@ class FolderCopy:
                 if used + need > self.quota_bytes:  # files about to be removed are not counted: no room to make
                     refused.append(f"{path.name} ({now[0] / 1e6:.1f} MB do not fit into cache.quota_mb)")
                     continue
-                if not self._disk_has(now[0]) and not room_made:
-                    self._make_room(set(wanted))  # the disk is short: what is about to go goes now
+                if (finish and not room_made and not self._disk_has(now[0])
+                        and self._disk_has(now[0], self._freeable(wanted))):
+                    self._make_room(set(wanted))  # the disk is short and what is about to go makes it fit
                     room_made = True
                 if not self._disk_has(now[0]):
                     refused.append(f"{path.name} ({now[0] / 1e6:.1f} MB do not fit on the disk)")
                     continue
                 try:
+                    self._clear_way(target, wanted)
                     target.parent.mkdir(parents=True, exist_ok=True)
                     sweep_orphan_temps(target.parent)
                     copy_file_atomic(path, target)
                 except OSError as exc:
                     if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES):
                         return [f"{target.parent}: {exc.strerror}; {path.name} and what follows play from the folder"]
-                    if not self.source.root.is_dir() or file_stamp(self.source.document_path) is None:
+                    if self._folder_gone():
                         return [f"{self.source.root}: the folder went away while it was copied; what is copied "
                                 "plays on"]
                     refused.append(f"{path.name} ({exc.strerror or exc})")
@@ -155,6 +165,8 @@ class FolderCopy:
             return [f"{self.source.root}: not copied: {', '.join(refused[:5])}"
                     + (f" and {len(refused) - 5} more" if len(refused) > 5 else "")
                     + "; they play from the folder while it is there"]
+        if not finish or (document is not None and file_stamp(self.source.document_path) != document):
+            return []
         try:
             copy_file_atomic(self.source.document_path, self.root / SCREEN_FILE)
         except OSError as exc:
@@ -163,16 +175,44 @@ class FolderCopy:
         self._drop_other_copies()
         return []
 
-    def _disk_has(self, size: int) -> bool:
-        usage = shutil.disk_usage(self.root)
-        return usage.free - size >= usage.total * FREE_RESERVE
+    def _folder_gone(self) -> bool:
+        # os.path, not Path.is_dir: a dead share answers ENOTCONN or EIO, which Path.is_dir raises on 3.11
+        return not os.path.isdir(self.source.root) or file_stamp(self.source.document_path) is None
+
+    def _disk_has(self, size: int, freeable: int = 0) -> bool:
+        try:
+            usage = shutil.disk_usage(self.root)
+        except OSError:
+            return False
+        return usage.free + freeable - size >= usage.total * FREE_RESERVE
+
+    def _freeable(self, wanted: Mapping[Path, Path]) -> int:
+        """Bytes in the copy that the new document does not use (what making room can give back)."""
+        total = 0
+        for dirpath, _dirs, names in os.walk(self.root):
+            for name in names:
+                path = Path(os.path.normpath(Path(dirpath) / name))
+                if path not in wanted and (stamp := file_stamp(path)) is not None:
+                    total += stamp[0]
+        return total
 
     def _make_room(self, keep: Iterable[Path]) -> None:
         """Space is short: the old document copy goes first (its files are about to go), then what no longer counts.
         Until this update completes there is no complete copy to fall back on."""
-        (self.root / SCREEN_FILE).unlink(missing_ok=True)
+        try:
+            (self.root / SCREEN_FILE).unlink(missing_ok=True)
+        except OSError as exc:
+            log.debug("%s: cannot remove the old document copy: %s", self.root, exc)
         self._prune(set(keep))
-        self._drop_other_copies()
+
+    def _clear_way(self, target: Path, wanted: Mapping[Path, Path]) -> None:
+        """An old file where the new one needs a folder (or an old folder where it needs a file) goes."""
+        for parent in target.relative_to(self.root).parents:
+            at = self.root / parent
+            if at != self.root and at.is_file() and at not in wanted:
+                at.unlink()
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
 
     def _prune(self, keep: set[Path]) -> None:
         for dirpath, dirs, names in os.walk(self.root, topdown=False):
@@ -190,11 +230,16 @@ class FolderCopy:
                     pass
 
     def _drop_other_copies(self) -> None:
-        """Copies of folders played before (another stick, another path) are not needed any more."""
+        """Copies of folders not played for OTHER_COPIES_KEPT_S (another stick, another path) are removed; a
+        younger one may belong to a player started on another folder with the same cache."""
         try:
             others = [entry for entry in os.scandir(self.root.parent) if entry.path != str(self.root)]
         except OSError:
             return
+        now = time.time()
         for entry in others:
-            if entry.is_dir(follow_symlinks=False):
-                shutil.rmtree(entry.path, ignore_errors=True)
+            try:
+                if entry.is_dir(follow_symlinks=False) and now - entry.stat().st_mtime > OTHER_COPIES_KEPT_S:
+                    shutil.rmtree(entry.path, ignore_errors=True)
+            except OSError:
+                continue

@@ -25,6 +25,7 @@ import socket
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -173,9 +174,8 @@ class ContentController(QObject):
         self.files: dict[str, str] = {}  # media reference -> SHA-256 of the snapshot on screen (and the one before)
         self._shown_files: dict[str, str] = {}
         self.change_listeners: list[Callable[[], None]] = []  # also told when the source pushes a change
-        self.content_dir: Path | None = folder  # folder sources: where the content shown comes from
-        self._folder_files: list[Path] = []  # the files the folder's document uses (watched for changes)
-        self._loaded_stamp: object = None
+        self._folder_state: _FolderState | None = None  # the folder being copied (content thread only)
+        self._loaded_files_stamp: object = None
 
     # ------------------------------------------------------------------ public API (GUI thread)
 
@@ -409,23 +409,45 @@ class ContentController(QObject):
     def _run_folder(self) -> None:
         assert self.folder is not None
         source = FolderSource(self.folder, timezone=self.config.timezone)
-        seen: object = ()  # no stamp yet: the first pass always loads (a folder missing at start included)
+        seen_doc: object = ()  # no stamp yet: the first pass always loads (a folder missing at start included)
+        seen_files: object = None
+        pending_files: object = None
         while not self._stop.is_set():
-            stamp = self._folder_stamp(source)
-            if stamp != seen or self._wake.is_set():
-                self._loaded_stamp = None
-                self._load_folder(source)
-                seen = self._loaded_stamp or stamp  # as read by the load: a change during the copy is seen next time
+            doc = file_stamp(source.document_path)
+            if doc != seen_doc or self._wake.is_set():
+                seen_doc = doc  # taken before the load: a document saved during it is loaded next time
+                self._loaded_files_stamp = None
+                self._guarded_step(self._load_folder, source, doc)
+                seen_files = pending_files = self._loaded_files_stamp  # as the load saw them, before its copy
+            else:
+                # the files it uses: a picture replaced under the same name (or one that appears) is copied again,
+                # once it has stayed the same for two checks (an upload still running is left alone)
+                files_now = self._files_stamp()
+                if files_now != seen_files:
+                    if files_now == pending_files:
+                        seen_files = files_now
+                        self._guarded_step(self._refresh_copy)
+                    pending_files = files_now
             self._wake.wait(FOLDER_CHECK_S)
             self._wake.clear()
 
-    def _folder_stamp(self, source: FolderSource) -> object:
-        """The document's size and time and those of every file it uses: a picture replaced under the same name
-        is noticed like a changed document (one stat per file every FOLDER_CHECK_S)."""
-        return tuple(file_stamp(path) for path in (source.document_path, *self._folder_files))
+    def _guarded_step(self, step: Callable[..., None], *args: object) -> None:
+        """One load or copy; whatever goes wrong (a dead share answering EIO, say) is one line, and the folder is
+        still watched."""
+        try:
+            step(*args)
+        except Exception as exc:  # noqa: BLE001 - the loop must outlive any one failure
+            log.error("folder source %s: %s: %s", self.folder, type(exc).__name__, exc)
 
-    def _load_folder(self, source: FolderSource) -> None:
+    def _files_stamp(self) -> object:
+        state = self._folder_state
+        if state is None:
+            return None
+        return tuple(file_stamp(state.source.root / ref) for ref in state.watched)
+
+    def _load_folder(self, source: FolderSource, doc_stamp: tuple[int, int] | None = None) -> None:
         copy = self._folder_copy(source)
+        self._folder_state = None
         try:
             loaded = source.load()
         except (DocumentError, OSError) as exc:
@@ -451,14 +473,13 @@ class ContentController(QObject):
         resolver, problems = folder_media(source, loaded.screen, Path(self.config.cache_dir))
         for line in problems:
             log.error("%s", line)
-        self.content_dir = source.root  # the sample feeds read their files from here (the copy, when shown)
+        resolver.content_dir = source.root  # the sample feeds read their files from here (the copy, when shown)
         if copy is None:
             self._publish(Content(loaded.screen, resolver, None, loaded.defects))
             return
         files = referenced_files(source, loaded.screen)
-        self._folder_files = [path for path in files.values() if path is not None]
-        self._loaded_stamp = self._folder_stamp(source)
-        own = {ref for ref, path in files.items() if resolver(ref) == path}  # media; not PDFs (rendered pages)
+        media = set(loaded.screen.media_refs())
+        own = {ref for ref, path in files.items() if ref in media and resolver(ref) == path}  # not PDFs' pages
 
         def use_copy(ref: str, path: Path) -> None:  # one dict item at a time: the GUI thread reads old or new
             if ref in own:
@@ -466,8 +487,26 @@ class ContentController(QObject):
 
         for ref, path in copy.ready(files).items():
             use_copy(ref, path)
+        samples = {ref: path for ref, path in files.items() if ref not in media}
+        if samples:  # small files: copied before the feeds start, so the feeds can read the copy from the start
+            copy.update(samples, lambda _ref, _path: None, self._stop, finish=False)
+            if samples.keys() <= copy.ready(samples).keys():
+                resolver.content_dir = copy.root
+        self._folder_state = _FolderState(source, copy, loaded.screen, use_copy, doc_stamp,
+                                          tuple(ref for ref in files if copy.target(ref) is not None))
+        self._loaded_files_stamp = self._files_stamp()
         self._publish(Content(loaded.screen, resolver, None, loaded.defects))
-        for line in copy.update(files, use_copy, self._stop):
+        for line in copy.update(files, use_copy, self._stop, doc_stamp):
+            log.warning("%s", line)
+
+    def _refresh_copy(self) -> None:
+        """A file the document uses changed (or appeared): copy again, without rebuilding the screen; the views
+        read the new copy the next time their item comes up."""
+        state = self._folder_state
+        if state is None:
+            return
+        files = referenced_files(state.source, state.screen)
+        for line in state.copy.update(files, state.use_copy, self._stop, state.doc_stamp):
             log.warning("%s", line)
 
     def _folder_copy(self, source: FolderSource) -> FolderCopy | None:
@@ -478,6 +517,18 @@ class ContentController(QObject):
         if source.root.resolve() == DEMO_DIR:
             return None
         return FolderCopy(source, Path(self.config.cache_dir), self.config["cache"]["quota_mb"] * 1024 * 1024)
+
+
+@dataclass(frozen=True)
+class _FolderState:
+    """What the content thread needs to copy a loaded folder again."""
+
+    source: FolderSource
+    copy: FolderCopy
+    screen: Screen
+    use_copy: Callable[[str, Path], None]
+    doc_stamp: tuple[int, int] | None
+    watched: tuple[str, ...]  # the references checked every FOLDER_CHECK_S
 
 
 def _unreadable(path: Path) -> bool:
@@ -505,7 +556,8 @@ class _WindowLink(QObject):
             from player.ui.live import attach_feeds
 
             client = getattr(getattr(self.controller.service, "source", None), "client", None)
-            attach_feeds(self.window, screen, self.controller.config, content_dir=self.controller.content_dir,
+            attach_feeds(self.window, screen, self.controller.config,
+                         content_dir=getattr(resolver, "content_dir", None) or self.controller.folder,
                          client=client)
         # the newest snapshot's floor, not the highest ever: a sync made while the clock ran fast must not keep
         # the window distrusting a corrected clock once newer content arrives
