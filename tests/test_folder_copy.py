@@ -5,10 +5,13 @@ Real files in tmp directories; "pulling the stick" is moving the folder away. Th
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import os
 import shutil
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -289,16 +292,40 @@ def test_a_file_still_being_written_is_not_trusted(tmp_path: Path, monkeypatch: 
     assert target.read_bytes() == b"first half and the second half"
 
 
-def test_a_picture_replaced_under_the_same_name_is_copied_again(qtbot: QtBot, tmp_path: Path) -> None:
-    folder = stick(tmp_path)
+@pytest.fixture
+def fast_checks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The folder is checked every 0.2 s instead of 5 s (read at each wait): the cases below wait for checks."""
+    import player.ui.runtime
+
+    monkeypatch.setattr(player.ui.runtime, "FOLDER_CHECK_S", 0.2)
+
+
+@contextlib.contextmanager
+def playing(qtbot: QtBot, tmp_path: Path, folder: Path) -> Iterator[tuple[list, Path, Path]]:
+    """A controller playing *folder* until its first copy is complete: (resolvers published so far, the copy,
+    the cache directory). Stopped on leaving."""
     config = write_config(tmp_path, source={"type": "folder", "path": str(folder)})
-    controller, copy = started_and_copied(qtbot, config, folder)
+    controller = ContentController(config, folder=folder)
+    published: list = []
+    controller.published.connect(lambda _screen, resolver: published.append(resolver))
+    copy = copy_dir(config.cache_dir, folder)
+    controller.start()
     try:
+        qtbot.waitUntil(lambda: (copy / "screen.json").is_file(), timeout=10_000)
+        yield published, copy, config.cache_dir
+    finally:
+        controller.stop()
+
+
+def test_a_picture_replaced_under_the_same_name_is_copied_again_without_a_rebuild(
+        qtbot: QtBot, tmp_path: Path, fast_checks: None) -> None:
+    folder = stick(tmp_path)
+    with playing(qtbot, tmp_path, folder) as (published, copy, cache_dir):
         solid_image(folder / "bilder" / "rot.png", (255, 128, 0), size=(200, 100))  # the document is unchanged
         new = (folder / "bilder" / "rot.png").read_bytes()
         qtbot.waitUntil(lambda: (copy / "bilder" / "rot.png").read_bytes() == new, timeout=15_000)
-    finally:
-        controller.stop()
+        assert len(published) == 1  # copied again; the screen was not rebuilt
+        assert published[0]("bilder/rot.png") == copy / "bilder" / "rot.png"
 
 
 def test_sample_feed_files_are_copied_and_read_from_the_copy_without_the_stick(qtbot: QtBot, tmp_path: Path) -> None:
@@ -323,46 +350,87 @@ def test_sample_feed_files_are_copied_and_read_from_the_copy_without_the_stick(q
         again.stop()
 
 
-def test_sample_feeds_read_the_copy_from_the_start_and_a_rewritten_file_does_not_rebuild(
-        qtbot: QtBot, tmp_path: Path) -> None:
-    """The feeds re-read their file on every fetch: they read the copy, so a pulled stick does not stop them; a
-    rewritten data file is copied again without rebuilding the screen (that would restart every zone)."""
+def test_sample_feeds_read_the_folder_then_the_copy_and_a_rewritten_file_does_not_rebuild(
+        qtbot: QtBot, tmp_path: Path, fast_checks: None) -> None:
+    """The feeds re-read their file on every fetch: from the folder while it is there (a script may rewrite it
+    every few seconds), else from the copy (a pulled stick). A rewritten data file is copied again without
+    rebuilding the screen (that would restart every zone)."""
+    from player.feeds.sample import SampleFeed
+
     folder = stick(tmp_path)
     shutil.copy(DEMO_DIR / "data" / "weather.json", folder / "wetter.json")
     write_screen(folder, one_zone([{"type": "widget", "widget": "weather", "feed": "wetter", "duration": 5}],
                                   width=320, height=180, feeds={"wetter": {"type": "sample", "file": "wetter.json"}}))
-    config = write_config(tmp_path, source={"type": "folder", "path": str(folder)})
-    controller = ContentController(config, folder=folder)
-    published: list[object] = []
-    controller.published.connect(lambda _screen, resolver: published.append(resolver))
-    copy = copy_dir(config.cache_dir, folder)
-    try:
-        controller.start()
-        qtbot.waitUntil(lambda: bool(published), timeout=10_000)
-        assert published[0].content_dir == copy  # type: ignore[attr-defined]
-        assert (copy / "wetter.json").is_file()
+    with playing(qtbot, tmp_path, folder) as (published, copy, cache_dir):
+        assert published[0].content_dir == [folder, copy]
+        feed = SampleFeed(published[0].content_dir, "wetter.json")
         data = (folder / "wetter.json").read_text(encoding="utf-8").replace("Musterstadt", "Beispielstadt")
         (folder / "wetter.json").write_text(data, encoding="utf-8")
-        qtbot.waitUntil(lambda: (copy / "wetter.json").read_text(encoding="utf-8") == data, timeout=20_000)
+        assert feed.read() == json.loads(data)  # the folder's file at once
+        qtbot.waitUntil(lambda: (copy / "wetter.json").read_text(encoding="utf-8") == data, timeout=15_000)
         assert len(published) == 1
-    finally:
-        controller.stop()
+        shutil.move(folder, tmp_path / "abgezogen")
+        assert feed.read() == json.loads(data)  # the copy, with the stick gone
 
 
-def test_a_picture_that_appears_later_is_copied_and_used(qtbot: QtBot, tmp_path: Path) -> None:
+def test_a_picture_that_appears_later_is_shown_and_copied(qtbot: QtBot, tmp_path: Path, fast_checks: None) -> None:
     folder = stick(tmp_path)
     write_screen(folder, one_zone([{"type": "image", "src": "bilder/rot.png", "duration": 1},
                                    {"type": "image", "src": "bilder/spaeter.png", "duration": 1}]))
+    with playing(qtbot, tmp_path, folder) as (published, copy, cache_dir):
+        assert published[-1]("bilder/spaeter.png") is None
+        solid_image(folder / "bilder" / "spaeter.png", (0, 200, 0))
+        qtbot.waitUntil(lambda: published[-1]("bilder/spaeter.png") == copy / "bilder" / "spaeter.png",
+                        timeout=15_000)
+
+
+def test_a_changed_pdf_is_rendered_again(qtbot: QtBot, tmp_path: Path, fast_checks: None) -> None:
+    from test_folder_pdf import _pdf
+
+    folder = stick(tmp_path)
+    (folder / "fahrplan.pdf").write_bytes(_pdf((0, 0, 255)))
+    write_screen(folder, one_zone([{"type": "image", "src": "fahrplan.pdf", "duration": 5}], width=320, height=180))
+    with playing(qtbot, tmp_path, folder) as (published, copy, cache_dir):
+        first = published[-1]("fahrplan.pdf")
+        assert first is not None and first.suffix == ".png" and first.is_relative_to(cache_dir / "folder-pdf")
+        (folder / "fahrplan.pdf").write_bytes(_pdf((200, 0, 0)))
+        qtbot.waitUntil(lambda: published[-1]("fahrplan.pdf") not in (None, first), timeout=15_000)
+        assert published[-1]("fahrplan.pdf").suffix == ".png"  # a page, never the PDF itself
+
+
+def test_a_failed_copy_is_tried_again(qtbot: QtBot, tmp_path: Path, caplog, fast_checks: None,  # noqa: ANN001
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import player.ui.runtime
+
+    monkeypatch.setattr(player.ui.runtime, "COPY_RETRY_MIN_S", 0.5)
+    folder = stick(tmp_path)
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "folder-copy").write_text("in the way")  # the copy cannot be made: one line
+    config = write_config(tmp_path, source={"type": "folder", "path": str(folder)})
+    controller = ContentController(config, folder=folder)
+    copy = copy_dir(config.cache_dir, folder)
+    with caplog.at_level(logging.WARNING):
+        controller.start()
+        try:
+            qtbot.waitUntil(lambda: any("cannot keep a copy" in r.getMessage() for r in caplog.records),
+                            timeout=10_000)
+            (tmp_path / "cache" / "folder-copy").unlink()  # the problem goes away
+            qtbot.waitUntil(lambda: (copy / "screen.json").is_file(), timeout=15_000)
+        finally:
+            controller.stop()
+    assert sum("cannot keep a copy" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_a_nul_in_a_sample_file_name_is_one_line_and_the_screen_plays(qtbot: QtBot, tmp_path: Path) -> None:
+    folder = stick(tmp_path)
+    write_screen(folder, one_zone([{"type": "image", "src": "bilder/rot.png", "duration": 5}], width=320, height=180,
+                                  feeds={"wetter": {"type": "sample", "file": "w\u0000.json"}}))
     config = write_config(tmp_path, source={"type": "folder", "path": str(folder)})
     controller = ContentController(config, folder=folder)
     try:
         with qtbot.waitSignal(controller.published, timeout=10_000) as blocker:
             controller.start()
-        resolver = blocker.args[1]
-        assert resolver("bilder/spaeter.png") is None
-        solid_image(folder / "bilder" / "spaeter.png", (0, 200, 0))
-        copy = copy_dir(config.cache_dir, folder)
-        qtbot.waitUntil(lambda: resolver("bilder/spaeter.png") == copy / "bilder" / "spaeter.png", timeout=20_000)
+        assert blocker.args[1]("bilder/rot.png") is not None
     finally:
         controller.stop()
 

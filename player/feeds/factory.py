@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,7 +104,7 @@ class BuiltFeeds:
     configs: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> the raw options of built feeds
 
 
-def _construct(kind: str, name: str, options: dict[str, Any], *, client: Any, content_dir: Path | None,
+def _construct(kind: str, name: str, options: dict[str, Any], *, client: Any, content_dir: list[Path] | None,
                clock: Clock, twin: Mapping[str, Any] | None = None) -> Feed[Any]:
     common = {k: options.pop(k) for k in list(options) if k in COMMON}
     if kind == "departures":
@@ -162,13 +162,16 @@ def _construct(kind: str, name: str, options: dict[str, Any], *, client: Any, co
     raise AssertionError(kind)  # pragma: no cover
 
 
-def build_feeds(section: Mapping[str, Any] | None, *, client: Any = None, content_dir: str | Path | None = None,
+def build_feeds(section: Mapping[str, Any] | None, *, client: Any = None,
+                content_dir: str | Path | Sequence[str | Path] | None = None,
                 clock: Clock = system_clock, logger: logging.Logger = log,
                 twin: Mapping[str, Any] | None = None) -> BuiltFeeds:
     """The feeds of a screen document. Never raises for bad documents: bad feeds are logged and skipped.
     *twin*: the [twin] settings of player.toml (broker URL, vhost, login, passcode, ...) for `twin` feeds."""
     out = BuiltFeeds()
-    folder = Path(content_dir) if content_dir is not None else None
+    # one folder, or several tried in order by the sample feeds (a USB stick, then the player's copy of it)
+    folder = (None if content_dir is None else [Path(content_dir)] if isinstance(content_dir, (str, Path))
+              else [Path(d) for d in content_dir] or None)
     hub_missing: list[str] = []
 
     def problem(line: str) -> None:

@@ -32,7 +32,7 @@ The values are the same dataclasses the real feeds return, built by the same tra
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, time, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
@@ -262,18 +262,24 @@ _VALUE_TYPES: dict[str, type[Any]] = {
 class SampleFeed(Feed[Any]):
     """Reads *file* (relative to *content_dir*, never outside it) on every fetch, on the runner's thread.
 
-    The constructor does no disk access (it may run on the GUI thread); a missing or broken file is a failed
-    fetch, logged once by the runner.
+    *content_dir* may be a list of folders: the first one whose file can be read is used (a USB stick, then the
+    player's copy of it: player/sources/folder_copy.py). The constructor does no disk access (it may run on the GUI
+    thread); a missing or broken file is a failed fetch, logged once by the runner.
     """
 
     persist = False  # nothing worth keeping across a restart: the file is always there
     value_type: type[Any] = GenericItems
 
-    def __init__(self, content_dir: str | Path, file: str, *, name: str = "sample", kind: str | None = None,
+    def __init__(self, content_dir: str | Path | Sequence[str | Path], file: str, *, name: str = "sample",
+                 kind: str | None = None,
                  interval_s: float = 30, timeout_s: float = 5, stale_after_s: float = 600,
                  clock: Clock = system_clock, tz: tzinfo = BERLIN) -> None:
         super().__init__(name, interval_s=interval_s, timeout_s=timeout_s, stale_after_s=stale_after_s)
-        self.content_dir = Path(content_dir)
+        dirs = [content_dir] if isinstance(content_dir, (str, Path)) else list(content_dir)
+        if not dirs:
+            raise SampleError("sample feed: no content folder")
+        self.content_dirs = [Path(d) for d in dirs]
+        self.content_dir = self.content_dirs[0]
         self.file = check_relative(file)
         self.clock = clock
         self.tz = tz
@@ -283,7 +289,15 @@ class SampleFeed(Feed[Any]):
             self.value_type = _VALUE_TYPES[kind]
 
     def read(self) -> Any:
-        path = resolve_inside(self.content_dir, self.file)
+        for folder in self.content_dirs[:-1]:
+            try:
+                return self._read_from(folder)
+            except OSError:  # not readable there (a pulled stick): the next folder; broken JSON is not skipped
+                continue
+        return self._read_from(self.content_dirs[-1])
+
+    def _read_from(self, folder: Path) -> Any:
+        path = resolve_inside(folder, self.file)
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
             raise SampleError(f"{path}: {size} bytes, more than the {MAX_FILE_BYTES} allowed for samples")

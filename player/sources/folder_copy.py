@@ -65,9 +65,10 @@ def referenced_files(source: FolderSource, screen: Screen) -> dict[str, Path | N
 
 
 def file_stamp(path: Path) -> tuple[int, int] | None:
+    """Size and modification time (ns) of *path*; None when it cannot be read (missing, EIO, a NUL in the name)."""
     try:
         st = path.stat()
-    except OSError:
+    except (OSError, ValueError):
         return None
     return st.st_size, st.st_mtime_ns
 
@@ -77,6 +78,7 @@ class FolderCopy:
         self.source = source
         self.root = copy_dir(cache_dir, source.root)
         self.quota_bytes = quota_bytes
+        self.complete = False  # the last update() ended with the document copied and the rest removed
 
     def source_of_copy(self) -> FolderSource | None:
         """The copy as a folder source, if a complete one exists."""
@@ -112,13 +114,17 @@ class FolderCopy:
         previous document copy stays (with every file it references), unless the disk was short and making room
         for the new files could help. ``finish=False`` copies the files and stops there (no document, nothing
         removed)."""
+        self.complete = False
         try:
             self.root.mkdir(parents=True, exist_ok=True)
+            os.utime(self.root)  # in use: not a copy of another folder to be removed (_drop_other_copies)
             sweep_orphan_temps(self.root)
         except OSError as exc:
             return [f"{self.root}: cannot keep a copy of the folder: {exc.strerror or exc}; playing from the folder"]
         wanted = {target: path for ref, path in files.items()
                   if path is not None and (target := self.target(ref)) is not None}
+        # a file the document names that cannot be read now (deleted, or a failing stick: EIO): its copy stays
+        kept = {target for ref, path in files.items() if path is None and (target := self.target(ref)) is not None}
         targets = {ref: self.target(ref) for ref, path in files.items() if path is not None}
         used = sum(size for target in wanted if (size := (file_stamp(target) or (0, 0))[0]))
         refused: list[str] = []
@@ -138,8 +144,8 @@ class FolderCopy:
                     refused.append(f"{path.name} ({now[0] / 1e6:.1f} MB do not fit into cache.quota_mb)")
                     continue
                 if (finish and not room_made and not self._disk_has(now[0])
-                        and self._disk_has(now[0], self._freeable(wanted))):
-                    self._make_room(set(wanted))  # the disk is short and what is about to go makes it fit
+                        and self._disk_has(now[0], self._freeable(set(wanted) | kept))):
+                    self._make_room(set(wanted) | kept)  # the disk is short and what is about to go makes it fit
                     room_made = True
                 if not self._disk_has(now[0]):
                     refused.append(f"{path.name} ({now[0] / 1e6:.1f} MB do not fit on the disk)")
@@ -167,12 +173,14 @@ class FolderCopy:
                     + "; they play from the folder while it is there"]
         if not finish or (document is not None and file_stamp(self.source.document_path) != document):
             return []
-        try:
-            copy_file_atomic(self.source.document_path, self.root / SCREEN_FILE)
-        except OSError as exc:
-            return [f"{self.source.document_path}: not copied ({exc.strerror or exc})"]
-        self._prune(set(wanted) | {self.root / SCREEN_FILE})
+        if file_stamp(self.source.document_path) != file_stamp(self.root / SCREEN_FILE):
+            try:
+                copy_file_atomic(self.source.document_path, self.root / SCREEN_FILE)
+            except OSError as exc:
+                return [f"{self.source.document_path}: not copied ({exc.strerror or exc})"]
+        self._prune(set(wanted) | kept | {self.root / SCREEN_FILE})
         self._drop_other_copies()
+        self.complete = True
         return []
 
     def _folder_gone(self) -> bool:
@@ -186,13 +194,14 @@ class FolderCopy:
             return False
         return usage.free + freeable - size >= usage.total * FREE_RESERVE
 
-    def _freeable(self, wanted: Mapping[Path, Path]) -> int:
+    def _freeable(self, wanted: Iterable[Path]) -> int:
         """Bytes in the copy that the new document does not use (what making room can give back)."""
         total = 0
+        keep = set(wanted)
         for dirpath, _dirs, names in os.walk(self.root):
             for name in names:
                 path = Path(os.path.normpath(Path(dirpath) / name))
-                if path not in wanted and (stamp := file_stamp(path)) is not None:
+                if path not in keep and (stamp := file_stamp(path)) is not None:
                     total += stamp[0]
         return total
 

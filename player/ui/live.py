@@ -14,7 +14,7 @@ import functools
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from datetime import datetime
@@ -297,7 +297,8 @@ def twin_settings(config: Any) -> dict[str, Any] | None:
     return settings
 
 
-def attach_feeds(window: Any, screen: Screen, config: Any, content_dir: str | Path | None, client: Any = None, *,
+def attach_feeds(window: Any, screen: Screen, config: Any, content_dir: str | Path | Sequence[Path] | None,
+                 client: Any = None, *,
                  sync: bool = False, build: Callable[..., BuiltFeeds] = build_feeds) -> FeedHub | None:
     """Builds the screen's feeds, starts them (or, with *sync*, fetches them once now, for preview) and stores the
     hub in ``window.ctx.extras["feeds"]``; widgets already on screen are connected. A later call with the same

@@ -23,9 +23,10 @@ import logging
 import re
 import socket
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -53,7 +54,9 @@ log = logging.getLogger(__name__)
 
 __all__ = ["ContentController", "attach_content"]
 
-FOLDER_CHECK_S = 5.0  # how often a folder source's screen.json is checked for changes (one stat call)
+FOLDER_CHECK_S = 5.0  # how often a folder source's screen.json and files are checked for changes (one stat each)
+COPY_RETRY_MIN_S = 60.0  # a failed copy of a folder source is tried again after this, doubling up to
+COPY_RETRY_MAX_S = 600.0
 MIB = 1024 * 1024
 _HTTP_STATUS = re.compile(r"HTTP (\d{3})")
 
@@ -175,7 +178,6 @@ class ContentController(QObject):
         self._shown_files: dict[str, str] = {}
         self.change_listeners: list[Callable[[], None]] = []  # also told when the source pushes a change
         self._folder_state: _FolderState | None = None  # the folder being copied (content thread only)
-        self._loaded_files_stamp: object = None
 
     # ------------------------------------------------------------------ public API (GUI thread)
 
@@ -409,41 +411,61 @@ class ContentController(QObject):
     def _run_folder(self) -> None:
         assert self.folder is not None
         source = FolderSource(self.folder, timezone=self.config.timezone)
-        seen_doc: object = ()  # no stamp yet: the first pass always loads (a folder missing at start included)
-        seen_files: object = None
-        pending_files: object = None
+        seen_doc: object = None
+        force = True  # the first pass loads (a folder missing at start included); sync_now() loads again
         while not self._stop.is_set():
-            doc = file_stamp(source.document_path)
-            if doc != seen_doc or self._wake.is_set():
-                seen_doc = doc  # taken before the load: a document saved during it is loaded next time
-                self._loaded_files_stamp = None
-                self._guarded_step(self._load_folder, source, doc)
-                seen_files = pending_files = self._loaded_files_stamp  # as the load saw them, before its copy
-            else:
-                # the files it uses: a picture replaced under the same name (or one that appears) is copied again,
-                # once it has stayed the same for two checks (an upload still running is left alone)
-                files_now = self._files_stamp()
-                if files_now != seen_files:
-                    if files_now == pending_files:
-                        seen_files = files_now
-                        self._guarded_step(self._refresh_copy)
-                    pending_files = files_now
-            self._wake.wait(FOLDER_CHECK_S)
+            try:
+                doc = file_stamp(source.document_path)
+                if force or doc != seen_doc:
+                    seen_doc = doc  # taken before the load: a document saved during it is loaded next time
+                    self._load_folder(source, doc)
+                else:
+                    self._check_folder_files()
+            except Exception as exc:  # noqa: BLE001 - the folder must stay watched whatever one pass meets
+                log.error("folder source %s: %s: %s", self.folder, type(exc).__name__, exc)
+            force = self._wake.wait(FOLDER_CHECK_S)
             self._wake.clear()
 
-    def _guarded_step(self, step: Callable[..., None], *args: object) -> None:
-        """One load or copy; whatever goes wrong (a dead share answering EIO, say) is one line, and the folder is
-        still watched."""
-        try:
-            step(*args)
-        except Exception as exc:  # noqa: BLE001 - the loop must outlive any one failure
-            log.error("folder source %s: %s: %s", self.folder, type(exc).__name__, exc)
-
-    def _files_stamp(self) -> object:
+    def _check_folder_files(self) -> None:
+        """Every FOLDER_CHECK_S: the size and time of every file the document uses. A file that changed and has
+        stayed the same for two checks (no upload under way; FAT keeps times to 2 s, so its time must be older
+        than that) is copied again without rebuilding the screen: the views read the new copy the next time their
+        item comes up. A file that appeared or went away, or a changed PDF (its page is rendered at load), loads
+        the document again. A copy that failed is tried again after 1, 2, 4 ... 10 minutes."""
         state = self._folder_state
         if state is None:
-            return None
-        return tuple(file_stamp(state.source.root / ref) for ref in state.watched)
+            return
+        now_s = time.time()
+        now = {ref: file_stamp(state.source.root / ref) for ref in state.watched}
+        changed = {ref for ref, stamp in now.items() if stamp != state.seen.get(ref)}
+        settled = {ref for ref in changed if state.pending.get(ref) == now[ref]
+                   and (now[ref] is None or now_s - now[ref][1] / 1e9 > 2.0)}
+        state.pending = {ref: now[ref] for ref in changed - settled}
+        if any(now[ref] is None or state.seen.get(ref) is None or ref.lower().endswith(".pdf") for ref in settled):
+            self._load_folder(state.source, file_stamp(state.source.document_path))
+            return
+        state.seen.update({ref: now[ref] for ref in settled})
+        if settled or (state.retry_at is not None and now_s >= state.retry_at):
+            self._copy_folder(state)
+
+    def _copy_folder(self, state: _FolderState) -> None:
+        """Brings the copy up to date (files still changing are left for later); one line when it fails, again
+        only when the line changes, and a retry with backoff."""
+        files = {ref: path for ref, path in referenced_files(state.source, state.screen).items()
+                 if ref not in state.pending}
+        problems = state.copy.update(files, state.use_copy, self._stop, state.doc_stamp, finish=not state.pending)
+        if self._stop.is_set():
+            return
+        if problems or (not state.pending and not state.copy.complete
+                        and file_stamp(state.source.document_path) == state.doc_stamp):
+            line = problems[0] if problems else f"{state.copy.root}: the copy is not complete yet"
+            if line != state.last_problem:
+                log.warning("%s (tried again in %.0f min at the latest)", line, COPY_RETRY_MAX_S / 60)
+                state.last_problem = line
+            state.retry_s = min(max(state.retry_s * 2, COPY_RETRY_MIN_S), COPY_RETRY_MAX_S)
+            state.retry_at = time.time() + state.retry_s
+        else:
+            state.retry_at, state.retry_s, state.last_problem = None, 0.0, None
 
     def _load_folder(self, source: FolderSource, doc_stamp: tuple[int, int] | None = None) -> None:
         copy = self._folder_copy(source)
@@ -479,7 +501,8 @@ class ContentController(QObject):
             return
         files = referenced_files(source, loaded.screen)
         media = set(loaded.screen.media_refs())
-        own = {ref for ref, path in files.items() if ref in media and resolver(ref) == path}  # not PDFs' pages
+        # pictures and videos; not PDFs, which show a rendered page
+        own = {ref for ref in media if not ref.lower().endswith(".pdf") and resolver(ref) == files.get(ref)}
 
         def use_copy(ref: str, path: Path) -> None:  # one dict item at a time: the GUI thread reads old or new
             if ref in own:
@@ -487,27 +510,20 @@ class ContentController(QObject):
 
         for ref, path in copy.ready(files).items():
             use_copy(ref, path)
+        for ref in own:  # named by the document but not readable now (a failing stick): the copy, if there is one
+            target = copy.target(ref) if files.get(ref) is None else None
+            if target is not None and target.is_file():
+                use_copy(ref, target)
         samples = {ref: path for ref, path in files.items() if ref not in media}
-        if samples:  # small files: copied before the feeds start, so the feeds can read the copy from the start
+        if samples:  # small files, copied before the feeds start: they read the folder, else the copy
             copy.update(samples, lambda _ref, _path: None, self._stop, finish=False)
-            if samples.keys() <= copy.ready(samples).keys():
-                resolver.content_dir = copy.root
-        self._folder_state = _FolderState(source, copy, loaded.screen, use_copy, doc_stamp,
-                                          tuple(ref for ref in files if copy.target(ref) is not None))
-        self._loaded_files_stamp = self._files_stamp()
+            resolver.content_dir = [source.root, copy.root]
+        watched = tuple(ref for ref in files if copy.target(ref) is not None)
+        state = _FolderState(source, copy, loaded.screen, use_copy, doc_stamp, watched,
+                             seen={ref: file_stamp(source.root / ref) for ref in watched})
+        self._folder_state = state
         self._publish(Content(loaded.screen, resolver, None, loaded.defects))
-        for line in copy.update(files, use_copy, self._stop, doc_stamp):
-            log.warning("%s", line)
-
-    def _refresh_copy(self) -> None:
-        """A file the document uses changed (or appeared): copy again, without rebuilding the screen; the views
-        read the new copy the next time their item comes up."""
-        state = self._folder_state
-        if state is None:
-            return
-        files = referenced_files(state.source, state.screen)
-        for line in state.copy.update(files, state.use_copy, self._stop, state.doc_stamp):
-            log.warning("%s", line)
+        self._copy_folder(state)
 
     def _folder_copy(self, source: FolderSource) -> FolderCopy | None:
         """The copy kept of this folder (player/sources/folder_copy.py); none for the built-in demo, which is part
@@ -519,9 +535,9 @@ class ContentController(QObject):
         return FolderCopy(source, Path(self.config.cache_dir), self.config["cache"]["quota_mb"] * 1024 * 1024)
 
 
-@dataclass(frozen=True)
+@dataclass
 class _FolderState:
-    """What the content thread needs to copy a loaded folder again."""
+    """What the content thread needs to keep copying a loaded folder (content thread only)."""
 
     source: FolderSource
     copy: FolderCopy
@@ -529,6 +545,11 @@ class _FolderState:
     use_copy: Callable[[str, Path], None]
     doc_stamp: tuple[int, int] | None
     watched: tuple[str, ...]  # the references checked every FOLDER_CHECK_S
+    seen: dict[str, tuple[int, int] | None] = field(default_factory=dict)  # stamps already acted on
+    pending: dict[str, tuple[int, int] | None] = field(default_factory=dict)  # changed, waiting to settle
+    retry_at: float | None = None
+    retry_s: float = 0.0
+    last_problem: str | None = None
 
 
 def _unreadable(path: Path) -> bool:
