@@ -438,8 +438,9 @@ class ContentController(QObject):
         now_s = time.time()
         now = {ref: file_stamp(state.source.root / ref) for ref in state.watched}
         changed = {ref for ref, stamp in now.items() if stamp != state.seen.get(ref)}
+        # (within 2 s of the clock only: a Pi without a clock battery may run hours behind the files' times)
         settled = {ref for ref in changed if state.pending.get(ref) == now[ref]
-                   and (now[ref] is None or now_s - now[ref][1] / 1e9 > 2.0)}
+                   and (now[ref] is None or abs(now_s - now[ref][1] / 1e9) > 2.0)}
         state.pending = {ref: now[ref] for ref in changed - settled}
         if any(now[ref] is None or state.seen.get(ref) is None or ref.lower().endswith(".pdf") for ref in settled):
             self._load_folder(state.source, file_stamp(state.source.document_path))
