@@ -19,8 +19,9 @@ import re
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 __all__ = [
     "PROCESS_START",
@@ -155,15 +156,17 @@ def fsync_dir(directory: str | os.PathLike[str]) -> None:
         os.close(fd)
 
 
-def write_bytes_atomic(path: str | os.PathLike[str], data: bytes, mode: int = 0o644) -> None:
-    """Replace *path* with *data* atomically and durably (temp file + fsync + rename + dir fsync)."""
+def _replace_atomically(path: str | os.PathLike[str], fill: Callable[[BinaryIO, str], object], mode: int) -> None:
+    """The recipe shared by every writer: *fill* writes the temp file (given its open handle and name), which is
+    then fsynced, given *mode* and renamed over *path*; the directory is fsynced. On any failure the temp file
+    goes and *path* stays as it was."""
     target = Path(path)
     directory = target.parent
     directory.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=temp_prefix(f".{target.name}"), suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            fill(fh, tmp_name)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp_name, mode)
@@ -177,34 +180,28 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes, mode: int = 0o
     fsync_dir(directory)
 
 
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes, mode: int = 0o644) -> None:
+    """Replace *path* with *data* atomically and durably (temp file + fsync + rename + dir fsync)."""
+    _replace_atomically(path, lambda fh, _name: fh.write(data), mode)
+
+
 def copy_file_atomic(src: str | os.PathLike[str], dst: str | os.PathLike[str], *, keep_mtime: bool = True) -> None:
     """Copy *src* to *dst* the same way: a reader of *dst* sees the old file or the whole new one. With *keep_mtime*
     the copy gets the source's modification time (how an unchanged copy is recognised later). A failure (disk full,
     source gone mid-way, a source that changed while it was read: EBUSY) leaves *dst* as it was and no temp file."""
-    target = Path(dst)
-    directory = target.parent
-    directory.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=temp_prefix(f".{target.name}"), suffix=".tmp", dir=directory)
-    try:
-        with open(src, "rb") as fin, os.fdopen(fd, "wb") as fout:
+
+    def fill(fout: BinaryIO, tmp_name: str) -> None:
+        with open(src, "rb") as fin:
             before = os.fstat(fin.fileno())
             shutil.copyfileobj(fin, fout, 1024 * 1024)
-            fout.flush()
-            os.fsync(fout.fileno())
             st = os.fstat(fin.fileno())
-            if (st.st_size, st.st_mtime_ns) != (before.st_size, before.st_mtime_ns):  # still being written
-                raise OSError(errno.EBUSY, "changed while it was copied", os.fspath(src))
+        if (st.st_size, st.st_mtime_ns) != (before.st_size, before.st_mtime_ns):  # still being written
+            raise OSError(errno.EBUSY, "changed while it was copied", os.fspath(src))
         if keep_mtime:
+            fout.flush()
             os.utime(tmp_name, ns=(st.st_atime_ns, st.st_mtime_ns))
-        os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, target)
-    except BaseException:
-        try:
-            os.unlink(tmp_name)
-        except FileNotFoundError:
-            pass
-        raise
-    fsync_dir(directory)
+
+    _replace_atomically(dst, fill, 0o644)
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str, encoding: str = "utf-8") -> None:

@@ -53,6 +53,12 @@ def started_and_copied(qtbot: QtBot, config, folder: Path) -> tuple[ContentContr
     return controller, copy
 
 
+def copy_of(tmp_path: Path, folder: Path) -> tuple[FolderSource, FolderCopy]:
+    """The folder as a source and its copy below tmp_path/cache (10 MiB quota)."""
+    source = FolderSource(folder)
+    return source, FolderCopy(source, tmp_path / "cache", quota_bytes=10 * 1024 * 1024)
+
+
 def centre_is(window, rgb: tuple[int, int, int]) -> bool:  # noqa: ANN001
     px = window.grab().toImage().pixelColor(window.width() // 2, window.height() // 2)
     return all(abs(a - b) < 40 for a, b in zip((px.red(), px.green(), px.blue()), rgb, strict=True))
@@ -113,8 +119,7 @@ def test_without_stick_and_without_copy_the_error_screen_says_so(qtbot: QtBot, t
 
 def test_changed_files_are_copied_again_and_dropped_ones_removed(tmp_path: Path) -> None:
     folder = stick(tmp_path)
-    source = FolderSource(folder)
-    copy = FolderCopy(source, tmp_path / "cache", quota_bytes=10 * 1024 * 1024)
+    source, copy = copy_of(tmp_path, folder)
 
     def update() -> list[str]:
         screen = source.load().screen
@@ -136,9 +141,8 @@ def test_changed_files_are_copied_again_and_dropped_ones_removed(tmp_path: Path)
 
 def test_what_does_not_fit_plays_from_the_folder_and_the_last_complete_copy_stays(tmp_path: Path) -> None:
     folder = stick(tmp_path)
-    source = FolderSource(folder)
+    source, copy = copy_of(tmp_path, folder)
     files = {ref: source.resolve(ref) for ref in source.load().screen.media_refs()}
-    copy = FolderCopy(source, tmp_path / "cache", quota_bytes=10 * 1024 * 1024)
     assert copy.update(files, lambda _r, _p: None, NO_STOP) == []
     kept_doc = (copy.root / "screen.json").read_bytes()
     solid_image(folder / "bilder" / "gross.png", (0, 200, 0), size=(1600, 900))
@@ -206,23 +210,15 @@ def test_a_failed_copy_leaves_the_old_file_and_no_temp(tmp_path: Path) -> None:
 def test_references_switch_to_the_copy_once_it_is_complete(qtbot: QtBot, tmp_path: Path) -> None:
     """Not only after the folder went away: a stick can be pulled in the middle of reading a picture."""
     folder = stick(tmp_path)
-    config = write_config(tmp_path, source={"type": "folder", "path": str(folder)})
-    controller = ContentController(config, folder=folder)
-    try:
-        with qtbot.waitSignal(controller.published, timeout=10_000) as blocker:
-            controller.start()
-        _screen, resolver = blocker.args
-        copy = copy_dir(config.cache_dir, folder)
+    with playing(qtbot, tmp_path, folder) as (published, copy, _cache_dir):
+        resolver = published[-1]
         qtbot.waitUntil(lambda: resolver("bilder/rot.png") == copy / "bilder" / "rot.png", timeout=10_000)
         qtbot.waitUntil(lambda: resolver("bilder/blau.png") == copy / "bilder" / "blau.png", timeout=10_000)
-    finally:
-        controller.stop()
 
 
 def test_two_spellings_of_one_file_both_switch_to_the_copy(tmp_path: Path) -> None:
     folder = stick(tmp_path)
-    source = FolderSource(folder)
-    copy = FolderCopy(source, tmp_path / "cache", quota_bytes=10 * 1024 * 1024)
+    source, copy = copy_of(tmp_path, folder)
     files = {"bilder/rot.png": source.resolve("bilder/rot.png"), "./bilder/rot.png": source.resolve("./bilder/rot.png")}
     switched: list[str] = []
     assert copy.update(files, lambda ref, _p: switched.append(ref), NO_STOP) == []
@@ -244,9 +240,8 @@ def test_a_stick_pulled_during_the_copy_gives_one_line(tmp_path: Path) -> None:
     folder = stick(tmp_path)
     for n in range(6):
         solid_image(folder / "bilder" / f"extra{n}.png", (n * 40, 0, 0))
-    source = FolderSource(folder)
+    source, copy = copy_of(tmp_path, folder)
     files = {f"bilder/extra{n}.png": source.resolve(f"bilder/extra{n}.png") for n in range(6)}
-    copy = FolderCopy(source, tmp_path / "cache", quota_bytes=10 * 1024 * 1024)
     shutil.move(folder, tmp_path / "abgezogen")
     problems = copy.update(files, lambda _r, _p: None, NO_STOP)
     assert len(problems) == 1 and "went away" in problems[0], problems
@@ -437,20 +432,18 @@ def test_a_nul_in_a_sample_file_name_is_one_line_and_the_screen_plays(qtbot: QtB
 
 def test_a_document_saved_during_the_copy_is_not_copied_with_the_old_files(tmp_path: Path) -> None:
     folder = stick(tmp_path)
-    source = FolderSource(folder)
+    source, copy = copy_of(tmp_path, folder)
     loaded_stamp = (source.document_path.stat().st_size, source.document_path.stat().st_mtime_ns)
     files = referenced_files(source, source.load().screen)
     write_screen(folder, one_zone([{"type": "image", "src": "bilder/neu.png", "duration": 1}]))  # saved meanwhile
     os.utime(source.document_path, ns=(1, loaded_stamp[1] + 1_000_000))
-    copy = FolderCopy(source, tmp_path / "cache", quota_bytes=10 * 1024 * 1024)
     assert copy.update(files, lambda _r, _p: None, NO_STOP, loaded_stamp) == []
     assert copy.source_of_copy() is None  # no document that would name files the copy does not have
 
 
 def test_an_old_file_in_the_way_of_a_new_folder_is_replaced(tmp_path: Path) -> None:
     folder = stick(tmp_path)
-    source = FolderSource(folder)
-    copy = FolderCopy(source, tmp_path / "cache", quota_bytes=10 * 1024 * 1024)
+    source, copy = copy_of(tmp_path, folder)
     copy.root.mkdir(parents=True)
     (copy.root / "bilder").write_bytes(b"a file of an older document")
     files = referenced_files(source, source.load().screen)
