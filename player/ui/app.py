@@ -114,9 +114,9 @@ class WatchdogLink:
             self.notifier.ready(status=self.display_off)  # READY again is harmless; STATUS is the point
 
         def rescheduled() -> None:  # still off, but until another time (a new schedule, a clock jump)
-            if power.on is False and self.display_off is not None and off_text() != self.display_off:
-                self.display_off = off_text()
-                self.notifier.status(self.display_off)
+            if power.on is False and self.display_off is not None and (text := off_text()) != self.display_off:
+                self.display_off = text
+                self.notifier.status(text)
 
         power.changed.connect(changed)
         power.rescheduled.connect(rescheduled)
