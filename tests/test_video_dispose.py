@@ -7,15 +7,17 @@ cases run offscreen (memory rendering) so they need libvlc and ffmpeg but no X s
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 from PySide6.QtWidgets import QWidget
 
 from player.clock import SystemClock
 from player.layouts import load_screen_dict
 from player.ui.bridge import WorkerBridge
-from player.ui.items import RenderContext
+from player.ui.items import ItemView, RenderContext
 from player.ui.video import VideoView, shared_engine
 from player.ui.zone import ZoneWidget
 from screens import one_zone, solid_image
@@ -23,7 +25,7 @@ from test_video import _need_vlc
 from videos import make_video
 
 W, H = 320, 180
-FADE_MS = 20_000  # far longer than the test: the fade is always still running when the zone goes
+FADE_MS = 10_000  # the longest a document allows, far longer than the test: the fade still runs when the zone goes
 
 
 def _items(picture_s: float) -> list[dict]:
@@ -34,7 +36,7 @@ def _items(picture_s: float) -> list[dict]:
 
 def _zone(media: Path, parent: QWidget, picture_s: float = 60) -> ZoneWidget:
     doc = one_zone(_items(picture_s), width=W, height=H)
-    zone = load_screen_dict(doc, "t.json").screen.layouts["main"].zones[0]
+    zone = load_screen_dict(doc, "t.json", strict=True).screen.layouts["main"].zones[0]
     ctx = RenderContext(clock=SystemClock(), timezone=ZoneInfo("Europe/Berlin"),
                         resolve_media=lambda ref: (media / ref) if (media / ref).is_file() else None,
                         bridge=WorkerBridge())
@@ -63,9 +65,17 @@ def _shown_zone(qtbot, tmp_path: Path, picture_s: float = 60) -> ZoneWidget:  # 
 def _fading_video(qtbot, widget: ZoneWidget) -> VideoView:  # noqa: ANN001
     """Starts the zone and waits until the picture fades in over the video that just ended."""
     videos: list[VideoView] = []
+    seen: list[str] = []  # what happened, for the message should the picture never come
     widget.item_started.connect(lambda _z, item, _s: videos.append(widget.current) if item == "v" else None)
+    widget.item_started.connect(lambda _z, item, _s: seen.append(f"{time.monotonic() - t0:.2f} s: {item} on screen"))
+    t0 = time.monotonic()
     widget.start()
-    qtbot.waitUntil(lambda: widget.current is not None and widget.current.item.id == "p", timeout=10_000)
+    try:
+        qtbot.waitUntil(lambda: widget.current is not None and widget.current.item.id == "p", timeout=20_000)
+    except qtbot.TimeoutError:
+        states = [(v.item.id, getattr(v, "state", "-"), getattr(v, "_last_time", "-")) for v in widget.findChildren(ItemView)]
+        pytest.fail(f"the picture never came: {seen}; views (item, state, last time ms): {states}; "
+                    f"players alive: {shared_engine().live_count()}")
     assert videos and isinstance(videos[0], VideoView)
     assert widget._fade is not None, "the picture should be fading in over the video"
     # the fading-out video still holds its player; the next one (the loop's start) is being prepared

@@ -55,6 +55,10 @@ FIRST_PICTURE_TIMEOUT_MS = 1800  # a file without a picture after this long is r
 ENGINE_QUEUE_TIMEOUT_MS = 10_000
 LOOP_REPEATS = 65535  # "loop to fill": VLC repeats the input in place (no new video output, so no flash)
 WRAP_BACK_MS = 700  # a time jump backwards of more than this while looping means the video started over
+# a playing video whose playing time has not moved for this long is given up (one log line) and the zone moves on:
+# VLC reports the time every 250-300 ms while it plays; a file on a share that hangs, or a decoder that locks up,
+# would otherwise hold its zone on one frame until the next layout switch
+STALL_MS = 10_000
 
 
 def _malloc_trim() -> Callable[[], None]:
@@ -564,6 +568,9 @@ class VideoView(ItemView):
         self._timeout = QTimer(self)
         self._timeout.setSingleShot(True)
         self._timeout.timeout.connect(self._no_picture)
+        self._stall = QTimer(self)  # armed while playing; every report of VLC's playing time re-arms it
+        self._stall.setSingleShot(True)
+        self._stall.timeout.connect(self._stalled)
         # last line of defence: a view deleted without stop() (its zone or layout deleted under it) must not keep
         # its VLC player, video output and threads alive for the life of the process
         self.destroyed.connect(lambda _obj=None, attrs=self.__dict__, engine=self._engine: _release_orphan(attrs, engine))
@@ -622,6 +629,7 @@ class VideoView(ItemView):
         if self._state != "ready" or self._pb is None:
             return
         self._state = "playing"
+        self._stall.start(STALL_MS)
         surface = self._pb.surface
         if surface is not None:
             surface.setGeometry(self._surface_rect())
@@ -643,6 +651,7 @@ class VideoView(ItemView):
         if self._state not in ("stopped",):
             self._state = "stopped"
             self._timeout.stop()
+            self._stall.stop()
             self._release()
         self._frame = None
         super().stop()
@@ -663,11 +672,17 @@ class VideoView(ItemView):
         self._fail(f"video '{self.item.src}' shows no picture after {self._timeout.interval() / 1000:.1f} s "
                    "(corrupt or unsupported file?)")
 
+    def _stalled(self) -> None:
+        if self._state == "playing":
+            self._fail(f"video '{self.item.src}' stopped moving at {self._last_time / 1000:.1f} s (no progress for "
+                       f"{self._stall.interval() / 1000:g} s: a hung network share or a damaged file?)")
+
     def _fail(self, message: str) -> None:
         if self._state in ("failed", "stopped"):
             return
         self._state = "failed"
         self._timeout.stop()
+        self._stall.stop()
         self._release()
         self.failed.emit(message)
 
@@ -684,6 +699,8 @@ class VideoView(ItemView):
             data, w, h = value
             self._frame = QImage(data, w, h, w * 4, QImage.Format.Format_RGB32).copy()
             self._pb.frame_wanted.set()
+            if self._state == "playing" and self._stall.isActive():
+                self._stall.start(STALL_MS)
             if self._state == "opening":
                 self._first_picture()
             else:
@@ -713,12 +730,16 @@ class VideoView(ItemView):
             return
         if self._state != "playing":
             return
+        self._stall.stop()  # played to its end: no more progress to expect
         self.finished.emit()
         # still on screen after telling the zone: it keeps this item (single item) -> play it again
         if self._state == "playing" and self._pb is not None and self._zone_keeps_me():
+            self._stall.start(STALL_MS)
             self._engine.run(lambda pb=self._pb: _replay(pb))
 
     def _time_changed(self, ms: int) -> None:
+        if self._state == "playing" and self._stall.isActive():  # moving (a clip that ended stays disarmed)
+            self._stall.start(STALL_MS)
         if self.item.loop and self.item.duration is None and self._state == "playing":
             self._longest = max(self._longest, ms)
             # looped on itself: one "play" for the zone / proof of play. Half the clip's length is the jump that counts
