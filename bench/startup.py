@@ -5,6 +5,10 @@
 Three processes, one after another, each in a 1920x1080 window on the same X server (Xvfb, started here;
 ``--offscreen`` uses Qt's offscreen platform instead):
 - baseline: a minimal PySide6 program showing one image (bench/_baseline_window.py);
+- bare PySide6, demo-like: the demo's day layout done by hand in bare PySide6 (bench/_baseline_layout.py: header,
+  clock, slideshow, side texts, ticker; no live data, scheduler, QR code or crossfade), for the player's own overhead
+  on a similar layout (printed as a ratio of the demo to it); run twice, plain and with the malloc settings the
+  player makes at start (player/memory.py), which a bare program could make as well;
 - player, static: osc-player with one image in one zone (nothing should tick);
 - player, ticker only: one scrolling ticker line, nothing else;
 - player, demo: the built-in demo's day layout 'info' (slideshow with crossfades, clock, ticker, live widgets); run
@@ -123,6 +127,10 @@ def main() -> None:
         cfg.write_text(f'[player]\nstate_dir = "{tmp}/state"\ncache_dir = "{tmp}/cache"\n')
         runs = [
             ("baseline (bare PySide6)", [PY, "bench/_baseline_window.py", str(IMAGE), "1920", "1080", life]),
+            ("bare PySide6, demo-like", [PY, "bench/_baseline_layout.py", str(ROOT / "player" / "demo" / "media"),
+                                         life]),
+            ("  same, player's malloc", [PY, "bench/_baseline_layout.py", str(ROOT / "player" / "demo" / "media"),
+                                         life]),
             ("player, static image", [PY, "-m", "player.cli", "run", "--config", str(cfg), "--source", str(static),
                                       "--windowed", "1920x1080", "--exit-after", life]),
             ("player, ticker only", [PY, "-m", "player.cli", "run", "--config", str(cfg), "--source", str(ticker),
@@ -130,7 +138,10 @@ def main() -> None:
             ("player, demo (day)", [PY, "-m", "player.cli", "run", "--config", str(cfg), "--source", str(demo),
                                     "--windowed", "1920x1080", "--exit-after", life]),
         ]
-        results = [measure(name, cmd, env, args.seconds) for name, cmd in runs]
+        # the player sets these through mallopt at start (player/memory.py); the environment does the same for a
+        # program that does not
+        tuned = {**env, "MALLOC_MMAP_THRESHOLD_": "131072", "MALLOC_TRIM_THRESHOLD_": "131072", "MALLOC_ARENA_MAX": "2"}
+        results = [measure(name, cmd, tuned if "malloc" in name else env, args.seconds) for name, cmd in runs]
     if xvfb is not None:
         xvfb.terminate()
     base = results[0]
@@ -140,6 +151,11 @@ def main() -> None:
         print(f"{r['name']:26} {r['first_frame_s']:>10.2f} s {r['rss_mb']:>6.1f} MB {r['pss_mb']:>6.1f} MB "
               f"{r['cpu_pct']:>6.2f}%   {r['first_frame_s'] / base['first_frame_s']:.2f} / "
               f"{r['rss_mb'] / base['rss_mb']:.2f}")
+    like, demo = results[2], results[-1]
+    print("demo against the bare demo-like layout with the player's malloc settings: "
+          f"first frame {demo['first_frame_s'] / like['first_frame_s']:.2f}, "
+          f"RSS {demo['rss_mb'] / like['rss_mb']:.2f} ({demo['rss_mb'] - like['rss_mb']:+.1f} MB), "
+          f"PSS {demo['pss_mb'] / like['pss_mb']:.2f} ({demo['pss_mb'] - like['pss_mb']:+.1f} MB)")
     if args.json:
         print(json.dumps(results))
 
