@@ -10,8 +10,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
 from PySide6.QtWidgets import QWidget
 
+import player.ui.video as video_mod
 from player.ui.video import FIRST_PICTURE_TIMEOUT_MS, VideoView, shared_engine
 from test_video import _need_vlc
 from test_video_dispose import _zone
@@ -86,3 +88,25 @@ def test_a_clip_that_ends_before_it_is_shown_still_hands_over(qtbot, tmp_path: P
         view.start()
     view.stop()
     qtbot.waitUntil(lambda: shared_engine().live_count() == 0, timeout=5000)
+
+
+def test_a_clip_the_engine_never_gets_to_is_reported_as_a_busy_engine(qtbot, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine thread busy beyond the queue limit (an earlier video stuck on a hung share, say): the line must
+    name the engine, not call a good file corrupt."""
+    _need_vlc()
+    make_video(tmp_path / "v.mp4", "red", 0.5)
+    monkeypatch.setattr(video_mod, "ENGINE_QUEUE_TIMEOUT_MS", 1000)
+    top = QWidget()
+    qtbot.addWidget(top)
+    widget = _zone(tmp_path, top)
+    engine = shared_engine()
+    engine.run(lambda: time.sleep(2.5))
+    failures: list[str] = []
+    view = widget._create(0)
+    view.failed.connect(failures.append)
+    view.prepare()
+    qtbot.waitUntil(lambda: bool(failures), timeout=8000)
+    assert "video 'v.mp4' not started: the video engine has been busy for 1 s" in failures[0], failures
+    assert "corrupt" not in failures[0]
+    qtbot.waitUntil(lambda: engine.live_count() == 0, timeout=8000)

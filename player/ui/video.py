@@ -669,6 +669,10 @@ class VideoView(ItemView):
             self._fail(str(exc) if isinstance(exc, VideoUnavailable) else f"video '{self.item.src}': {exc}")
 
     def _no_picture(self) -> None:
+        if self._timeout.interval() == ENGINE_QUEUE_TIMEOUT_MS:  # the engine thread never got to this file
+            self._fail(f"video '{self.item.src}' not started: the video engine has been busy for "
+                       f"{ENGINE_QUEUE_TIMEOUT_MS / 1000:g} s (an earlier video stuck on a hung share?)")
+            return
         self._fail(f"video '{self.item.src}' shows no picture after {self._timeout.interval() / 1000:.1f} s "
                    "(corrupt or unsupported file?)")
 
