@@ -123,6 +123,10 @@ class ItemView(QWidget):
     def first_frame_ready(self) -> bool:
         return self.is_ready
 
+    def play_again(self) -> None:
+        """The zone keeps this view on screen after it finished by itself (nothing else to show): start over.
+        Nothing to do for views that run for a duration; a video that played to its end restarts."""
+
     def native_surface(self) -> QWidget | None:
         """A native window this view shows its picture in (VLC's), which the player window must stack; None for
         views Qt paints."""

@@ -259,8 +259,10 @@ class VideoEngine(QObject):
     def track(self, pb: _Playback) -> None:
         self._live.add(pb)
 
-    def dispose(self, pb: _Playback) -> None:
-        """Stop and release on the engine thread; afterwards (GUI thread) drop the surface."""
+    def dispose(self, pb: _Playback, hung: bool = False) -> None:
+        """Stop and release on the engine thread; afterwards (GUI thread) drop the surface. ``hung``: a player whose
+        input stopped moving is released on a thread of its own, since stopping it may block as long as the read
+        it waits for (a share that hangs): the engine thread stays free for every other video."""
         if pb.surface is not None:
             pb.surface.hide()
 
@@ -279,6 +281,16 @@ class VideoEngine(QObject):
             if self._released % TRIM_EVERY == 0:
                 self._trim()
 
+        if hung:
+            def alone() -> None:
+                try:
+                    pb.teardown()
+                except Exception as exc:  # noqa: BLE001 - reported; the surface must still go
+                    log.error("video: releasing a stalled player failed: %s", exc)
+                self._done.emit((gone, None))
+
+            threading.Thread(target=alone, name="osc-vlc-stalled", daemon=True).start()
+            return
         self.run(teardown, gone, lambda exc: (log.error("video: releasing a player failed: %s", exc), gone()))
 
     def live_count(self) -> int:
@@ -553,6 +565,9 @@ class VideoView(ItemView):
     _state = "new"
     _ended_early = False
     _longest = 0  # the latest playing time seen (ms): about the clip's length once it has looped
+    _reported = -1  # VLC's last time report (ms), as reported: the stall watchdog looks for a change
+    _probing_seen = False  # the engine thread has started on this file
+    _at_end = False  # played to its end and not started again
 
     def __init__(self, item: VideoItem, ctx: RenderContext, parent: QWidget):
         super().__init__(item, ctx, parent)
@@ -656,12 +671,12 @@ class VideoView(ItemView):
         self._frame = None
         super().stop()
 
-    def _release(self) -> None:
+    def _release(self, hung: bool = False) -> None:
         pb, self._pb = self._pb, None
         if pb is None:
             return
         pb.handler = None
-        self._engine.dispose(pb)
+        self._engine.dispose(pb, hung)
 
     # ---------------------------------------------------------------------------------------- events
     def _open_failed(self, pb: _Playback, exc: BaseException) -> None:
@@ -669,7 +684,7 @@ class VideoView(ItemView):
             self._fail(str(exc) if isinstance(exc, VideoUnavailable) else f"video '{self.item.src}': {exc}")
 
     def _no_picture(self) -> None:
-        if self._timeout.interval() == ENGINE_QUEUE_TIMEOUT_MS:  # the engine thread never got to this file
+        if not self._probing_seen:  # the engine thread never got to this file
             self._fail(f"video '{self.item.src}' not started: the video engine has been busy for "
                        f"{ENGINE_QUEUE_TIMEOUT_MS / 1000:g} s (an earlier video stuck on a hung share?)")
             return
@@ -679,21 +694,22 @@ class VideoView(ItemView):
     def _stalled(self) -> None:
         if self._state == "playing":
             self._fail(f"video '{self.item.src}' stopped moving at {self._last_time / 1000:.1f} s (no progress for "
-                       f"{self._stall.interval() / 1000:g} s: a hung network share or a damaged file?)")
+                       f"{self._stall.interval() / 1000:g} s: a hung network share or a damaged file?)", hung=True)
 
-    def _fail(self, message: str) -> None:
+    def _fail(self, message: str, hung: bool = False) -> None:
         if self._state in ("failed", "stopped"):
             return
         self._state = "failed"
         self._timeout.stop()
         self._stall.stop()
-        self._release()
+        self._release(hung)
         self.failed.emit(message)
 
     def _on_event(self, kind: str, value: Any) -> None:
         if self._pb is None or self._state in ("failed", "stopped"):
             return
         if kind == "probing":  # the engine starts on this file (probe, then start): the limit counts from here
+            self._probing_seen = True
             if self._state == "opening":
                 self._timeout.start(FIRST_PICTURE_TIMEOUT_MS)
         elif kind == "vout":
@@ -703,8 +719,7 @@ class VideoView(ItemView):
             data, w, h = value
             self._frame = QImage(data, w, h, w * 4, QImage.Format.Format_RGB32).copy()
             self._pb.frame_wanted.set()
-            if self._state == "playing" and self._stall.isActive():
-                self._stall.start(STALL_MS)
+            # frames do not count as progress: with its input hung, VLC keeps redrawing the last picture
             if self._state == "opening":
                 self._first_picture()
             else:
@@ -735,15 +750,29 @@ class VideoView(ItemView):
         if self._state != "playing":
             return
         self._stall.stop()  # played to its end: no more progress to expect
-        self.finished.emit()
-        # still on screen after telling the zone: it keeps this item (single item) -> play it again
-        if self._state == "playing" and self._pb is not None and self._zone_keeps_me():
-            self._stall.start(STALL_MS)
-            self._engine.run(lambda pb=self._pb: _replay(pb))
+        self._at_end = True
+        self.finished.emit()  # a zone that keeps it on screen (the only item left) calls play_again()
+
+    def play_again(self) -> None:
+        """Start a video that played to its end over (its zone keeps it on screen: the only item left). The
+        watchdog is armed once the engine thread has restarted it, not while that waits in the queue."""
+        pb = self._pb
+        if self._state != "playing" or pb is None or not self._at_end:
+            return
+        self._at_end = False
+
+        def restarted(_result: Any, pb: _Playback = pb) -> None:
+            if pb is self._pb and self._state == "playing" and not self._at_end:
+                self._stall.start(STALL_MS)
+
+        self._engine.run(lambda: _replay(pb), restarted)
 
     def _time_changed(self, ms: int) -> None:
-        if self._state == "playing" and self._stall.isActive():  # moving (a clip that ended stays disarmed)
+        # moving: VLC repeats the same time while a decoder or the output is stuck, and while it drains at the end;
+        # a clip that ended stays disarmed
+        if ms != self._reported and self._state == "playing" and self._stall.isActive():
             self._stall.start(STALL_MS)
+        self._reported = ms
         if self.item.loop and self.item.duration is None and self._state == "playing":
             self._longest = max(self._longest, ms)
             # looped on itself: one "play" for the zone / proof of play. Half the clip's length is the jump that counts
@@ -754,10 +783,6 @@ class VideoView(ItemView):
                 self.finished.emit()
                 return
         self._last_time = ms
-
-    def _zone_keeps_me(self) -> bool:
-        zone = self.parentWidget()
-        return getattr(zone, "current", None) is self and getattr(zone, "pending", None) is None
 
     # -------------------------------------------------------------------------------------- geometry/fit
     def native_surface(self) -> QWidget | None:

@@ -134,6 +134,7 @@ class ZoneWidget(QWidget):
             return
         if self.current is not None and nxt == self._index:  # a single valid item: it simply stays on
             self._begin_duration(self.current)  # its end was already reported by _time_up
+            self.current.play_again()  # a video at its end starts over
             return
         if self.pending is not None and self.pending.item is self.zone.items[nxt]:
             if self.pending.is_ready:
@@ -192,6 +193,7 @@ class ZoneWidget(QWidget):
             if self.current is not None:
                 self._due = False
                 self._begin_duration(self.current)
+                self.current.play_again()  # a video that ended while the failed item was being prepared
             else:
                 self._show_nothing(now)
             return
