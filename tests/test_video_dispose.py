@@ -7,6 +7,7 @@ cases run offscreen (memory rendering) so they need libvlc and ffmpeg but no X s
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -70,16 +71,32 @@ def _fading_video(qtbot, widget: ZoneWidget) -> VideoView:  # noqa: ANN001
     widget.item_started.connect(lambda _z, item, _s: seen.append(f"{time.monotonic() - t0:.2f} s: {item} on screen"))
     t0 = time.monotonic()
     widget.start()
+    failures: list[str] = []  # the zone's one line per failed item
+
+    class Lines(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            failures.append(record.getMessage())
+
+    zone_log = logging.getLogger("player.ui.zone")
+    lines = Lines(logging.ERROR)
+    zone_log.addHandler(lines)
+
+    def what_happened() -> str:
+        states = [(v.item.id, getattr(v, "state", "-"), getattr(v, "_last_time", "-"))
+                  for v in widget.findChildren(ItemView)]
+        return (f"{seen}; failures: {failures}; views (item, state, last time ms): {states}; "
+                f"players alive: {shared_engine().live_count()}")
+
     try:
         qtbot.waitUntil(lambda: widget.current is not None and widget.current.item.id == "p", timeout=20_000)
     except qtbot.TimeoutError:
-        states = [(v.item.id, getattr(v, "state", "-"), getattr(v, "_last_time", "-")) for v in widget.findChildren(ItemView)]
-        pytest.fail(f"the picture never came: {seen}; views (item, state, last time ms): {states}; "
-                    f"players alive: {shared_engine().live_count()}")
-    assert videos and isinstance(videos[0], VideoView)
-    assert widget._fade is not None, "the picture should be fading in over the video"
+        pytest.fail(f"the picture never came: {what_happened()}")
+    finally:
+        zone_log.removeHandler(lines)
+    assert videos and isinstance(videos[0], VideoView), what_happened()
+    assert widget._fade is not None, f"the picture should be fading in over the video: {what_happened()}"
     # the fading-out video still holds its player; the next one (the loop's start) is being prepared
-    assert shared_engine().live_count() == 2
+    assert shared_engine().live_count() == 2, what_happened()
     return videos[0]
 
 
