@@ -46,9 +46,10 @@ def _zone(media: Path, parent: QWidget, picture_s: float = 60) -> ZoneWidget:
     return widget
 
 
-def _media(tmp_path: Path) -> Path:
+def _media(tmp_path: Path, seconds: float = 0.5) -> Path:
+    """v.mp4, red for ``seconds``, and p.png, blue."""
     _need_vlc()
-    make_video(tmp_path / "v.mp4", "red", 0.5)
+    make_video(tmp_path / "v.mp4", "red", seconds)
     solid_image(tmp_path / "p.png", (0, 0, 255))
     return tmp_path
 

@@ -281,17 +281,22 @@ class VideoEngine(QObject):
             if self._released % TRIM_EVERY == 0:
                 self._trim()
 
+        def failed(exc: BaseException) -> None:
+            log.error("video: releasing a player failed: %s", exc)
+            gone()
+
         if hung:
             def alone() -> None:
                 try:
                     pb.teardown()
-                except Exception as exc:  # noqa: BLE001 - reported; the surface must still go
-                    log.error("video: releasing a stalled player failed: %s", exc)
+                except Exception as exc:  # noqa: BLE001 - reported on the GUI thread; the surface must still go
+                    self._done.emit((failed, exc))
+                    return
                 self._done.emit((gone, None))
 
             threading.Thread(target=alone, name="osc-vlc-stalled", daemon=True).start()
             return
-        self.run(teardown, gone, lambda exc: (log.error("video: releasing a player failed: %s", exc), gone()))
+        self.run(teardown, gone, failed)
 
     def live_count(self) -> int:
         """Players not yet released (tests watch this for leaks)."""
@@ -565,7 +570,6 @@ class VideoView(ItemView):
     _state = "new"
     _ended_early = False
     _longest = 0  # the latest playing time seen (ms): about the clip's length once it has looped
-    _reported = -1  # VLC's last time report (ms), as reported: the stall watchdog looks for a change
     _probing_seen = False  # the engine thread has started on this file
     _at_end = False  # played to its end and not started again
 
@@ -769,10 +773,9 @@ class VideoView(ItemView):
 
     def _time_changed(self, ms: int) -> None:
         # moving: VLC repeats the same time while a decoder or the output is stuck, and while it drains at the end;
-        # a clip that ended stays disarmed
-        if ms != self._reported and self._state == "playing" and self._stall.isActive():
+        # a clip that ended stays disarmed (_last_time is always the previous report)
+        if ms != self._last_time and self._state == "playing" and self._stall.isActive():
             self._stall.start(STALL_MS)
-        self._reported = ms
         if self.item.loop and self.item.duration is None and self._state == "playing":
             self._longest = max(self._longest, ms)
             # looped on itself: one "play" for the zone / proof of play. Half the clip's length is the jump that counts

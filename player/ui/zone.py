@@ -134,7 +134,6 @@ class ZoneWidget(QWidget):
             return
         if self.current is not None and nxt == self._index:  # a single valid item: it simply stays on
             self._begin_duration(self.current)  # its end was already reported by _time_up
-            self.current.play_again()  # a video at its end starts over
             return
         if self.pending is not None and self.pending.item is self.zone.items[nxt]:
             if self.pending.is_ready:
@@ -193,7 +192,6 @@ class ZoneWidget(QWidget):
             if self.current is not None:
                 self._due = False
                 self._begin_duration(self.current)
-                self.current.play_again()  # a video that ended while the failed item was being prepared
             else:
                 self._show_nothing(now)
             return
@@ -217,6 +215,7 @@ class ZoneWidget(QWidget):
         self.item_started.emit(self.zone.id, item.id, getattr(item, "src", ""))
         if not view.ends_itself and item.duration is not None:
             self._timer.start(max(1, int(item.duration * 1000)))
+        view.play_again()  # kept on screen after it ended by itself (nothing else to show): a video starts over
         self._arm_validity_timer()
 
     def _switch_to(self, view: ItemView, index: int) -> None:
