@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 
@@ -31,3 +32,14 @@ def tune_malloc(mmap_threshold: int = 128 * 1024, trim_threshold: int = 128 * 10
     if not ok:
         log.debug("mallopt refused a setting; keeping the C library's defaults")
     return ok
+
+
+def malloc_trim() -> Callable[[], None]:
+    """glibc's ``malloc_trim(0)``, or a no-op where there is no glibc (looked up like mallopt above)."""
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+        trim.argtypes = [ctypes.c_size_t]
+        trim.restype = ctypes.c_int
+    except (OSError, AttributeError):
+        return lambda: None
+    return lambda: None if trim(0) else None

@@ -83,6 +83,9 @@ def test_pyside_is_given_the_same_answer_without_the_cache(tmp_path: Path) -> No
         module.__file__ = str(path)
         assert player.ui.uses_pyside(module) is expected
         assert str(path) not in linecache.cache
+        assert player.ui._pyside_check is not None
+        assert bool(player.ui._pyside_check(module)) is expected  # PySide's own check agrees (and caches the text)
+        linecache.cache.pop(str(path), None)
     assert player.ui.uses_pyside(types.ModuleType("builtin_like")) is False
     compiled = types.ModuleType("compiled")
     compiled.__file__ = str(tmp_path / "ext.cpython-311-x86_64-linux-gnu.so")

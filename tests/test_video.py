@@ -349,7 +349,7 @@ def test_x11_200_short_videos_do_not_grow_threads_fds_or_memory(qtbot, tmp_path:
     # decoders, output: about 10); a leak would add threads or descriptors on every one of the 200 plays
     assert threads <= 12, (before, after)
     assert fds <= 8, (before, after)
-    # the allocator's arenas still settle for a while (see player.ui.video._malloc_trim); over the last 100 plays
+    # the allocator's arenas still settle for a while (see player.memory.malloc_trim); over the last 100 plays
     # the growth must be small: a leak of the players themselves (the size of a decoder + output each) is not
     assert rss < 60 * 1024, (before, after)
     assert after[2] - middle[2] < 20 * 1024, (middle, after)

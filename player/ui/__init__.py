@@ -15,7 +15,6 @@ import logging
 import sys
 from collections.abc import Callable
 from types import ModuleType
-from typing import Any
 
 import PySide6.QtCore  # noqa: F401  (the first Qt import of the process installs PySide's import hook)
 
@@ -25,7 +24,7 @@ log = logging.getLogger(__name__)
 _pyside_check: Callable[[ModuleType], bool] | None = None  # PySide's own check, for what a plain read cannot answer
 
 
-def uses_pyside(module: ModuleType, *args: Any, **kwargs: Any) -> bool:
+def uses_pyside(module: ModuleType) -> bool:
     """Whether the module's source mentions PySide6 (what PySide's own check answers), without caching the text.
     A module whose file cannot be read directly (imported from a zip, say) is left to PySide's check."""
     path = getattr(module, "__file__", None)
@@ -38,7 +37,7 @@ def uses_pyside(module: ModuleType, *args: Any, **kwargs: Any) -> bool:
         if _pyside_check is None:
             return False
         try:
-            return bool(_pyside_check(module, *args, **kwargs))
+            return bool(_pyside_check(module))
         except Exception:  # noqa: BLE001 - an import must never fail over this question
             return False
 

@@ -35,6 +35,7 @@ from PySide6.QtCore import QCoreApplication, QObject, QPoint, QRect, Qt, QTimer,
 from PySide6.QtGui import QGuiApplication, QImage, QPainter
 from PySide6.QtWidgets import QWidget
 
+from player.memory import malloc_trim
 from player.model import Fit, VideoItem
 from player.ui.items import VIEW_FACTORIES, ItemView, RenderContext
 
@@ -61,20 +62,10 @@ WRAP_BACK_MS = 700  # a time jump backwards of more than this while looping mean
 STALL_MS = 10_000
 
 
-def _malloc_trim() -> Callable[[], None]:
-    """glibc's ``malloc_trim(0)``, or a no-op. Every player brings its own short-lived decoder and output threads;
-    their malloc arenas fragment over hundreds of plays and the freed pages would stay in the process."""
-    try:
-        libc = ctypes.CDLL(None)
-        trim = libc.malloc_trim
-        trim.argtypes = [ctypes.c_size_t]
-        trim.restype = ctypes.c_int
-    except (OSError, AttributeError):  # not glibc
-        return lambda: None
-    return lambda: None if trim(0) else None
-
-
-TRIM_EVERY = 10  # releases between two malloc_trim calls (a few ms each, on the engine thread)
+# releases between two malloc_trim calls (a few ms each, on the engine thread). Every player brings its own
+# short-lived decoder and output threads; their malloc arenas fragment over hundreds of plays and the freed pages
+# would stay in the process
+TRIM_EVERY = 10
 
 
 def default_vlc_args() -> list[str]:
@@ -153,7 +144,7 @@ class VideoEngine(QObject):
         self._warmed: set[int] = set()  # top-level windows that had their first video output
         self._done.connect(self._deliver)
         self._event.connect(self._dispatch)
-        self._trim = _malloc_trim()
+        self._trim = malloc_trim()
         self._released = 0
         app = QCoreApplication.instance()
         if app is not None:
