@@ -4,25 +4,11 @@ from __future__ import annotations
 
 import os
 import socket
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from player.system.watchdog import SdNotifier
-
-
-@pytest.fixture
-def notify_socket(tmp_path: Path) -> Iterator[tuple[socket.socket, str]]:
-    path = tmp_path / "notify.sock"
-    if len(str(path)) > 100:  # sun_path is limited to 108 bytes
-        path = Path(tempfile.mkdtemp(prefix="sdn")) / "n.sock"
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    server.bind(str(path))
-    server.settimeout(2)
-    yield server, str(path)
-    server.close()
 
 
 def _recv(server: socket.socket) -> str:
