@@ -4,6 +4,7 @@ at the scheduled instant (content rebuilt), a remote override holds until the ne
 from __future__ import annotations
 
 import shutil
+import socket
 import stat
 from datetime import UTC, datetime
 from pathlib import Path
@@ -169,41 +170,70 @@ def test_a_clock_jump_reapplies_the_power_schedule(qtbot, tmp_path: Path) -> Non
     qtbot.waitUntil(lambda: window.main is not None, timeout=3000)
 
 
-class RecordingNotifier:
-    """Stands in for systemd's notify socket: what the player would tell systemd, in order."""
+def received(server: socket.socket) -> list[str]:
+    """Every datagram systemd's socket holds now, in order (a unix datagram is queued when sendto returns)."""
+    got: list[str] = []
+    timeout = server.gettimeout()
+    server.setblocking(False)
+    try:
+        while True:
+            got.append(server.recv(4096).decode())
+    except BlockingIOError:
+        return got
+    finally:
+        server.settimeout(timeout)
 
-    def __init__(self) -> None:
-        self.sent: list[str] = []
 
-    def ready(self, status: str | None = None) -> bool:
-        self.sent.append(f"READY {status}")
-        return True
-
-    def status(self, text: str) -> bool:
-        self.sent.append(f"STATUS {text}")
-        return True
-
-
-def test_status_follows_a_new_schedule_while_the_display_stays_off(qtbot, tmp_path: Path) -> None:
-    """Off at 23:00 until 06:00; the hub then sends a schedule that starts at 07:00: still off, and STATUS must say
-    07:00 at once (it used to keep 06:00 until the next switch)."""
+def off_hours_with_systemd(qtbot, monkeypatch, notify_socket: tuple[socket.socket, str]):  # noqa: ANN001, ANN201
+    """Tuesday 23:00 in Berlin, schedule 06:00-22:00: the display is off; STATUS goes to a real notify socket."""
     from player.system.display_power import NullDisplayPower
+    from player.system.watchdog import SdNotifier
     from player.ui.app import WatchdogLink
 
-    clock = FakeClock(datetime(2026, 12, 1, 22, 0, tzinfo=UTC))  # Tuesday 23:00 in Berlin
+    monkeypatch.setenv("NOTIFY_SOCKET", notify_socket[1])
+    clock = FakeClock(datetime(2026, 12, 1, 22, 0, tzinfo=UTC))
     bridge = WorkerBridge()
     window = shown_window(qtbot, clock, bridge)
     power = DisplayPowerController(window, PowerSchedule({"daily": "06:00-22:00"}, tz=BERLIN), NullDisplayPower(),
                                    clock, BERLIN, bridge)
-    notifier = RecordingNotifier()
-    link = WatchdogLink(notifier)  # type: ignore[arg-type]
+    notifier = SdNotifier()
+    assert notifier.enabled
+    link = WatchdogLink(notifier)
     link.follow_power(power)
     power.start()
-    assert notifier.sent == ["READY display off (schedule) until Wed 06:00"]
-    screen = load_screen_dict(one_zone([{"type": "text", "text": "Hallo"}], power_schedule={"daily": "07:00-21:00"}),
-                              "s.json").screen
-    power.take_screen(screen)
-    assert power.on is False
-    assert notifier.sent[-1] == "STATUS display off (schedule from the content) until Wed 07:00"
-    power.apply_schedule()  # the same state again: nothing new to say
-    assert len(notifier.sent) == 2
+    return power, notifier
+
+
+def test_status_follows_a_new_schedule_while_the_display_stays_off(qtbot, monkeypatch, notify_socket) -> None:  # noqa: ANN001
+    """Off at 23:00 until 06:00; the hub then sends a schedule that starts at 07:00: still off, and STATUS must say
+    07:00 at once (it used to keep 06:00 until the next switch)."""
+    server = notify_socket[0]
+    power, notifier = off_hours_with_systemd(qtbot, monkeypatch, notify_socket)
+    with notifier:
+        assert received(server) == ["READY=1\nSTATUS=display off (schedule) until Wed 06:00"]
+        screen = load_screen_dict(one_zone([{"type": "text", "text": "Hallo"}],
+                                           power_schedule={"daily": "07:00-21:00"}), "s.json").screen
+        power.take_screen(screen)
+        assert power.on is False
+        assert received(server) == ["STATUS=display off (schedule from the content) until Wed 07:00"]
+        power.apply_schedule()  # the same state again: nothing new to say
+        assert received(server) == []
+
+
+def test_a_remote_off_while_the_schedule_has_the_display_off_changes_nothing(qtbot, monkeypatch,  # noqa: ANN001
+                                                                              notify_socket) -> None:  # noqa: ANN001
+    """A remote "display off" at 23:00, when the schedule has it off already: the display is off because of the
+    schedule still (reason and STATUS stay as they are); a later switch by remote command says so."""
+    server = notify_socket[0]
+    power, notifier = off_hours_with_systemd(qtbot, monkeypatch, notify_socket)
+    with notifier:
+        assert received(server) == ["READY=1\nSTATUS=display off (schedule) until Wed 06:00"]
+        power.override(False)
+        assert power.on is False and power.reason == "schedule"
+        power.apply_schedule()
+        assert power.reason == "schedule" and received(server) == []
+        power.override(True)
+        assert power.on is True and power.reason == "remote command"
+        power.override(False)
+        assert power.on is False and power.reason == "remote command"
+        assert received(server) == ["STATUS=playing", "READY=1\nSTATUS=display off (remote command) until Wed 06:00"]

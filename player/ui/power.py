@@ -83,16 +83,17 @@ class DisplayPowerController(QObject):
         now = self.clock.now()
         self._timer.stop()
         if self.schedule.always_on:
+            on, reason = True, "no power schedule"
             self.next_change = None
-            self._set(True, reason="no power schedule")
-            self.rescheduled.emit()
-            return
-        state = self.schedule.state_at(now.astimezone(self.tz))
-        self.next_change = state.next_change
-        self._set(state.on, reason="schedule" if self.schedule_origin == "config" else "schedule from the content")
-        if state.next_change is not None:
-            ms = int((state.next_change - now).total_seconds() * 1000) + 5
-            self._timer.start(max(1, min(ms, MAX_TIMER_MS)))
+        else:
+            state = self.schedule.state_at(now.astimezone(self.tz))
+            on, reason = state.on, "schedule" if self.schedule_origin == "config" else "schedule from the content"
+            self.next_change = state.next_change
+            if state.next_change is not None:
+                ms = int((state.next_change - now).total_seconds() * 1000) + 5
+                self._timer.start(max(1, min(ms, MAX_TIMER_MS)))
+        self._set(on, reason)
+        self.reason = reason  # also when the state stays (now from the content's schedule, say): rescheduled says so
         self.rescheduled.emit()
 
     @Slot(object, object)
@@ -118,12 +119,12 @@ class DisplayPowerController(QObject):
         self.apply_schedule()
 
     def override(self, on: bool) -> None:
-        """A remote command (display on/off): holds until the schedule changes next."""
+        """A remote command (display on/off): holds until the schedule changes next. The state it asks for already:
+        nothing changes (the reason stays; the schedule would set it back at its next look)."""
         self._set(on, reason="remote command")
 
     def _set(self, on: bool, reason: str) -> None:
         if on == self.on:
-            self.reason = reason  # the same state, now for this reason (a schedule from the content, say)
             return
         self.on, self.reason = on, reason
         log.info("display %s (%s, backend %s)", "on" if on else "off", reason, self.backend.name)
