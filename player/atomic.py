@@ -185,10 +185,10 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes, mode: int = 0o
     _replace_atomically(path, lambda fh, _name: fh.write(data), mode)
 
 
-def copy_file_atomic(src: str | os.PathLike[str], dst: str | os.PathLike[str], *, keep_mtime: bool = True) -> None:
-    """Copy *src* to *dst* the same way: a reader of *dst* sees the old file or the whole new one. With *keep_mtime*
-    the copy gets the source's modification time (how an unchanged copy is recognised later). A failure (disk full,
-    source gone mid-way, a source that changed while it was read: EBUSY) leaves *dst* as it was and no temp file."""
+def copy_file_atomic(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+    """Copy *src* to *dst* the same way: a reader of *dst* sees the old file or the whole new one. The copy gets the
+    source's modification time (how an unchanged copy is recognised later). A failure (disk full, source gone
+    mid-way, a source that changed while it was read: EBUSY) leaves *dst* as it was and no temp file."""
 
     def fill(fout: BinaryIO, tmp_name: str) -> None:
         with open(src, "rb") as fin:
@@ -197,9 +197,8 @@ def copy_file_atomic(src: str | os.PathLike[str], dst: str | os.PathLike[str], *
             st = os.fstat(fin.fileno())
         if (st.st_size, st.st_mtime_ns) != (before.st_size, before.st_mtime_ns):  # still being written
             raise OSError(errno.EBUSY, "changed while it was copied", os.fspath(src))
-        if keep_mtime:
-            fout.flush()
-            os.utime(tmp_name, ns=(st.st_atime_ns, st.st_mtime_ns))
+        fout.flush()
+        os.utime(tmp_name, ns=(st.st_atime_ns, st.st_mtime_ns))
 
     _replace_atomically(dst, fill, 0o644)
 

@@ -21,7 +21,8 @@ class MediaResolver:
     def __init__(self, paths: Mapping[str, Path | None], snapshot_id: str | None = None) -> None:
         self.paths = dict(paths)
         self.snapshot_id = snapshot_id
-        self.content_dir: Path | None = None  # folder sources: where the sample feeds read their files
+        # folder sources: where the sample feeds read their files (several: tried in order, the stick then its copy)
+        self.content_dir: Path | list[Path] | None = None
 
     def __call__(self, ref: str) -> Path | None:
         return self.paths.get(ref)

@@ -19,6 +19,7 @@ from pytestqt.qtbot import QtBot
 
 from player.atomic import copy_file_atomic
 from player.clock import SystemClock
+from player.feeds.sample import SampleFeed
 from player.sources.folder import FolderSource
 from player.sources.folder_copy import FolderCopy, copy_dir, referenced_files
 from player.ui.app import DEMO_DIR, make_window
@@ -185,10 +186,9 @@ def test_the_built_in_demo_is_not_copied(qtbot: QtBot, tmp_path: Path) -> None:
     try:
         with qtbot.waitSignal(controller.published, timeout=10_000):
             controller.start()
-        assert controller._folder_copy(FolderSource(DEMO_DIR)) is None
-        assert controller._folder_copy(FolderSource(tmp_path / "stick")) is not None
     finally:
         controller.stop()
+    assert not (config.cache_dir / "folder-copy").exists()
 
 
 def test_a_failed_copy_leaves_the_old_file_and_no_temp(tmp_path: Path) -> None:
@@ -340,7 +340,13 @@ def test_sample_feed_files_are_copied_and_read_from_the_copy_without_the_stick(q
     try:
         with qtbot.waitSignal(again.published, timeout=10_000) as blocker:
             again.start()
-        assert blocker.args[1].content_dir == copy
+        # the stick first: the feeds (kept while their config is the same) read it again once it is back
+        assert blocker.args[1].content_dir == [folder, copy]
+        feed = SampleFeed(blocker.args[1].content_dir, "wetter.json")
+        assert feed.read() == json.loads((copy / "wetter.json").read_text(encoding="utf-8"))
+        folder.mkdir(parents=True)
+        (folder / "wetter.json").write_text('{"zurueck": true}', encoding="utf-8")  # the stick is back
+        assert feed.read() == {"zurueck": True}
     finally:
         again.stop()
 
@@ -350,8 +356,6 @@ def test_sample_feeds_read_the_folder_then_the_copy_and_a_rewritten_file_does_no
     """The feeds re-read their file on every fetch: from the folder while it is there (a script may rewrite it
     every few seconds), else from the copy (a pulled stick). A rewritten data file is copied again without
     rebuilding the screen (that would restart every zone)."""
-    from player.feeds.sample import SampleFeed
-
     folder = stick(tmp_path)
     shutil.copy(DEMO_DIR / "data" / "weather.json", folder / "wetter.json")
     write_screen(folder, one_zone([{"type": "widget", "widget": "weather", "feed": "wetter", "duration": 5}],
@@ -416,18 +420,26 @@ def test_a_failed_copy_is_tried_again(qtbot: QtBot, tmp_path: Path, caplog, fast
     assert sum("cannot keep a copy" in r.getMessage() for r in caplog.records) == 1
 
 
-def test_a_nul_in_a_sample_file_name_is_one_line_and_the_screen_plays(qtbot: QtBot, tmp_path: Path) -> None:
+def test_a_nul_in_a_sample_file_name_is_one_line_and_the_screen_plays(qtbot: QtBot, tmp_path: Path,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
     folder = stick(tmp_path)
     write_screen(folder, one_zone([{"type": "image", "src": "bilder/rot.png", "duration": 5}], width=320, height=180,
                                   feeds={"wetter": {"type": "sample", "file": "w\u0000.json"}}))
     config = write_config(tmp_path, source={"type": "folder", "path": str(folder)})
-    controller = ContentController(config, folder=folder)
-    try:
-        with qtbot.waitSignal(controller.published, timeout=10_000) as blocker:
-            controller.start()
-        assert blocker.args[1]("bilder/rot.png") is not None
-    finally:
-        controller.stop()
+    window = make_window(config, SystemClock(), (320, 180))
+    qtbot.addWidget(window)
+    with caplog.at_level(logging.DEBUG):
+        controller = attach_content(window, config, folder)
+        try:
+            qtbot.waitUntil(lambda: window.screen_model is not None, timeout=10_000)
+            assert window.ctx.resolve_media("bilder/rot.png") is not None
+            qtbot.waitUntil(lambda: (copy_dir(config.cache_dir, folder) / "screen.json").is_file(), timeout=10_000)
+            qtbot.waitUntil(lambda: any("null byte" in r.getMessage() for r in caplog.records), timeout=10_000)
+        finally:
+            controller.stop()
+    lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert sum("null byte" in line for line in lines) == 1, lines  # the feed's fetch, once
+    assert not [line for line in lines if "folder source" in line], lines  # the folder checks did not fail
 
 
 def test_a_document_saved_during_the_copy_is_not_copied_with_the_old_files(tmp_path: Path) -> None:

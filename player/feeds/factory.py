@@ -104,7 +104,8 @@ class BuiltFeeds:
     configs: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> the raw options of built feeds
 
 
-def _construct(kind: str, name: str, options: dict[str, Any], *, client: Any, content_dir: list[Path] | None,
+def _construct(kind: str, name: str, options: dict[str, Any], *, client: Any,
+               content_dir: str | Path | Sequence[str | Path] | None,
                clock: Clock, twin: Mapping[str, Any] | None = None) -> Feed[Any]:
     common = {k: options.pop(k) for k in list(options) if k in COMMON}
     if kind == "departures":
@@ -169,9 +170,9 @@ def build_feeds(section: Mapping[str, Any] | None, *, client: Any = None,
     """The feeds of a screen document. Never raises for bad documents: bad feeds are logged and skipped.
     *twin*: the [twin] settings of player.toml (broker URL, vhost, login, passcode, ...) for `twin` feeds."""
     out = BuiltFeeds()
-    # one folder, or several tried in order by the sample feeds (a USB stick, then the player's copy of it)
-    folder = (None if content_dir is None else [Path(content_dir)] if isinstance(content_dir, (str, Path))
-              else [Path(d) for d in content_dir] or None)
+    # one folder, or several tried in order by the sample feeds (a USB stick, then the player's copy of it);
+    # SampleFeed makes paths of them
+    folder = content_dir or None
     hub_missing: list[str] = []
 
     def problem(line: str) -> None:

@@ -279,7 +279,6 @@ class SampleFeed(Feed[Any]):
         if not dirs:
             raise SampleError("sample feed: no content folder")
         self.content_dirs = [Path(d) for d in dirs]
-        self.content_dir = self.content_dirs[0]
         self.file = check_relative(file)
         self.clock = clock
         self.tz = tz

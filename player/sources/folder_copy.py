@@ -30,12 +30,13 @@ import shutil
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from player.atomic import copy_file_atomic, sweep_orphan_temps
 from player.sources.folder import SCREEN_FILE, FolderSource
+from player.system.device import disk_space
 
 if TYPE_CHECKING:
     from player.model import Screen
@@ -121,14 +122,14 @@ class FolderCopy:
             sweep_orphan_temps(self.root)
         except OSError as exc:
             return [f"{self.root}: cannot keep a copy of the folder: {exc.strerror or exc}; playing from the folder"]
-        wanted = {target: path for ref, path in files.items()
-                  if path is not None and (target := self.target(ref)) is not None}
+        targets = {ref: target for ref in files if (target := self.target(ref)) is not None}
+        wanted = {target: path for ref, target in targets.items() if (path := files[ref]) is not None}
         # a file the document names that cannot be read now (deleted, or a failing stick: EIO): its copy stays
-        kept = {target for ref, path in files.items() if path is None and (target := self.target(ref)) is not None}
-        targets = {ref: self.target(ref) for ref, path in files.items() if path is not None}
+        keep = set(targets.values())
         used = sum(size for target in wanted if (size := (file_stamp(target) or (0, 0))[0]))
         refused: list[str] = []
         room_made = False
+        freeable: int | None = None  # bytes of what is about to go, counted when first needed
         for target, path in sorted(wanted.items()):
             if stop.is_set() or (document is not None and file_stamp(self.source.document_path) != document):
                 return []  # stopping, or a new document: its load copies what it needs
@@ -143,10 +144,12 @@ class FolderCopy:
                 if used + need > self.quota_bytes:  # files about to be removed are not counted: no room to make
                     refused.append(f"{path.name} ({now[0] / 1e6:.1f} MB do not fit into cache.quota_mb)")
                     continue
-                if (finish and not room_made and not self._disk_has(now[0])
-                        and self._disk_has(now[0], self._freeable(set(wanted) | kept))):
-                    self._make_room(set(wanted) | kept)  # the disk is short and what is about to go makes it fit
-                    room_made = True
+                if finish and not room_made and not self._disk_has(now[0]):
+                    if freeable is None:
+                        freeable = sum(size for _path, size in self._unused(keep))
+                    if self._disk_has(now[0], freeable):
+                        self._make_room(keep)  # the disk is short and what is about to go makes it fit
+                        room_made = True
                 if not self._disk_has(now[0]):
                     refused.append(f"{path.name} ({now[0] / 1e6:.1f} MB do not fit on the disk)")
                     continue
@@ -165,7 +168,7 @@ class FolderCopy:
                     continue
                 used += need
             for ref, t in targets.items():  # every spelling of this file (``a.png``, ``./a.png``)
-                if t == target:
+                if t == target and files[ref] is not None:
                     copied(ref, target)
         if refused:
             return [f"{self.source.root}: not copied: {', '.join(refused[:5])}"
@@ -178,7 +181,7 @@ class FolderCopy:
                 copy_file_atomic(self.source.document_path, self.root / SCREEN_FILE)
             except OSError as exc:
                 return [f"{self.source.document_path}: not copied ({exc.strerror or exc})"]
-        self._prune(set(wanted) | kept | {self.root / SCREEN_FILE})
+        self._prune(keep | {self.root / SCREEN_FILE})
         self._drop_other_copies()
         self.complete = True
         return []
@@ -188,22 +191,20 @@ class FolderCopy:
         return not os.path.isdir(self.source.root) or file_stamp(self.source.document_path) is None
 
     def _disk_has(self, size: int, freeable: int = 0) -> bool:
-        try:
-            usage = shutil.disk_usage(self.root)
-        except OSError:
+        space = disk_space(self.root)
+        if space is None:
             return False
-        return usage.free + freeable - size >= usage.total * FREE_RESERVE
+        free, total = space
+        return free + freeable - size >= total * FREE_RESERVE
 
-    def _freeable(self, wanted: Iterable[Path]) -> int:
-        """Bytes in the copy that the new document does not use (what making room can give back)."""
-        total = 0
-        keep = set(wanted)
-        for dirpath, _dirs, names in os.walk(self.root):
+    def _unused(self, keep: set[Path]) -> Iterator[tuple[Path, int]]:
+        """The files in the copy not in *keep* (what making room can give back, what pruning removes), with their
+        sizes; deepest folders first, so a folder is emptied before it is met again."""
+        for dirpath, _dirs, names in os.walk(self.root, topdown=False):
             for name in names:
                 path = Path(os.path.normpath(Path(dirpath) / name))
-                if path not in keep and (stamp := file_stamp(path)) is not None:
-                    total += stamp[0]
-        return total
+                if path not in keep:
+                    yield path, (file_stamp(path) or (0, 0))[0]
 
     def _make_room(self, keep: Iterable[Path]) -> None:
         """Space is short: the old document copy goes first (its files are about to go), then what no longer counts.
@@ -224,14 +225,12 @@ class FolderCopy:
             shutil.rmtree(target)
 
     def _prune(self, keep: set[Path]) -> None:
-        for dirpath, dirs, names in os.walk(self.root, topdown=False):
-            for name in names:
-                path = Path(os.path.normpath(Path(dirpath) / name))
-                if path not in keep:
-                    try:
-                        path.unlink()
-                    except OSError as exc:
-                        log.debug("%s: cannot remove from the folder copy: %s", path, exc)
+        for path, _size in list(self._unused(keep)):
+            try:
+                path.unlink()
+            except OSError as exc:
+                log.debug("%s: cannot remove from the folder copy: %s", path, exc)
+        for dirpath, dirs, _names in os.walk(self.root, topdown=False):
             for name in dirs:
                 try:
                     (Path(dirpath) / name).rmdir()  # only when empty

@@ -446,14 +446,14 @@ class ContentController(QObject):
             self._load_folder(state.source, file_stamp(state.source.document_path))
             return
         state.seen.update({ref: now[ref] for ref in settled})
-        if settled or (state.retry_at is not None and now_s >= state.retry_at):
+        if settled or (state.retry_at is not None and time.monotonic() >= state.retry_at):
             self._copy_folder(state)
 
     def _copy_folder(self, state: _FolderState) -> None:
         """Brings the copy up to date (files still changing are left for later); one line when it fails, again
         only when the line changes, and a retry with backoff."""
-        files = {ref: path for ref, path in referenced_files(state.source, state.screen).items()
-                 if ref not in state.pending}
+        # the files found at load: one appearing or going away loads the document again (_check_folder_files)
+        files = {ref: path for ref, path in state.files.items() if ref not in state.pending}
         problems = state.copy.update(files, state.use_copy, self._stop, state.doc_stamp, finish=not state.pending)
         if self._stop.is_set():
             return
@@ -464,13 +464,14 @@ class ContentController(QObject):
                 log.warning("%s (tried again in %.0f min at the latest)", line, COPY_RETRY_MAX_S / 60)
                 state.last_problem = line
             state.retry_s = min(max(state.retry_s * 2, COPY_RETRY_MIN_S), COPY_RETRY_MAX_S)
-            state.retry_at = time.time() + state.retry_s
+            state.retry_at = time.monotonic() + state.retry_s
         else:
             state.retry_at, state.retry_s, state.last_problem = None, 0.0, None
 
     def _load_folder(self, source: FolderSource, doc_stamp: tuple[int, int] | None = None) -> None:
         copy = self._folder_copy(source)
         self._folder_state = None
+        content_dir: Path | list[Path] = source.root  # the sample feeds read their files from here
         try:
             loaded = source.load()
         except (DocumentError, OSError) as exc:
@@ -490,13 +491,15 @@ class ContentController(QObject):
                 self.failed.emit(list(lines))
                 return
             log.error("%s; showing the copy kept in %s", lines[0], kept.root)
+            # the folder first: once the stick is back the running sample feeds (kept: same feeds) read it again
+            content_dir = [source.root, kept.root]
             source, copy = kept, None
         for line in loaded.defects:
             log.warning("%s", line)
         resolver, problems = folder_media(source, loaded.screen, Path(self.config.cache_dir))
         for line in problems:
             log.error("%s", line)
-        resolver.content_dir = source.root  # the sample feeds read their files from here (the copy, when shown)
+        resolver.content_dir = content_dir
         if copy is None:
             self._publish(Content(loaded.screen, resolver, None, loaded.defects))
             return
@@ -520,7 +523,7 @@ class ContentController(QObject):
             copy.update(samples, lambda _ref, _path: None, self._stop, finish=False)
             resolver.content_dir = [source.root, copy.root]
         watched = tuple(ref for ref in files if copy.target(ref) is not None)
-        state = _FolderState(source, copy, loaded.screen, use_copy, doc_stamp, watched,
+        state = _FolderState(source, copy, files, use_copy, doc_stamp, watched,
                              seen={ref: file_stamp(source.root / ref) for ref in watched})
         self._folder_state = state
         self._publish(Content(loaded.screen, resolver, None, loaded.defects))
@@ -542,7 +545,7 @@ class _FolderState:
 
     source: FolderSource
     copy: FolderCopy
-    screen: Screen
+    files: dict[str, Path | None]  # ref -> file, every file the loaded document uses (referenced_files)
     use_copy: Callable[[str, Path], None]
     doc_stamp: tuple[int, int] | None
     watched: tuple[str, ...]  # the references checked every FOLDER_CHECK_S
@@ -579,7 +582,7 @@ class _WindowLink(QObject):
 
             client = getattr(getattr(self.controller.service, "source", None), "client", None)
             attach_feeds(self.window, screen, self.controller.config,
-                         content_dir=getattr(resolver, "content_dir", None) or self.controller.folder,
+                         content_dir=resolver.content_dir or self.controller.folder,
                          client=client)
         # the newest snapshot's floor, not the highest ever: a sync made while the clock ran fast must not keep
         # the window distrusting a corrected clock once newer content arrives
