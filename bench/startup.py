@@ -2,13 +2,14 @@
 
     .venv/bin/python bench/startup.py [--seconds 30] [--offscreen]
 
-Three processes, one after another, each in a 1920x1080 window on the same X server (Xvfb, started here;
+Six processes, one after another, each in a 1920x1080 window on the same X server (Xvfb, started here;
 ``--offscreen`` uses Qt's offscreen platform instead):
 - baseline: a minimal PySide6 program showing one image (bench/_baseline_window.py);
 - bare PySide6, demo-like: the demo's day layout done by hand in bare PySide6 (bench/_baseline_layout.py: header,
   clock, slideshow, side texts, ticker; no live data, scheduler, QR code or crossfade), for the player's own overhead
   on a similar layout (printed as a ratio of the demo to it); run twice, plain and with the malloc settings the
-  player makes at start (player/memory.py), which a bare program could make as well;
+  player makes before it imports Qt (player/memory.py, set here through the environment), which a bare program
+  could make as well;
 - player, static: osc-player with one image in one zone (nothing should tick);
 - player, ticker only: one scrolling ticker line, nothing else;
 - player, demo: the built-in demo's day layout 'info' (slideshow with crossfades, clock, ticker, live widgets); run
@@ -33,6 +34,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 IMAGE = ROOT / "player" / "demo" / "media" / "weihnachtsmarkt.jpg"
+LIKE = "  same, player's malloc"  # the bare demo-like layout the demo is compared with
+DEMO = "player, demo (day)"
 
 
 def start_xvfb(size: str = "1920x1080") -> tuple[subprocess.Popen[bytes], str]:
@@ -125,23 +128,24 @@ def main() -> None:
         (demo / "screen.json").write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
         cfg = Path(tmp) / "player.toml"
         cfg.write_text(f'[player]\nstate_dir = "{tmp}/state"\ncache_dir = "{tmp}/cache"\n')
-        runs = [
-            ("baseline (bare PySide6)", [PY, "bench/_baseline_window.py", str(IMAGE), "1920", "1080", life]),
-            ("bare PySide6, demo-like", [PY, "bench/_baseline_layout.py", str(ROOT / "player" / "demo" / "media"),
-                                         life]),
-            ("  same, player's malloc", [PY, "bench/_baseline_layout.py", str(ROOT / "player" / "demo" / "media"),
-                                         life]),
-            ("player, static image", [PY, "-m", "player.cli", "run", "--config", str(cfg), "--source", str(static),
-                                      "--windowed", "1920x1080", "--exit-after", life]),
-            ("player, ticker only", [PY, "-m", "player.cli", "run", "--config", str(cfg), "--source", str(ticker),
-                                     "--windowed", "1920x1080", "--exit-after", life]),
-            ("player, demo (day)", [PY, "-m", "player.cli", "run", "--config", str(cfg), "--source", str(demo),
-                                    "--windowed", "1920x1080", "--exit-after", life]),
-        ]
-        # the player sets these through mallopt at start (player/memory.py); the environment does the same for a
-        # program that does not
+        # the player sets these through mallopt before it imports Qt (player/memory.py); the environment does the
+        # same for a program that does not
         tuned = {**env, "MALLOC_MMAP_THRESHOLD_": "131072", "MALLOC_TRIM_THRESHOLD_": "131072", "MALLOC_ARENA_MAX": "2"}
-        results = [measure(name, cmd, tuned if "malloc" in name else env, args.seconds) for name, cmd in runs]
+        layout = [PY, "bench/_baseline_layout.py", str(ROOT / "player" / "demo" / "media"), life]
+
+        def player(folder: Path) -> list[str]:
+            return [PY, "-m", "player.cli", "run", "--config", str(cfg), "--source", str(folder),
+                    "--windowed", "1920x1080", "--exit-after", life]
+
+        runs = [
+            ("baseline (bare PySide6)", [PY, "bench/_baseline_window.py", str(IMAGE), "1920", "1080", life], env),
+            ("bare PySide6, demo-like", layout, env),
+            (LIKE, layout, tuned),
+            ("player, static image", player(static), env),
+            ("player, ticker only", player(ticker), env),
+            (DEMO, player(demo), env),
+        ]
+        results = [measure(name, cmd, run_env, args.seconds) for name, cmd, run_env in runs]
     if xvfb is not None:
         xvfb.terminate()
     base = results[0]
@@ -151,7 +155,7 @@ def main() -> None:
         print(f"{r['name']:26} {r['first_frame_s']:>10.2f} s {r['rss_mb']:>6.1f} MB {r['pss_mb']:>6.1f} MB "
               f"{r['cpu_pct']:>6.2f}%   {r['first_frame_s'] / base['first_frame_s']:.2f} / "
               f"{r['rss_mb'] / base['rss_mb']:.2f}")
-    like, demo = results[2], results[-1]
+    like, demo = (next(r for r in results if r["name"] == name) for name in (LIKE, DEMO))
     print("demo against the bare demo-like layout with the player's malloc settings: "
           f"first frame {demo['first_frame_s'] / like['first_frame_s']:.2f}, "
           f"RSS {demo['rss_mb'] / like['rss_mb']:.2f} ({demo['rss_mb'] - like['rss_mb']:+.1f} MB), "

@@ -124,14 +124,14 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_validate(args.files)
     config = _config(args.config)
     logging.getLogger().setLevel(getattr(logging, config["player"]["log_level"].upper(), logging.INFO))
-    if args.command == "demo":
+    if args.command in ("demo", "run"):
+        from player.memory import tune_malloc
+
+        tune_malloc()  # before Qt and the player's modules load, so that their memory follows the settings too
         from player.ui.app import DEMO_DIR, run_player
 
-        return run_player(config, DEMO_DIR, args.windowed, args.exit_after)
-    if args.command == "run":
-        from player.ui.app import DEMO_DIR, run_player
-
-        return run_player(config, _folder(args.source, config), args.windowed, args.exit_after)
+        folder = DEMO_DIR if args.command == "demo" else _folder(args.source, config)
+        return run_player(config, folder, args.windowed, args.exit_after)
     if args.command == "preview":
         return cmd_preview(config, _folder(args.source, config), args.at, args.out, args.size)
     if args.command == "schedule":

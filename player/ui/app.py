@@ -21,7 +21,6 @@ from PySide6.QtWidgets import QApplication, QWidget
 from player.clock import Clock, FakeClock, SystemClock
 from player.config import Config
 from player.layouts import DocumentError
-from player.memory import tune_malloc
 from player.sources.folder import FolderSource
 from player.system.display_power import NullDisplayPower, PowerSchedule
 from player.system.rotation import rotate_display
@@ -287,8 +286,8 @@ def attach_reporting(config: Config, window: PlayerWindow, controller, power) ->
 def run_player(config: Config, source_dir: Path | None, windowed: tuple[int, int] | None = None,
                exit_after: float | None = None) -> int:
     """Plays ``source_dir`` (a folder) or, when it is None, the source configured in ``player.toml`` (http, hub)
-    through the cache: the last snapshot at once, then syncs in the background."""
-    tune_malloc()
+    through the cache: the last snapshot at once, then syncs in the background. ``osc-player run`` tunes the
+    allocator before this module is imported (player/memory.py)."""
     app = ensure_app()
     clock = SystemClock()
     window = make_window(config, clock, windowed)

@@ -88,6 +88,11 @@ def fit_font(font: QFont, text: str, rect: QRect, flags: int, min_px: int = 8) -
     return font
 
 
+# the object name of the native windows VLC draws into (player/ui/video.py): a screenshot reads the screen back
+# from the X server only while one of them is showing (player/ui/reporting.py)
+NATIVE_VIDEO_SURFACE = "osc-native-video"
+
+
 class ItemView(QWidget):
     ready = Signal()
     failed = Signal(str)

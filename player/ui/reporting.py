@@ -3,8 +3,8 @@
 - `ScreenReporter` follows the window: ``layout_changed`` -> `NowPlaying`; every zone's ``item_started`` /
   ``item_ended`` -> `NowPlaying` and the `ProofRecorder`; a zone widget that goes away (layout switched) ends its
   play. Zones are found when their stage is shown (``ChildPolished`` event on the window), i.e. before they start.
-- Screenshots: taken on the GUI thread by `grab_screen` (under X11 the window's pixels as the X server holds them,
-  native video included; elsewhere ``window.grab()``, a repaint into a pixmap), the scaling and the JPEG/PNG
+- Screenshots: taken on the GUI thread by `grab_screen` (while a video plays in a native X11 window, the window's
+  pixels as the X server holds them; otherwise ``window.grab()``, a repaint into a pixmap), the scaling and the JPEG/PNG
   encoding on a worker thread, the result handed to `ScreenshotChannel.submit` (delivery on the sender thread).
   Every ``screenshot_interval_s`` seconds, once shortly after the first frame, and on demand (`take_screenshot`).
 - `on_gui_thread(fn)`: a thread-safe callable that runs ``fn`` on the GUI thread (for the remote-command callbacks).
@@ -23,12 +23,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from PySide6.QtCore import QBuffer, QByteArray, QEvent, QIODevice, QObject, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QGuiApplication, QImage
+from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QWidget
 
 from player.report.proof import ProofRecorder
 from player.report.screenshots import Screenshot, ScreenshotChannel
 from player.report.status import NowPlaying
+from player.ui.items import NATIVE_VIDEO_SURFACE
 from player.ui.stage import Stage
 from player.ui.window import PlayerWindow
 from player.ui.zone import ZoneWidget
@@ -93,11 +94,12 @@ def on_gui_thread(fn: Callable[..., Any]) -> Callable[..., None]:
 
 
 def grab_screen(window: QWidget) -> QImage:
-    """What *window* shows now, as a viewer sees it. Under X11 the window's area is read back from the X server, so
-    video that VLC draws into native child windows is in it (one round trip: 9.4 ms for 1920x1080 on Xvfb here,
-    against 0.5 ms for a widget grab). Where that is not possible (offscreen, a window not on screen) Qt repaints
-    the widgets into a pixmap instead."""
-    if QGuiApplication.platformName() == "xcb" and window.isVisible():
+    """What *window* shows now, as a viewer sees it. While VLC draws a video into a native child window (X11 only),
+    the window's area is read back from the X server, so the video is in it (one round trip: 9.4 ms for 1920x1080
+    on Xvfb here, against 0.5 ms for a widget grab). Otherwise (no video showing, offscreen, a window not on screen)
+    Qt repaints the widgets into a pixmap, which is all there is to see."""
+    if window.isVisible() and any(surface.isVisible()
+                                  for surface in window.findChildren(QWidget, NATIVE_VIDEO_SURFACE)):
         screen = window.screen()
         if screen is not None:
             pixmap = screen.grabWindow(window.winId())

@@ -37,7 +37,7 @@ from PySide6.QtWidgets import QWidget
 
 from player.memory import malloc_trim
 from player.model import Fit, VideoItem
-from player.ui.items import VIEW_FACTORIES, ItemView, RenderContext
+from player.ui.items import NATIVE_VIDEO_SURFACE, VIEW_FACTORIES, ItemView, RenderContext
 
 log = logging.getLogger(__name__)
 
@@ -356,6 +356,7 @@ class _VideoSurface(QWidget):
                      Qt.WidgetAttribute.WA_OpaquePaintEvent, Qt.WidgetAttribute.WA_TransparentForMouseEvents):
             self.setAttribute(attr, True)
         self.setAutoFillBackground(False)
+        self.setObjectName(NATIVE_VIDEO_SURFACE)
         self.hide()
 
     def paintEngine(self) -> None:  # noqa: N802 - VLC owns the pixels
