@@ -8,7 +8,11 @@ docs/performance.md)."""
 from __future__ import annotations
 
 import ctypes
+import importlib
 import logging
+import sys
+import threading
+import types
 from collections.abc import Callable
 
 log = logging.getLogger(__name__)
@@ -43,3 +47,53 @@ def malloc_trim() -> Callable[[], None]:
     except (OSError, AttributeError):
         return lambda: None
     return lambda: None if trim(0) else None
+
+
+class _LeftOut:
+    """A finder at the head of ``sys.meta_path`` that refuses the modules a thread asked to leave out, to that thread
+    only, while it imports something; it finds nothing for anyone else. Installed once and never removed: removing
+    an entry from ``sys.meta_path`` while another thread walks it could make that thread skip a finder."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def refused(self) -> set[str]:
+        names: set[str] | None = getattr(self._local, "names", None)
+        if names is None:
+            names = self._local.names = set()
+        return names
+
+    def find_spec(self, fullname: str, path: object = None, target: object = None) -> None:
+        if fullname in self.refused():
+            raise ModuleNotFoundError(f"{fullname} is left out of this import", name=fullname)
+
+
+_left_out: _LeftOut | None = None
+_install_lock = threading.Lock()
+
+
+def import_leaving_out(name: str, left_out: str) -> types.ModuleType:
+    """Imports module *name* while module *left_out* is kept from loading on this thread, unless it is loaded already.
+
+    For libraries that import an optional module only to use it when it is there. APScheduler 3 imports asyncio,
+    and asyncio imports ssl, which maps OpenSSL (4.9 MB resident in the demo); asyncio works without ssl (it falls
+    back when ``import ssl`` fails, as on a Python built without it), and the player never uses asyncio. Other
+    threads are not affected: one that imports *left_out* meanwhile gets it (the hub client imports ssl on its own
+    threads), and so does a later import on this thread; asyncio alone then keeps running without it. If *name*
+    turns out to need *left_out* after all, it is imported again with it, and a debug line says so."""
+    global _left_out
+    if left_out in sys.modules:
+        return importlib.import_module(name)
+    with _install_lock:
+        if _left_out is None:
+            _left_out = _LeftOut()
+            sys.meta_path.insert(0, _left_out)
+    refused = _left_out.refused()
+    refused.add(left_out)
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        log.debug("%s needs %s (%s); importing it with it", name, left_out, exc)
+    finally:
+        refused.discard(left_out)
+    return importlib.import_module(name)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from screens import ROOT, one_zone
 
-HEAVY = ("requests", "urllib3", "sqlite3", "qrcode", "vlc", "apscheduler", "_hashlib", "ssl")
+HEAVY = ("requests", "urllib3", "sqlite3", "qrcode", "vlc", "apscheduler", "_hashlib", "ssl", "asyncio")
 
 PROBE = f"""
 import json, sys
@@ -30,9 +30,12 @@ print("SOURCES " + json.dumps({{name: sum(map(len, entry[2])) for name, entry in
 """
 
 
-def play_and_probe(tmp_path: Path, doc: dict, seconds: float = 2.0) -> dict[str, object]:
+def play_and_probe(tmp_path: Path, doc: dict, seconds: float = 2.0, files: dict[str, str] | None = None
+                   ) -> dict[str, object]:
     folder = tmp_path / "content"
     folder.mkdir()
+    for name, text in (files or {}).items():
+        (folder / name).write_text(text, encoding="utf-8")
     (folder / "screen.json").write_text(json.dumps(doc))
     (tmp_path / "player.toml").write_text(f'[player]\nstate_dir = "{tmp_path}/state"\ncache_dir = "{tmp_path}/cache"\n')
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
@@ -56,6 +59,124 @@ def test_a_folder_with_text_and_ticker_loads_none_of_the_heavy_modules(tmp_path:
 def test_a_qr_item_loads_the_encoder_and_nothing_else(tmp_path: Path) -> None:
     doc = one_zone([{"type": "qr", "data": "https://example.org/termine", "duration": 5}])
     assert loaded_after_playing(tmp_path, doc) == ["qrcode"]
+
+
+def test_live_data_loads_the_scheduler_but_not_openssl(tmp_path: Path) -> None:
+    """APScheduler imports asyncio, and asyncio would load ssl and with it OpenSSL (4.9 MB resident in the demo)."""
+    weather = {"kind": "weather", "station": "Musterstadt",
+               "values": {"lufttemperatur": {"name": "Lufttemperatur", "unit": "°C", "value": 3.5}}}
+    doc = one_zone([{"type": "widget", "widget": "weather", "feed": "wetter", "duration": 5}],
+                   feeds={"wetter": {"type": "sample", "file": "weather.json", "interval_s": 60}})
+    loaded = play_and_probe(tmp_path, doc, 3.0, {"weather.json": json.dumps(weather)})["LOADED"]
+    assert loaded == ["apscheduler", "asyncio"]
+
+
+RUNNER = """
+import json, sys, threading
+from dataclasses import dataclass
+from player.feeds.base import Feed, FeedRunner
+
+@dataclass(frozen=True)
+class Count:
+    n: int
+
+class Counting(Feed[Count]):
+    value_type = Count
+    calls = 0
+    def fetch(self):
+        Counting.calls += 1
+        return Count(Counting.calls)
+
+got = []
+two = threading.Event()
+def on_update(name, state):
+    got.append(state.value.n)
+    if len(got) >= 2:
+        two.set()
+runner = FeedRunner([Counting("count", interval_s=0.2, timeout_s=1, stale_after_s=60)], on_update)
+runner.start()
+two.wait(30)
+runner.stop()
+ssl_before = "ssl" in sys.modules
+import ssl  # what the hub client does later, on any thread
+print(json.dumps({"values": got[:2], "ssl_before": ssl_before, "ssl_after": ssl.OPENSSL_VERSION.startswith("OpenSSL"),
+                  "asyncio_ssl": sys.modules["asyncio.sslproto"].ssl is not None}))
+"""
+
+
+def test_the_feed_runner_runs_its_jobs_with_the_scheduler_loaded_without_ssl() -> None:
+    """In a fresh interpreter: the scheduler runs the feed on its interval, and ssl stays out of its import (but not
+    out of the process)."""
+    res = subprocess.run([sys.executable, "-c", RUNNER], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert json.loads(res.stdout) == {"values": [1, 2], "ssl_before": False, "ssl_after": True, "asyncio_ssl": False}
+
+
+LEAVING_OUT = """
+import json, sys, threading
+sys.path.insert(0, sys.argv[1])
+from player.memory import import_leaving_out
+if sys.argv[3] == "loaded":
+    import leftmod
+module = import_leaving_out(sys.argv[2], "leftmod")
+result = {"had_it": module.leftmod is not None, "loaded": "leftmod" in sys.modules}
+import leftmod  # nothing stays refused after the import
+result["later"] = leftmod.VALUE
+print(json.dumps(result))
+"""
+
+
+def _leaving_out(tmp_path: Path, module: str, first: str = "") -> dict[str, object]:
+    (tmp_path / "leftmod.py").write_text("VALUE = 42\n")
+    (tmp_path / "optional.py").write_text("try:\n    import leftmod\nexcept ImportError:\n    leftmod = None\n")
+    (tmp_path / "needs.py").write_text("import leftmod\n")
+    res = subprocess.run([sys.executable, "-c", LEAVING_OUT, str(tmp_path), module, first], cwd=ROOT,
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr[-2000:]
+    return json.loads(res.stdout)  # type: ignore[no-any-return]
+
+
+def test_a_library_that_can_do_without_a_module_is_imported_without_it(tmp_path: Path) -> None:
+    assert _leaving_out(tmp_path, "optional") == {"had_it": False, "loaded": False, "later": 42}
+
+
+def test_a_library_that_needs_the_module_after_all_gets_it(tmp_path: Path) -> None:
+    assert _leaving_out(tmp_path, "needs") == {"had_it": True, "loaded": True, "later": 42}
+
+
+def test_a_module_already_loaded_is_not_taken_away(tmp_path: Path) -> None:
+    assert _leaving_out(tmp_path, "optional", "loaded") == {"had_it": True, "loaded": True, "later": 42}
+
+
+OTHER_THREAD = """
+import json, sys, threading
+sys.path.insert(0, sys.argv[1])
+import gate
+from player.memory import import_leaving_out
+result = {}
+def leave_out():
+    result["refused_here"] = import_leaving_out("waits", "leftmod").leftmod is None
+worker = threading.Thread(target=leave_out)
+worker.start()
+assert gate.refused.wait(30)  # the worker was refused leftmod and is still inside its import
+import leftmod  # this thread is not refused anything
+result["other_thread"] = leftmod.VALUE
+gate.go.set()
+worker.join(30)
+print(json.dumps(result))
+"""
+
+
+def test_only_the_importing_thread_is_refused_the_module(tmp_path: Path) -> None:
+    """The hub client imports ssl on its own threads; one doing so while the feeds start must get it."""
+    (tmp_path / "leftmod.py").write_text("VALUE = 42\n")
+    (tmp_path / "gate.py").write_text("import threading\nrefused = threading.Event()\ngo = threading.Event()\n")
+    (tmp_path / "waits.py").write_text("import gate\ntry:\n    import leftmod\nexcept ImportError:\n    leftmod = None\n"
+                                       "gate.refused.set()\ngate.go.wait(30)\n")
+    res = subprocess.run([sys.executable, "-c", OTHER_THREAD, str(tmp_path)], cwd=ROOT, capture_output=True,
+                         text=True, timeout=60)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert json.loads(res.stdout) == {"refused_here": True, "other_thread": 42}
 
 
 def test_the_source_text_of_imported_modules_is_not_kept(tmp_path: Path) -> None:

@@ -307,9 +307,11 @@ class FeedRunner:
             return
         self.load_persisted()
         if self._scheduler is None:
-            from apscheduler.schedulers.background import BackgroundScheduler
+            from player.memory import import_leaving_out
 
-            self._scheduler = BackgroundScheduler(timezone=UTC, job_defaults={
+            # APScheduler's asyncio can do without ssl, which would map OpenSSL (see import_leaving_out)
+            background = import_leaving_out("apscheduler.schedulers.background", "ssl")
+            self._scheduler = background.BackgroundScheduler(timezone=UTC, job_defaults={
                 "coalesce": True, "max_instances": 1, "misfire_grace_time": 30})
         for name, feed in self.feeds.items():
             self._scheduler.add_job(self.refresh, "interval", args=[name], seconds=feed.interval_s,
