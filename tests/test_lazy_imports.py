@@ -14,7 +14,8 @@ from pathlib import Path
 
 from screens import ROOT, one_zone
 
-HEAVY = ("requests", "urllib3", "sqlite3", "qrcode", "vlc", "apscheduler", "_hashlib", "ssl", "asyncio")
+HEAVY = ("requests", "urllib3", "sqlite3", "qrcode", "vlc", "apscheduler", "_hashlib", "ssl", "asyncio",
+         "PIL.ImageDraw", "PIL._imagingft")
 
 PROBE = f"""
 import json, sys

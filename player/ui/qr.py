@@ -1,19 +1,21 @@
 """QR code items, loaded on first use (see ``LAZY_VIEWS`` in player/ui/items.py).
 
 The encoder is python-qrcode: importing it costs about 2 MB, against about 10 MB for segno, whose writers module
-pulls in urllib.request, http.client, e-mail and TLS (measured, docs/performance.md)."""
+pulls in urllib.request, http.client, e-mail and TLS (measured, docs/performance.md). It is imported with Pillow's
+ImageDraw left out: only python-qrcode's styled drawers want it (the package goes on without them when it cannot be
+imported), it brings FreeType along (1.5 MB resident), and the player draws the modules with Qt."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QFontMetrics, QPainter
 from PySide6.QtWidgets import QWidget
-from qrcode import QRCode
-from qrcode.constants import ERROR_CORRECT_M
-from qrcode.exceptions import DataOverflowError
 
+from player.memory import import_leaving_out
 from player.model import QrItem
 from player.ui.items import VIEW_FACTORIES, ItemView, RenderContext, fit_font, qcolor
+
+qrcode = import_leaving_out("qrcode", "PIL.ImageDraw")
 
 
 def qr_matrix(data: str) -> list[list[bool]]:
@@ -23,11 +25,11 @@ def qr_matrix(data: str) -> list[list[bool]]:
         payload = data.encode("utf-8")
     except UnicodeError as exc:
         raise ValueError(f"the data cannot be encoded as UTF-8: {exc}") from None
-    code = QRCode(error_correction=ERROR_CORRECT_M, border=0, box_size=1)
+    code = qrcode.QRCode(error_correction=qrcode.ERROR_CORRECT_M, border=0, box_size=1)
     code.add_data(payload)
     try:
         code.make(fit=True)
-    except (DataOverflowError, ValueError):  # no version up to 40 holds it ("Invalid version (was 41 ...)")
+    except (qrcode.exceptions.DataOverflowError, ValueError):  # no version up to 40 holds it ("Invalid version (was 41 ...)")
         raise ValueError(f"too much data for any QR code size ({len(payload)} bytes)") from None
     return [[bool(dark) for dark in row] for row in code.get_matrix()]
 
