@@ -52,7 +52,8 @@ def malloc_trim() -> Callable[[], None]:
 class _LeftOut:
     """A finder at the head of ``sys.meta_path`` that refuses the modules a thread asked to leave out, to that thread
     only, while it imports something; it finds nothing for anyone else. Installed once and never removed: removing
-    an entry from ``sys.meta_path`` while another thread walks it could make that thread skip a finder."""
+    an entry from ``sys.meta_path`` while another thread walks it could make that thread skip a finder (inserting
+    one only makes it ask a finder twice)."""
 
     def __init__(self) -> None:
         self._local = threading.local()
@@ -89,11 +90,13 @@ def import_leaving_out(name: str, left_out: str) -> types.ModuleType:
             _left_out = _LeftOut()
             sys.meta_path.insert(0, _left_out)
     refused = _left_out.refused()
+    added = left_out not in refused  # an outer call on this thread may be refusing it already
     refused.add(left_out)
     try:
         return importlib.import_module(name)
     except ImportError as exc:
         log.debug("%s needs %s (%s); importing it with it", name, left_out, exc)
     finally:
-        refused.discard(left_out)
+        if added:
+            refused.discard(left_out)
     return importlib.import_module(name)
