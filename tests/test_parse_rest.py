@@ -95,7 +95,10 @@ class ScriptedServer:
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True  # the client gave up on a reply it would not take (oversize)
 
             do_GET = do_POST = do_PUT = do_DELETE = _handle  # noqa: N815
 
