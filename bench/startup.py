@@ -15,7 +15,8 @@ Six processes, one after another, each in a 1920x1080 window on the same X serve
 - player, demo: the built-in demo's day layout 'info' (slideshow with crossfades, clock, ticker, live widgets); run
   from a copy without the schedule's night entry, so the figure does not depend on the time of day (22-06 Berlin
   the demo shows its night layout: a picture and a clock, nothing that moves).
-For each: process start to first frame painted, RSS and PSS after settling, CPU% of one core over ``--seconds``.
+For each: process start to first frame painted, RSS and PSS after settling, the highest RSS since start (VmHWM:
+start-up, crossfades and decodes included), CPU% of one core over ``--seconds``.
 Ratios against the baseline are printed (the machine is noisy; only same-run ratios mean something).
 """
 
@@ -63,6 +64,12 @@ def mem_kb(pid: int) -> tuple[int, int]:
     return rss, pss
 
 
+def peak_rss_kb(pid: int) -> int:
+    """The highest RSS the process has had so far (VmHWM): start-up, crossfades and decodes included."""
+    with open(f"/proc/{pid}/status", encoding="ascii") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:"))
+
+
 def cpu_ticks(pid: int) -> int:
     with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
         fields = fh.read().rsplit(")", 1)[1].split()
@@ -84,12 +91,13 @@ def measure(name: str, cmd: list[str], env: dict[str, str], seconds: float) -> d
     time.sleep(seconds)
     c1, w1 = cpu_ticks(proc.pid), time.monotonic()
     rss, pss = mem_kb(proc.pid)
+    peak = peak_rss_kb(proc.pid)
     proc.terminate()
     try:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         proc.kill()
-    return {"name": name, "first_frame_s": first, "rss_mb": rss / 1024, "pss_mb": pss / 1024,
+    return {"name": name, "first_frame_s": first, "rss_mb": rss / 1024, "pss_mb": pss / 1024, "peak_mb": peak / 1024,
             "cpu_pct": 100.0 * (c1 - c0) / tck / (w1 - w0)}
 
 
@@ -150,10 +158,11 @@ def main() -> None:
         xvfb.terminate()
     base = results[0]
     print(f"platform: {env['QT_QPA_PLATFORM']}, steady state measured over {args.seconds:.0f} s")
-    print(f"{'':26} {'first frame':>12} {'RSS':>9} {'PSS':>9} {'CPU':>7}   ratio to baseline (frame / RSS)")
+    print(f"{'':26} {'first frame':>12} {'RSS':>9} {'PSS':>9} {'peak RSS':>9} {'CPU':>7}   "
+          "ratio to baseline (frame / RSS)")
     for r in results:
         print(f"{r['name']:26} {r['first_frame_s']:>10.2f} s {r['rss_mb']:>6.1f} MB {r['pss_mb']:>6.1f} MB "
-              f"{r['cpu_pct']:>6.2f}%   {r['first_frame_s'] / base['first_frame_s']:.2f} / "
+              f"{r['peak_mb']:>6.1f} MB {r['cpu_pct']:>6.2f}%   {r['first_frame_s'] / base['first_frame_s']:.2f} / "
               f"{r['rss_mb'] / base['rss_mb']:.2f}")
     like, demo = (next(r for r in results if r["name"] == name) for name in (LIKE, DEMO))
     print("demo against the bare demo-like layout with the player's malloc settings: "

@@ -23,7 +23,11 @@ def decode_for_zone(path: Path, width: int, height: int, fit: Fit) -> QImage:
     """Decodes ``path`` and scales it for a zone of ``width`` x ``height`` device pixels.
 
     ``contain``: the result is at most the zone size, aspect kept (the view centres it);
-    ``cover``: exactly the zone size, cropped centrally; ``stretch``: exactly the zone size."""
+    ``cover``: exactly the zone size, cropped centrally; ``stretch``: exactly the zone size.
+
+    Every full-size copy costs a Pi time and memory, so there are as few as the steps need: the orientation is
+    applied in place, the mode converted only when it differs, and each intermediate picture is let go as soon as
+    the next exists (measured in docs/performance.md)."""
     try:
         with Image.open(path) as img:
             w, h = img.size
@@ -33,17 +37,22 @@ def decode_for_zone(path: Path, width: int, height: int, fit: Fit) -> QImage:
             if img.format == "JPEG":  # let libjpeg decode at 1/2, 1/4, 1/8 scale: much faster on a Pi
                 img.draft("RGB", (max(width, 1), max(height, 1)) if fit != Fit.COVER else (width * 2, height * 2))
             img.load()
-            out = ImageOps.exif_transpose(img)
+            ImageOps.exif_transpose(img, in_place=True)
+            out = img
     except ImageError:
         raise
     except Image.DecompressionBombError as exc:
         raise ImageError(f"{path.name}: refused as a decompression bomb: more than {MAX_PIXELS} pixels ({exc})") from None
     except (OSError, ValueError, SyntaxError) as exc:
         raise ImageError(f"{path.name}: cannot decode image: {exc}") from None
+    del img
     has_alpha = out.mode in ("RGBA", "LA", "PA") or (out.mode == "P" and "transparency" in out.info)
-    out = out.convert("RGBA" if has_alpha else "RGB")
+    mode = "RGBA" if has_alpha else "RGB"
+    if out.mode != mode:
+        out = out.convert(mode)
     if fit == Fit.STRETCH:
-        out = out.resize((width, height), Image.Resampling.LANCZOS)
+        if out.size != (width, height):
+            out = out.resize((width, height), Image.Resampling.LANCZOS)
     elif fit == Fit.COVER:
         out = ImageOps.fit(out, (width, height), Image.Resampling.LANCZOS)
     else:
@@ -51,15 +60,16 @@ def decode_for_zone(path: Path, width: int, height: int, fit: Fit) -> QImage:
         size = (max(1, round(out.width * scale)), max(1, round(out.height * scale)))
         if size != out.size:
             out = out.resize(size, Image.Resampling.LANCZOS)
-    return to_qimage(out)
+    fmt, bpp = _qt_format(out)
+    data, w, h = out.tobytes(), out.width, out.height
+    del out  # the Pillow picture goes before Qt's copy is made
+    return QImage(data, w, h, w * bpp, fmt).copy()  # own the pixels: ``data`` goes away with this frame
 
 
-def to_qimage(img: Image.Image) -> QImage:
+def _qt_format(img: Image.Image) -> tuple[QImage.Format, int]:
     if img.mode == "RGBA":
-        fmt, bpp = QImage.Format.Format_RGBA8888, 4
-    else:
-        img = img.convert("RGB")
-        fmt, bpp = QImage.Format.Format_RGB888, 3
-    data = img.tobytes()
-    qimg = QImage(data, img.width, img.height, img.width * bpp, fmt)
-    return qimg.copy()  # own the pixels: ``data`` goes away with this frame
+        return QImage.Format.Format_RGBA8888, 4
+    if img.mode != "RGB":
+        raise ValueError(f"no QImage format for mode {img.mode}")
+    return QImage.Format.Format_RGB888, 3
+

@@ -1,0 +1,92 @@
+"""Pictures decoded for a zone (player/ui/imaging.py): EXIF orientation, modes, the three fits, pixels where they
+belong. The picture is decoded on a worker thread in the player; here it is called directly."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from PySide6.QtGui import QColor, QImage
+
+from player.model import Fit
+from player.ui.imaging import decode_for_zone
+
+RED, BLUE = (220, 20, 20), (20, 20, 220)
+
+
+def halves(size: tuple[int, int], mode: str = "RGB") -> Image.Image:
+    """Left half red, right half blue."""
+    img = Image.new("RGB", size, RED)
+    img.paste(BLUE, (size[0] // 2, 0, size[0], size[1]))
+    return img.convert(mode) if mode != "RGB" else img
+
+
+def near(color: QColor, rgb: tuple[int, int, int], tolerance: int = 40) -> bool:
+    return all(abs(a - b) <= tolerance for a, b in zip((color.red(), color.green(), color.blue()), rgb, strict=True))
+
+
+def save_jpeg(path: Path, img: Image.Image, orientation: int | None = None) -> Path:
+    exif = Image.Exif()
+    if orientation is not None:
+        exif[0x0112] = orientation
+    img.save(path, "JPEG", quality=95, exif=exif.tobytes())
+    return path
+
+
+def test_exif_orientation_turns_the_picture_upright(tmp_path: Path) -> None:
+    """Stored landscape with orientation 6 (turn 90° clockwise to view): shown portrait, the left half on top."""
+    path = save_jpeg(tmp_path / "phone.jpg", halves((400, 200)), orientation=6)
+    out = decode_for_zone(path, 200, 400, Fit.CONTAIN)
+    assert (out.width(), out.height()) == (200, 400)
+    assert near(out.pixelColor(100, 60), RED) and near(out.pixelColor(100, 340), BLUE)
+
+
+def test_without_orientation_the_picture_stays_as_stored(tmp_path: Path) -> None:
+    path = save_jpeg(tmp_path / "plain.jpg", halves((400, 200)))
+    out = decode_for_zone(path, 400, 200, Fit.CONTAIN)
+    assert (out.width(), out.height()) == (400, 200)
+    assert near(out.pixelColor(60, 100), RED) and near(out.pixelColor(340, 100), BLUE)
+
+
+@pytest.mark.parametrize(("fit", "size"), [(Fit.CONTAIN, (300, 150)), (Fit.COVER, (300, 300)),
+                                           (Fit.STRETCH, (300, 300))])
+def test_each_fit_gives_its_size(tmp_path: Path, fit: Fit, size: tuple[int, int]) -> None:
+    path = tmp_path / "wide.png"
+    halves((800, 400)).save(path)
+    out = decode_for_zone(path, 300, 300, fit)
+    assert (out.width(), out.height()) == size
+    assert near(out.pixelColor(5, size[1] // 2), RED) and near(out.pixelColor(size[0] - 5, size[1] // 2), BLUE)
+
+
+def test_a_picture_already_the_zone_size_keeps_its_pixels(tmp_path: Path) -> None:
+    path = tmp_path / "exact.png"
+    halves((320, 180)).save(path)
+    for fit in (Fit.CONTAIN, Fit.COVER, Fit.STRETCH):
+        out = decode_for_zone(path, 320, 180, fit)
+        assert (out.width(), out.height()) == (320, 180)
+        assert out.pixelColor(159, 90).getRgb()[:3] == RED and out.pixelColor(160, 90).getRgb()[:3] == BLUE
+
+
+def test_transparency_is_kept_and_other_modes_become_rgb(tmp_path: Path) -> None:
+    rgba = Image.new("RGBA", (100, 100), (0, 0, 0, 0))
+    rgba.paste((*RED, 255), (0, 0, 50, 100))
+    rgba.save(tmp_path / "logo.png")
+    out = decode_for_zone(tmp_path / "logo.png", 100, 100, Fit.CONTAIN)
+    assert out.format() == QImage.Format.Format_RGBA8888
+    assert out.pixelColor(25, 50).alpha() == 255 and out.pixelColor(75, 50).alpha() == 0
+
+    palette = halves((100, 100)).convert("P", palette=Image.Palette.ADAPTIVE, colors=4)
+    palette.info["transparency"] = palette.getpixel((90, 50))
+    palette.save(tmp_path / "palette.png", transparency=palette.getpixel((90, 50)))
+    out = decode_for_zone(tmp_path / "palette.png", 100, 100, Fit.CONTAIN)
+    assert out.format() == QImage.Format.Format_RGBA8888 and out.pixelColor(90, 50).alpha() == 0
+
+    for name, mode in (("grey.png", "L"), ("print.jpg", "CMYK")):
+        buf = io.BytesIO()
+        halves((100, 100), mode).save(buf, "PNG" if name.endswith("png") else "JPEG")
+        (tmp_path / name).write_bytes(buf.getvalue())
+        out = decode_for_zone(tmp_path / name, 100, 100, Fit.CONTAIN)
+        assert out.format() == QImage.Format.Format_RGB888, name
+        assert out.pixelColor(20, 50) != out.pixelColor(80, 50), name
