@@ -267,9 +267,11 @@ def scale_image(src: Path, box: tuple[int, int], out_dir: Path) -> Path | None:
             if img.format == "JPEG":  # decode at 1/2, 1/4, 1/8 scale where that still covers the target
                 img.draft("RGB", (th, tw) if orientation in (5, 6, 7, 8) else (tw, th))
             img.load()
-            out = ImageOps.exif_transpose(img)
+            ImageOps.exif_transpose(img, in_place=True)  # no full-size copies beyond what the steps need
+            out = img
             has_alpha = out.mode in ("RGBA", "LA", "PA") or (out.mode == "P" and "transparency" in out.info)
-            out = out.convert("RGBA" if has_alpha else "RGB")
+            if out.mode != ("RGBA" if has_alpha else "RGB"):
+                out = out.convert("RGBA" if has_alpha else "RGB")
             if out.size != (tw, th):
                 out = out.resize((tw, th), Image.Resampling.LANCZOS)
     except PrepareError:
