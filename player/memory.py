@@ -78,10 +78,13 @@ def import_leaving_out(name: str, left_out: str) -> types.ModuleType:
 
     For libraries that import an optional module only to use it when it is there. APScheduler 3 imports asyncio,
     and asyncio imports ssl, which maps OpenSSL (4.9 MB resident in the demo); asyncio works without ssl (it falls
-    back when ``import ssl`` fails, as on a Python built without it), and the player never uses asyncio. Other
-    threads are not affected: one that imports *left_out* meanwhile gets it (the hub client imports ssl on its own
-    threads), and so does a later import on this thread; asyncio alone then keeps running without it. If *name*
-    turns out to need *left_out* after all, it is imported again with it, and a debug line says so."""
+    back when ``import ssl`` fails, as on a Python built without it), and the player never uses asyncio. Another
+    thread that imports *left_out* meanwhile gets it (the hub client imports ssl on its own threads), and so does a
+    later import on this thread; asyncio alone keeps running without it. One exception: a thread importing one of
+    the same modules while this import runs waits for it and gets that module as built here (Python's import lock
+    per module), so leave out only what no other part of the player needs from the modules imported here. If
+    *name* turns out to need *left_out* after all, what the failed attempt added under *name*'s package is dropped
+    and it is imported again with *left_out*, and a debug line says so."""
     global _left_out
     if left_out in sys.modules:
         return importlib.import_module(name)
@@ -92,10 +95,16 @@ def import_leaving_out(name: str, left_out: str) -> types.ModuleType:
     refused = _left_out.refused()
     added = left_out not in refused  # an outer call on this thread may be refusing it already
     refused.add(left_out)
+    package = name.partition(".")[0]
+    before = {key for key in list(sys.modules) if key == package or key.startswith(package + ".")}
     try:
         return importlib.import_module(name)
     except ImportError as exc:
         log.debug("%s needs %s (%s); importing it with it", name, left_out, exc)
+        # submodules that did load hang on a package object the failed import threw away: import them anew
+        for key in [key for key in list(sys.modules) if key == package or key.startswith(package + ".")]:
+            if key not in before:
+                del sys.modules[key]
     finally:
         if added:
             refused.discard(left_out)

@@ -278,7 +278,7 @@ def scale_image(src: Path, box: tuple[int, int], out_dir: Path) -> Path | None:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise PrepareError(f"refused as a decompression bomb ({exc})") from None
-    except (OSError, ValueError, SyntaxError) as exc:
+    except (OSError, ValueError, SyntaxError, AttributeError) as exc:  # AttributeError: Pillow 10 on some TIFFs
         raise PrepareError(f"cannot decode the picture ({exc})") from None
     return _save(out, out_dir, has_alpha)
 

@@ -149,6 +149,37 @@ def test_a_module_already_loaded_is_not_taken_away(tmp_path: Path) -> None:
     assert _leaving_out(tmp_path, "optional", "loaded") == {"had_it": True, "loaded": True, "later": 42}
 
 
+def _run(tmp_path: Path, code: str, files: dict[str, str]) -> dict[str, object]:
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    res = subprocess.run([sys.executable, "-c", "import sys\nsys.path.insert(0, sys.argv[1])\n" + code, str(tmp_path)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr[-2000:]
+    return json.loads(res.stdout)  # type: ignore[no-any-return]
+
+
+def test_a_nested_call_does_not_end_the_outer_refusal(tmp_path: Path) -> None:
+    inner_first = ("from player.memory import import_leaving_out\nimport_leaving_out('inner', 'leftmod')\n"
+                   "try:\n    import leftmod\nexcept ImportError:\n    leftmod = None\n")
+    result = _run(tmp_path, "import json\nfrom player.memory import import_leaving_out\n"
+                            "outer = import_leaving_out('outer', 'leftmod')\n"
+                            "print(json.dumps({'outer_had_it': outer.leftmod is not None}))\n",
+                  {"leftmod.py": "VALUE = 42\n", "inner.py": "X = 1\n", "outer.py": inner_first})
+    assert result == {"outer_had_it": False}
+
+
+def test_a_package_imported_again_after_all_has_all_its_parts(tmp_path: Path) -> None:
+    """The first attempt loads ``pkg.part``, then fails on a hard import of the left-out module; the package of the
+    second attempt must carry ``part`` as an attribute (qr.py reads ``qrcode.exceptions`` that way)."""
+    result = _run(tmp_path, "import json\nfrom player.memory import import_leaving_out\n"
+                            "pkg = import_leaving_out('pkg', 'leftmod')\n"
+                            "print(json.dumps({'part': pkg.part.X, 'needy': pkg.needy.leftmod.VALUE}))\n",
+                  {"leftmod.py": "VALUE = 42\n", "pkg/__init__.py": "from pkg.part import X\nfrom pkg.needy import leftmod\n",
+                   "pkg/part.py": "X = 1\n", "pkg/needy.py": "import leftmod\n"})
+    assert result == {"part": 1, "needy": 42}
+
+
 OTHER_THREAD = """
 import json, sys, threading
 sys.path.insert(0, sys.argv[1])

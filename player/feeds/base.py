@@ -309,7 +309,9 @@ class FeedRunner:
         if self._scheduler is None:
             from player.memory import import_leaving_out
 
-            # APScheduler's asyncio can do without ssl, which would map OpenSSL (see import_leaving_out)
+            # APScheduler's asyncio can do without ssl, which would map OpenSSL (see import_leaving_out). This saves
+            # memory on screens whose feeds read local files (the demo, folder sources); an HTTP feed or the hub
+            # client imports requests, and with it ssl, at its first fetch anyway
             background = import_leaving_out("apscheduler.schedulers.background", "ssl")
             self._scheduler = background.BackgroundScheduler(timezone=UTC, job_defaults={
                 "coalesce": True, "max_instances": 1, "misfire_grace_time": 30})

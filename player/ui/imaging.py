@@ -43,7 +43,7 @@ def decode_for_zone(path: Path, width: int, height: int, fit: Fit) -> QImage:
         raise
     except Image.DecompressionBombError as exc:
         raise ImageError(f"{path.name}: refused as a decompression bomb: more than {MAX_PIXELS} pixels ({exc})") from None
-    except (OSError, ValueError, SyntaxError) as exc:
+    except (OSError, ValueError, SyntaxError, AttributeError) as exc:  # AttributeError: Pillow 10 on some TIFFs
         raise ImageError(f"{path.name}: cannot decode image: {exc}") from None
     del img
     has_alpha = out.mode in ("RGBA", "LA", "PA") or (out.mode == "P" and "transparency" in out.info)
