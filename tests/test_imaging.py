@@ -11,7 +11,7 @@ from PIL import Image
 from PySide6.QtGui import QColor, QImage
 
 from player.model import Fit
-from player.ui.imaging import decode_for_zone
+from player.ui.imaging import decode_for_zone, draft_request
 
 RED, BLUE = (220, 20, 20), (20, 20, 220)
 
@@ -90,3 +90,23 @@ def test_transparency_is_kept_and_other_modes_become_rgb(tmp_path: Path) -> None
         out = decode_for_zone(tmp_path / name, 100, 100, Fit.CONTAIN)
         assert out.format() == QImage.Format.Format_RGB888, name
         assert out.pixelColor(20, 50) != out.pixelColor(80, 50), name
+
+
+@pytest.mark.parametrize(("orientation", "expected"), [(1, (800, 200)), (None, (800, 200)), (3, (800, 200)),
+                                                       (6, (200, 800)), (8, (200, 800)), (5, (200, 800))])
+def test_a_turned_jpeg_is_reduced_against_the_zone_turned_the_same_way(orientation: object,
+                                                                       expected: tuple[int, int]) -> None:
+    assert draft_request(400, 100, Fit.COVER, orientation) == expected
+    assert draft_request(400, 100, Fit.CONTAIN, orientation) == (expected[0] // 2, expected[1] // 2)
+
+
+def test_a_turned_photo_for_a_wide_zone_is_not_decoded_too_small(tmp_path: Path) -> None:
+    """Stored 3200x1200, orientation 6 (shown 1200x3200), for an 800x200 banner (cover): reduced against the zone
+    as stored, libjpeg would decode it at 1600x600, shown 600 wide, and the picture would be enlarged to 800."""
+    img = halves((3200, 1200))
+    path = save_jpeg(tmp_path / "upright.jpg", img, orientation=6)
+    with Image.open(path) as probe:
+        probe.draft("RGB", draft_request(800, 200, Fit.COVER, 6))
+        assert probe.size[1] >= 800  # the shown width (stored height) still covers the zone
+    out = decode_for_zone(path, 800, 200, Fit.COVER)
+    assert (out.width(), out.height()) == (800, 200)

@@ -35,7 +35,7 @@ def decode_for_zone(path: Path, width: int, height: int, fit: Fit) -> QImage:
                 raise ImageError(f"{path.name}: refused as a decompression bomb: {w}x{h} pixels is more than the "
                                  f"{MAX_PIXELS} allowed; scale it down before publishing")
             if img.format == "JPEG":  # let libjpeg decode at 1/2, 1/4, 1/8 scale: much faster on a Pi
-                img.draft("RGB", (max(width, 1), max(height, 1)) if fit != Fit.COVER else (width * 2, height * 2))
+                img.draft("RGB", draft_request(width, height, fit, img.getexif().get(0x0112, 1)))
             img.load()
             ImageOps.exif_transpose(img, in_place=True)
             out = img
@@ -64,6 +64,16 @@ def decode_for_zone(path: Path, width: int, height: int, fit: Fit) -> QImage:
     data, w, h = out.tobytes(), out.width, out.height
     del out  # the Pillow picture goes before Qt's copy is made
     return QImage(data, w, h, w * bpp, fmt).copy()  # own the pixels: ``data`` goes away with this frame
+
+
+def draft_request(width: int, height: int, fit: Fit, orientation: object) -> tuple[int, int]:
+    """The size a JPEG must at least keep when libjpeg decodes it reduced, in the picture's stored orientation.
+
+    A picture stored turned (EXIF orientation 5-8: phones held upright) is reduced against the zone turned the
+    same way; otherwise a wide zone could get a picture decoded too small and then enlarged, and an upright zone
+    one decoded larger than needed. ``cover`` keeps twice the zone size, so the final scaling has room."""
+    w, h = (max(width, 1), max(height, 1)) if fit != Fit.COVER else (width * 2, height * 2)
+    return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
 
 
 def _qt_format(img: Image.Image) -> tuple[QImage.Format, int]:
