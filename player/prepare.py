@@ -33,19 +33,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PIL import Image, ImageOps
+from PIL import Image
 
 from player.atomic import temp_prefix
 from player.cache import ContentCache, InvalidHashError
 from player.content import MediaResolver
 from player.model import ImageItem, Screen, VideoItem
+from player.picture import load_upright, orientation, stored_box, too_large
 
 log = logging.getLogger(__name__)
 
 __all__ = ["MediaKinds", "MediaResolver", "PrepareError", "Prepared", "build_resolver", "correct_media_kinds",
            "prepare_files", "sniff_bytes", "sniff_kind", "target_boxes", "variant_for"]
 
-MAX_PIXELS = 64_000_000  # same limit as the UI decoder: larger pictures are refused as decompression bombs
 MAX_PDF_PAGE_PT = 14_400  # 200 inches, the largest page the PDF specification allows
 MAX_PDF_RENDER_PIXELS = 40_000_000
 PDF_RENDER_TIMEOUT_S = 60.0
@@ -255,23 +255,14 @@ def scale_image(src: Path, box: tuple[int, int], out_dir: Path) -> Path | None:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             img = Image.open(src)
         with img:
-            w, h = img.size
-            if w * h > MAX_PIXELS:
-                raise PrepareError(f"refused as a decompression bomb: {w}x{h} pixels is more than the "
-                                   f"{MAX_PIXELS} allowed; scale it down before publishing")
-            orientation = img.getexif().get(0x0112, 1)
-            ow, oh = (h, w) if orientation in (5, 6, 7, 8) else (w, h)
+            if problem := too_large(img.size):
+                raise PrepareError(problem)
+            turn = orientation(img)
+            ow, oh = stored_box(img.size, turn)  # as shown
             tw, th = _cover_size(ow, oh, box)
-            if (tw, th) == (ow, oh) and orientation in (1, None):
+            if (tw, th) == (ow, oh) and turn in (1, None):
                 return None
-            if img.format == "JPEG":  # decode at 1/2, 1/4, 1/8 scale where that still covers the target
-                img.draft("RGB", (th, tw) if orientation in (5, 6, 7, 8) else (tw, th))
-            img.load()
-            ImageOps.exif_transpose(img, in_place=True)  # no full-size copies beyond what the steps need
-            out = img
-            has_alpha = out.mode in ("RGBA", "LA", "PA") or (out.mode == "P" and "transparency" in out.info)
-            if out.mode != ("RGBA" if has_alpha else "RGB"):
-                out = out.convert("RGBA" if has_alpha else "RGB")
+            out = load_upright(img, (tw, th))
             if out.size != (tw, th):
                 out = out.resize((tw, th), Image.Resampling.LANCZOS)
     except PrepareError:
@@ -280,7 +271,7 @@ def scale_image(src: Path, box: tuple[int, int], out_dir: Path) -> Path | None:
         raise PrepareError(f"refused as a decompression bomb ({exc})") from None
     except (OSError, ValueError, SyntaxError, AttributeError) as exc:  # AttributeError: Pillow 10 on some TIFFs
         raise PrepareError(f"cannot decode the picture ({exc})") from None
-    return _save(out, out_dir, has_alpha)
+    return _save(out, out_dir, out.mode == "RGBA")
 
 
 def _save(img: Image.Image, out_dir: Path, alpha: bool) -> Path:

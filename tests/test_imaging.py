@@ -11,7 +11,8 @@ from PIL import Image
 from PySide6.QtGui import QColor, QImage
 
 from player.model import Fit
-from player.ui.imaging import decode_for_zone, draft_request
+from player.picture import stored_box
+from player.ui.imaging import decode_for_zone, reduce_to
 
 RED, BLUE = (220, 20, 20), (20, 20, 220)
 
@@ -96,8 +97,8 @@ def test_transparency_is_kept_and_other_modes_become_rgb(tmp_path: Path) -> None
                                                        (6, (200, 800)), (8, (200, 800)), (5, (200, 800))])
 def test_a_turned_jpeg_is_reduced_against_the_zone_turned_the_same_way(orientation: object,
                                                                        expected: tuple[int, int]) -> None:
-    assert draft_request(400, 100, Fit.COVER, orientation) == expected
-    assert draft_request(400, 100, Fit.CONTAIN, orientation) == (expected[0] // 2, expected[1] // 2)
+    assert stored_box(reduce_to(400, 100, Fit.COVER), orientation) == expected
+    assert stored_box(reduce_to(400, 100, Fit.CONTAIN), orientation) == (expected[0] // 2, expected[1] // 2)
 
 
 def test_a_turned_photo_for_a_wide_zone_is_not_decoded_too_small(tmp_path: Path) -> None:
@@ -106,7 +107,7 @@ def test_a_turned_photo_for_a_wide_zone_is_not_decoded_too_small(tmp_path: Path)
     img = halves((3200, 1200))
     path = save_jpeg(tmp_path / "upright.jpg", img, orientation=6)
     with Image.open(path) as probe:
-        probe.draft("RGB", draft_request(800, 200, Fit.COVER, 6))
+        probe.draft("RGB", stored_box(reduce_to(800, 200, Fit.COVER), 6))
         assert probe.size[1] >= 800  # the shown width (stored height) still covers the zone
     out = decode_for_zone(path, 800, 200, Fit.COVER)
     assert (out.width(), out.height()) == (800, 200)

@@ -10,9 +10,7 @@ from PIL import Image, ImageOps
 from PySide6.QtGui import QImage
 
 from player.model import Fit
-
-MAX_PIXELS = 64_000_000  # 8000x8000; anything larger is refused as a likely decompression bomb
-Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+from player.picture import MAX_PIXELS, load_upright, too_large
 
 
 class ImageError(Exception):
@@ -24,21 +22,12 @@ def decode_for_zone(path: Path, width: int, height: int, fit: Fit) -> QImage:
 
     ``contain``: the result is at most the zone size, aspect kept (the view centres it);
     ``cover``: exactly the zone size, cropped centrally; ``stretch``: exactly the zone size.
-
-    Every full-size copy costs a Pi time and memory, so there are as few as the steps need: the orientation is
-    applied in place, the mode converted only when it differs, and each intermediate picture is let go as soon as
-    the next exists (measured in docs/performance.md)."""
+    Each intermediate picture is let go as soon as the next exists (see player/picture.py)."""
     try:
         with Image.open(path) as img:
-            w, h = img.size
-            if w * h > MAX_PIXELS:
-                raise ImageError(f"{path.name}: refused as a decompression bomb: {w}x{h} pixels is more than the "
-                                 f"{MAX_PIXELS} allowed; scale it down before publishing")
-            if img.format == "JPEG":  # let libjpeg decode at 1/2, 1/4, 1/8 scale: much faster on a Pi
-                img.draft("RGB", draft_request(width, height, fit, img.getexif().get(0x0112, 1)))
-            img.load()
-            ImageOps.exif_transpose(img, in_place=True)
-            out = img
+            if problem := too_large(img.size):
+                raise ImageError(f"{path.name}: {problem}")
+            out = load_upright(img, reduce_to(width, height, fit))
     except ImageError:
         raise
     except Image.DecompressionBombError as exc:
@@ -46,10 +35,6 @@ def decode_for_zone(path: Path, width: int, height: int, fit: Fit) -> QImage:
     except (OSError, ValueError, SyntaxError, AttributeError) as exc:  # AttributeError: Pillow 10 on some TIFFs
         raise ImageError(f"{path.name}: cannot decode image: {exc}") from None
     del img
-    has_alpha = out.mode in ("RGBA", "LA", "PA") or (out.mode == "P" and "transparency" in out.info)
-    mode = "RGBA" if has_alpha else "RGB"
-    if out.mode != mode:
-        out = out.convert(mode)
     if fit == Fit.STRETCH:
         if out.size != (width, height):
             out = out.resize((width, height), Image.Resampling.LANCZOS)
@@ -60,26 +45,14 @@ def decode_for_zone(path: Path, width: int, height: int, fit: Fit) -> QImage:
         size = (max(1, round(out.width * scale)), max(1, round(out.height * scale)))
         if size != out.size:
             out = out.resize(size, Image.Resampling.LANCZOS)
-    fmt, bpp = _qt_format(out)
+    fmt, bpp = ((QImage.Format.Format_RGBA8888, 4) if out.mode == "RGBA"  # load_upright gives RGB or RGBA
+                else (QImage.Format.Format_RGB888, 3))
     data, w, h = out.tobytes(), out.width, out.height
     del out  # the Pillow picture goes before Qt's copy is made
     return QImage(data, w, h, w * bpp, fmt).copy()  # own the pixels: ``data`` goes away with this frame
 
 
-def draft_request(width: int, height: int, fit: Fit, orientation: object) -> tuple[int, int]:
-    """The size a JPEG must at least keep when libjpeg decodes it reduced, in the picture's stored orientation.
-
-    A picture stored turned (EXIF orientation 5-8: phones held upright) is reduced against the zone turned the
-    same way; otherwise a wide zone could get a picture decoded too small and then enlarged, and an upright zone
-    one decoded larger than needed. ``cover`` keeps twice the zone size, so the final scaling has room."""
-    w, h = (max(width, 1), max(height, 1)) if fit != Fit.COVER else (width * 2, height * 2)
-    return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
-
-
-def _qt_format(img: Image.Image) -> tuple[QImage.Format, int]:
-    if img.mode == "RGBA":
-        return QImage.Format.Format_RGBA8888, 4
-    if img.mode != "RGB":
-        raise ValueError(f"no QImage format for mode {img.mode}")
-    return QImage.Format.Format_RGB888, 3
-
+def reduce_to(width: int, height: int, fit: Fit) -> tuple[int, int]:
+    """The size (as shown) a JPEG must keep when libjpeg decodes it reduced: the zone; twice the zone for
+    ``cover``, so the final scaling has room."""
+    return (width * 2, height * 2) if fit == Fit.COVER else (max(width, 1), max(height, 1))

@@ -29,7 +29,7 @@ def qr_matrix(data: str) -> list[list[bool]]:
     code.add_data(payload)
     try:
         code.make(fit=True)
-    except (qrcode.exceptions.DataOverflowError, ValueError):  # no version up to 40 holds it ("Invalid version (was 41 ...)")
+    except (qrcode.exceptions.DataOverflowError, ValueError):  # no version up to 40 holds it ("was 41 ...")
         raise ValueError(f"too much data for any QR code size ({len(payload)} bytes)") from None
     return [[bool(dark) for dark in row] for row in code.get_matrix()]
 
