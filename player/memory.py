@@ -95,16 +95,16 @@ def import_leaving_out(name: str, left_out: str) -> types.ModuleType:
     refused = _left_out.refused()
     added = left_out not in refused  # an outer call on this thread may be refusing it already
     refused.add(left_out)
-    package = name.partition(".")[0]
-    before = {key for key in list(sys.modules) if key == package or key.startswith(package + ".")}
+    before = set(sys.modules)
     try:
         return importlib.import_module(name)
     except ImportError as exc:
         log.debug("%s needs %s (%s); importing it with it", name, left_out, exc)
         # submodules that did load hang on a package object the failed import threw away: import them anew
-        for key in [key for key in list(sys.modules) if key == package or key.startswith(package + ".")]:
-            if key not in before:
-                del sys.modules[key]
+        package = name.partition(".")[0]
+        for key in set(sys.modules) - before:
+            if key == package or key.startswith(package + "."):
+                sys.modules.pop(key, None)
     finally:
         if added:
             refused.discard(left_out)
