@@ -15,8 +15,9 @@ Six processes, one after another, each in a 1920x1080 window on the same X serve
 - player, demo: the built-in demo's day layout 'info' (slideshow with crossfades, clock, ticker, live widgets); run
   from a copy without the schedule's night entry, so the figure does not depend on the time of day (22-06 Berlin
   the demo shows its night layout: a picture and a clock, nothing that moves).
-For each: process start to first frame painted, RSS and PSS after settling, the highest RSS since start (VmHWM:
-start-up, crossfades and decodes included), CPU% of one core over ``--seconds``.
+For each: process start to first frame painted, RSS and PSS after settling (the mean of one reading a second over
+``--seconds``), the highest RSS since start (VmHWM: start-up, crossfades and decodes included), CPU% of one core over
+``--seconds``.
 Ratios against the baseline are printed (the machine is noisy; only same-run ratios mean something).
 """
 
@@ -88,9 +89,13 @@ def measure(name: str, cmd: list[str], env: dict[str, str], seconds: float) -> d
     time.sleep(3.0)  # settle: decoders warm, first transitions done
     tck = os.sysconf("SC_CLK_TCK")
     c0, w0 = cpu_ticks(proc.pid), time.monotonic()
-    time.sleep(seconds)
+    samples = []  # memory once a second over the window: one reading alone lands on a random moment of a slideshow
+    while time.monotonic() < w0 + seconds:
+        time.sleep(min(1.0, max(0.0, w0 + seconds - time.monotonic())))
+        samples.append(mem_kb(proc.pid))
     c1, w1 = cpu_ticks(proc.pid), time.monotonic()
-    rss, pss = mem_kb(proc.pid)
+    rss = sum(r for r, _ in samples) / len(samples)
+    pss = sum(p for _, p in samples) / len(samples)
     peak = peak_rss_kb(proc.pid)
     proc.terminate()
     try:
