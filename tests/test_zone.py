@@ -185,3 +185,71 @@ def test_the_zone_running_out_during_a_crossfade_stops_cleanly(qtbot, tmp_path: 
 
     assert texts and (not shiboken6.isValid(texts[0]) or texts[0].isHidden())  # the text it faded in over went
     widget.stop()  # must not raise
+
+
+def _watch_decodes(monkeypatch, hold: set[str] | None = None):  # noqa: ANN001, ANN202
+    """Record when each picture's decode starts (worker thread); pictures named in *hold* wait for ``gate``."""
+    import threading
+
+    from player.ui import items as items_module
+
+    real = items_module.decode_for_zone
+    submitted: list[tuple[str, float]] = []
+    gate = threading.Event()
+
+    def watched(path, *args):  # noqa: ANN001, ANN002, ANN202
+        submitted.append((Path(path).name, time.monotonic()))
+        if hold and Path(path).name in hold:
+            gate.wait(30)
+        return real(path, *args)
+
+    monkeypatch.setattr(items_module, "decode_for_zone", watched)
+    return submitted, gate
+
+
+def test_the_next_picture_is_decoded_shortly_before_it_is_due(qtbot, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """A slideshow does not hold two decoded pictures all the time: the next one is decoded ``ahead_s`` before the
+    current one's time is up, and is on screen when due."""
+    solid_image(tmp_path / "red.png", (255, 0, 0))
+    solid_image(tmp_path / "blue.png", (0, 0, 255))
+    submitted, _ = _watch_decodes(monkeypatch)
+    widget = make_zone(qtbot, [
+        {"type": "image", "id": "r", "src": "red.png", "duration": 3, "fit": "stretch"},
+        {"type": "image", "id": "b", "src": "blue.png", "duration": 3, "fit": "stretch"},
+    ], tmp_path)
+    widget.ahead_s = 1.0
+    started = record(widget)
+    widget.start()
+    qtbot.waitUntil(lambda: len(started) >= 1, timeout=3000)
+    assert widget.pending is None, "nothing prepared while the first picture has 2 s to go"
+    qtbot.waitUntil(lambda: len(submitted) >= 2, timeout=6000)
+    assert submitted[1][0] == "blue.png" and len(started) == 1, "the next picture is decoded before it is due"
+    # a coarse Qt timer may fire up to 5 % early: the lower bound allows for that (it is no speed claim)
+    assert submitted[1][1] - started[0][1] >= (3 - 1.0) * 0.94
+    qtbot.waitUntil(lambda: len(started) >= 2, timeout=6000)
+    assert [s[0] for s in started] == ["r", "b"]
+    assert widget.ahead_s == 1.0, "it was ready in time: no need to start earlier"
+    widget.stop()
+
+
+def test_a_zone_whose_picture_was_late_prepares_it_earlier_and_keeps_the_old_one_meanwhile(
+        qtbot, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    solid_image(tmp_path / "red.png", (255, 0, 0))
+    solid_image(tmp_path / "blue.png", (0, 0, 255))
+    submitted, gate = _watch_decodes(monkeypatch, hold={"blue.png"})
+    widget = make_zone(qtbot, [
+        {"type": "image", "id": "r", "src": "red.png", "duration": 1, "fit": "stretch"},
+        {"type": "image", "id": "b", "src": "blue.png", "duration": 1, "fit": "stretch"},
+    ], tmp_path)
+    widget.ahead_s = 0.5
+    started = record(widget)
+    widget.start()
+    qtbot.waitUntil(lambda: widget.ahead_s > 0.5, timeout=6000)  # red's time is up, blue is still being decoded
+    assert widget.ahead_s == 1.0
+    assert [s[0] for s in started] == ["r"] and widget.current_item is not None and widget.current_item.id == "r"
+    img = widget.grab().toImage()
+    assert img.pixelColor(160, 90).red() > 200, "the late picture's predecessor stays on screen meanwhile"
+    gate.set()
+    qtbot.waitUntil(lambda: len(started) >= 2, timeout=6000)
+    assert started[1][0] == "b" and [name for name, _ in submitted][:2] == ["red.png", "blue.png"]
+    widget.stop()

@@ -2,6 +2,10 @@
 
 The next item's view is created and prepared (image decoded, video's first frame decoded) while the current one is
 still showing, and the switch happens only when the new view is ready: no black or empty frame between items.
+A picture is decoded shortly before it is due (PREPARE_AHEAD_S), not as soon as the one before it is on screen: its
+pixels are the biggest thing a zone holds (3.8 MB for the demo's 1440x880 slideshow), and a slideshow would
+otherwise hold two pictures all the time. A zone whose picture was not ready when due prepares earlier from then on.
+Everything else (a video's first frame, a widget) is prepared at once.
 Items out of their validity window are skipped; a zone with no valid item shows its background and wakes up by
 itself when the next window opens.
 """
@@ -24,6 +28,8 @@ log = logging.getLogger(__name__)
 
 RETRY_FAILED_S = 60.0  # an item that failed is skipped for this long before it is tried again
 IDLE_RETRY_S = 30.0  # when every item failed, look again after this long
+PREPARE_AHEAD_S = 2.0  # a picture is decoded this long before it is due (a zone-size JPEG: 0.1 s here, ~0.5 s on a Pi)
+MAX_AHEAD_S = 32.0  # the most a zone that was late doubles it to
 
 
 def _validity_fns():  # the resolver lives below ui; imported lazily so a broken schedule module cannot stop rendering
@@ -55,6 +61,10 @@ class ZoneWidget(QWidget):
         self._validity_timer.setSingleShot(True)
         self._validity_timer.setTimerType(Qt.TimerType.PreciseTimer)  # a coarse timer may be 5 % off: 30 min in 10 h
         self._validity_timer.timeout.connect(self._validity_changed)
+        self.ahead_s = PREPARE_AHEAD_S  # doubled each time a picture was not ready when due
+        self._prepare_timer = QTimer(self)  # when to start preparing the next picture
+        self._prepare_timer.setSingleShot(True)
+        self._prepare_timer.timeout.connect(self._prepare_following)
         self._fade: QPropertyAnimation | None = None
         self._fade_end: Callable[[], None] | None = None  # finishes the running crossfade (disposes the outgoing view)
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, False)
@@ -68,6 +78,7 @@ class ZoneWidget(QWidget):
         self._started = False
         self._timer.stop()
         self._validity_timer.stop()
+        self._prepare_timer.stop()
         self._finish_fade()
         for view in (self.current, self.pending):
             if view is not None:
@@ -140,6 +151,10 @@ class ZoneWidget(QWidget):
                 self._switch_to(self.pending, nxt)
             else:
                 self._due = True
+                if isinstance(self.pending, ImageView):  # prepared too late: start earlier from now on
+                    self.ahead_s = min(self.ahead_s * 2, MAX_AHEAD_S)
+                    log.debug("zone '%s': picture not ready when due; preparing %.0f s ahead now",
+                              self.zone.id, self.ahead_s)
             return
         if self.pending is not None:
             self._dispose(self.pending)
@@ -236,10 +251,25 @@ class ZoneWidget(QWidget):
         elif old is not None:
             self._dispose(old)
         self._begin_duration(view)
-        self._prepare_following()
+        self._plan_following(view)
+
+    def _plan_following(self, view: ItemView) -> None:
+        """Prepare the item after *view*: a picture ``ahead_s`` before *view*'s time is up, anything else now."""
+        self._prepare_timer.stop()
+        nxt = self._next_index(self.ctx.clock.now(), self._index)
+        if nxt is None or nxt == self._index:
+            return
+        duration = view.item.duration
+        if (isinstance(self.zone.items[nxt], ImageItem) and not view.ends_itself and duration is not None
+                and duration > self.ahead_s):
+            self._prepare_timer.start(int((duration - self.ahead_s) * 1000))
+        else:
+            self._prepare_following()
 
     def _prepare_following(self) -> None:
         """Start preparing the item after the current one now, so it is ready when the current one ends."""
+        if not self._started or self.current is None or self.pending is not None:
+            return
         now = self.ctx.clock.now()
         nxt = self._next_index(now, self._index)
         if nxt is None or nxt == self._index:
@@ -290,6 +320,7 @@ class ZoneWidget(QWidget):
             self.current = None
         self._index = -1
         self._timer.stop()
+        self._prepare_timer.stop()
         if not self._arm_validity_timer() and self._failed_until:
             self._validity_timer.start(int(IDLE_RETRY_S * 1000))
 
