@@ -111,6 +111,11 @@ class ItemView(QWidget):
         """True when the view emits ``finished`` (a video to its end) instead of running for ``item.duration``."""
         return False
 
+    @property
+    def may_end_early(self) -> bool:
+        """True when the view may emit ``finished`` before ``item.duration`` is over (a clip shorter than it)."""
+        return self.ends_itself
+
     def prepare(self) -> None:
         self._set_ready()
 

@@ -591,6 +591,10 @@ class VideoView(ItemView):
         return self.item.duration is None
 
     @property
+    def may_end_early(self) -> bool:
+        return True  # a clip shorter than its duration ends the item early
+
+    @property
     def state(self) -> str:
         return self._state
 

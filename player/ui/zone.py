@@ -4,8 +4,11 @@ The next item's view is created and prepared (image decoded, video's first frame
 still showing, and the switch happens only when the new view is ready: no black or empty frame between items.
 A picture is decoded shortly before it is due (PREPARE_AHEAD_S), not as soon as the one before it is on screen: its
 pixels are the biggest thing a zone holds (3.8 MB for the demo's 1440x880 slideshow), and a slideshow would
-otherwise hold two pictures all the time. A zone whose picture was not ready when due prepares earlier from then on.
-Everything else (a video's first frame, a widget) is prepared at once.
+otherwise hold two pictures all the time. Only when the current item is sure to run its full duration: one that may
+end early (a clip shorter than its duration) or whose validity window may end first has its successor prepared at
+once, as is everything that is not a picture (a video's first frame, a widget). A zone whose picture was not ready
+when due prepares twice as early from then on (up to MAX_AHEAD_S), and halves that again after ON_TIME_TO_RELAX
+pictures in a row were ready in time.
 Items out of their validity window are skipped; a zone with no valid item shows its background and wakes up by
 itself when the next window opens.
 """
@@ -30,6 +33,7 @@ RETRY_FAILED_S = 60.0  # an item that failed is skipped for this long before it 
 IDLE_RETRY_S = 30.0  # when every item failed, look again after this long
 PREPARE_AHEAD_S = 2.0  # a picture is decoded this long before it is due (a zone-size JPEG: 0.1 s here, ~0.5 s on a Pi)
 MAX_AHEAD_S = 32.0  # the most a zone that was late doubles it to
+ON_TIME_TO_RELAX = 10  # pictures ready in time in a row before a zone halves its lead again
 
 
 def _validity_fns():  # the resolver lives below ui; imported lazily so a broken schedule module cannot stop rendering
@@ -62,6 +66,7 @@ class ZoneWidget(QWidget):
         self._validity_timer.setTimerType(Qt.TimerType.PreciseTimer)  # a coarse timer may be 5 % off: 30 min in 10 h
         self._validity_timer.timeout.connect(self._validity_changed)
         self.ahead_s = PREPARE_AHEAD_S  # doubled each time a picture was not ready when due
+        self._on_time = 0  # pictures ready when due since the lead last changed
         self._prepare_timer = QTimer(self)  # when to start preparing the next picture
         self._prepare_timer.setSingleShot(True)
         self._prepare_timer.timeout.connect(self._prepare_following)
@@ -151,10 +156,6 @@ class ZoneWidget(QWidget):
                 self._switch_to(self.pending, nxt)
             else:
                 self._due = True
-                if isinstance(self.pending, ImageView):  # prepared too late: start earlier from now on
-                    self.ahead_s = min(self.ahead_s * 2, MAX_AHEAD_S)
-                    log.debug("zone '%s': picture not ready when due; preparing %.0f s ahead now",
-                              self.zone.id, self.ahead_s)
             return
         if self.pending is not None:
             self._dispose(self.pending)
@@ -221,7 +222,23 @@ class ZoneWidget(QWidget):
         self._due = True
         if self.current is not None:
             self.item_ended.emit(self.zone.id, self.current.item.id)
+            if isinstance(self.pending, ImageView):
+                self._adapt_lead(in_time=self.pending.is_ready)
         self._advance()
+
+    def _adapt_lead(self, in_time: bool) -> None:
+        """Twice as early after a picture that was not ready when due; half as early again after a run in time."""
+        if not in_time:
+            self._on_time = 0
+            if self.ahead_s < MAX_AHEAD_S:
+                self.ahead_s = min(self.ahead_s * 2, MAX_AHEAD_S)
+                log.debug("zone '%s': picture not ready when due; preparing %.0f s ahead now",
+                          self.zone.id, self.ahead_s)
+            return
+        self._on_time += 1
+        if self._on_time >= ON_TIME_TO_RELAX and self.ahead_s > PREPARE_AHEAD_S:
+            self.ahead_s = max(PREPARE_AHEAD_S, self.ahead_s / 2)
+            self._on_time = 0
 
     def _begin_duration(self, view: ItemView) -> None:
         self._due = False
@@ -259,9 +276,9 @@ class ZoneWidget(QWidget):
         nxt = self._next_index(self.ctx.clock.now(), self._index)
         if nxt is None or nxt == self._index:
             return
-        duration = view.item.duration
-        if (isinstance(self.zone.items[nxt], ImageItem) and not view.ends_itself and duration is not None
-                and duration > self.ahead_s):
+        item, duration = view.item, view.item.duration
+        if (isinstance(self.zone.items[nxt], ImageItem) and not view.may_end_early and duration is not None
+                and duration > self.ahead_s and item.validity.is_always):
             self._prepare_timer.start(int((duration - self.ahead_s) * 1000))
         else:
             self._prepare_following()
@@ -345,8 +362,13 @@ class ZoneWidget(QWidget):
         if self.current is None or not self._valid(self.current.item, now):
             self._due = True
             self._advance()
-        else:
-            self._arm_validity_timer()
+            return
+        self._arm_validity_timer()
+        if self._prepare_timer.isActive():  # planned for a picture: what comes next may be something else now
+            nxt = self._next_index(now, self._index)
+            if nxt is not None and nxt != self._index and not isinstance(self.zone.items[nxt], ImageItem):
+                self._prepare_timer.stop()
+                self._prepare_following()
 
     def recheck(self) -> None:
         """Re-evaluate validity now (after a clock jump or when a test moves the clock)."""
