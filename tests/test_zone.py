@@ -360,3 +360,19 @@ def test_when_the_next_item_turns_out_not_to_be_a_picture_it_is_prepared_at_once
     widget.recheck()
     assert widget.pending is not None and widget.pending.item.id == "t"
     widget.stop()
+
+
+def test_an_item_whose_window_stays_open_keeps_the_picture_after_it_for_later(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    """The other side of the test above: a window that closes long after the item's duration changes nothing."""
+    solid_image(tmp_path / "p.png", (0, 0, 255))
+    clock = FakeClock(datetime(2026, 12, 1, 9, 0, 0, tzinfo=UTC))  # 10:00 in Berlin
+    widget = make_zone(qtbot, [
+        {"type": "text", "id": "t", "text": "T", "duration": 30,
+         "valid": {"times": [{"from": "10:00", "to": "11:00"}]}},
+        {"type": "image", "id": "p", "src": "p.png", "duration": 30, "fit": "stretch"},
+    ], tmp_path, clock=clock)
+    started = record(widget)
+    widget.start()
+    qtbot.waitUntil(lambda: len(started) == 1, timeout=6000)
+    assert widget.pending is None
+    widget.stop()

@@ -276,12 +276,21 @@ class ZoneWidget(QWidget):
         nxt = self._next_index(self.ctx.clock.now(), self._index)
         if nxt is None or nxt == self._index:
             return
-        item, duration = view.item, view.item.duration
+        duration = view.item.duration
         if (isinstance(self.zone.items[nxt], ImageItem) and not view.may_end_early and duration is not None
-                and duration > self.ahead_s and item.validity.is_always):
+                and duration > self.ahead_s and self._runs_full(view.item, duration)):
             self._prepare_timer.start(int((duration - self.ahead_s) * 1000))
         else:
             self._prepare_following()
+
+    def _runs_full(self, item: Item, duration: float) -> bool:
+        """True unless *item*'s validity window closes before its *duration* from now is over."""
+        if item.validity.is_always:
+            return True
+        now = self.ctx.clock.now()
+        _, next_change = _validity_fns()
+        closes = next_change(item.validity, now, self.ctx.timezone)
+        return closes is None or closes > now + timedelta(seconds=duration)
 
     def _prepare_following(self) -> None:
         """Start preparing the item after the current one now, so it is ready when the current one ends."""
