@@ -289,11 +289,11 @@ def test_a_zone_that_was_late_relaxes_after_pictures_in_time(qtbot, tmp_path: Pa
     widget.stop()
 
 
-def test_an_item_whose_window_closes_early_has_its_successor_ready(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
-    """A text valid until 11:00 shown at 10:59:50 for 30 s: the picture after it is prepared at once, so it can take
-    over the moment the window closes instead of after its decode."""
+def _text_until_eleven_then_picture(qtbot, tmp_path: Path, berlin_hms: tuple[int, int, int]):  # noqa: ANN001, ANN202
+    """A text (30 s) valid 10:00-11:00 Berlin, then a picture; started at *berlin_hms* on 1 Dec 2026."""
     solid_image(tmp_path / "p.png", (0, 0, 255))
-    clock = FakeClock(datetime(2026, 12, 1, 9, 59, 50, tzinfo=UTC))  # 10:59:50 in Berlin
+    h, m, sec = berlin_hms
+    clock = FakeClock(datetime(2026, 12, 1, h - 1, m, sec, tzinfo=UTC))  # Berlin is UTC+1 in December
     widget = make_zone(qtbot, [
         {"type": "text", "id": "t", "text": "T", "duration": 30,
          "valid": {"times": [{"from": "10:00", "to": "11:00"}]}},
@@ -301,11 +301,25 @@ def test_an_item_whose_window_closes_early_has_its_successor_ready(qtbot, tmp_pa
     ], tmp_path, clock=clock)
     started = record(widget)
     widget.start()
-    qtbot.waitUntil(lambda: len(started) == 1 and widget.pending is not None and widget.pending.is_ready,
-                    timeout=6000)
+    qtbot.waitUntil(lambda: len(started) == 1, timeout=6000)
+    return widget, clock
+
+
+def test_an_item_whose_window_closes_early_has_its_successor_ready(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    """Shown at 10:59:50 for 30 s, the text's window closes first: the picture after it is prepared at once, so it
+    takes over the moment the window closes instead of after its decode."""
+    widget, clock = _text_until_eleven_then_picture(qtbot, tmp_path, (10, 59, 50))
+    qtbot.waitUntil(lambda: widget.pending is not None and widget.pending.is_ready, timeout=6000)
     clock.set(datetime(2026, 12, 1, 10, 0, 1, tzinfo=UTC))
     widget.recheck()
     assert widget.current_item is not None and widget.current_item.id == "p"
+    widget.stop()
+
+
+def test_an_item_whose_window_stays_open_keeps_the_picture_after_it_for_later(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    """Shown at 10:00 for 30 s, the window closes long after: the picture waits for its 2 s lead as usual."""
+    widget, _ = _text_until_eleven_then_picture(qtbot, tmp_path, (10, 0, 0))
+    assert widget.pending is None
     widget.stop()
 
 
@@ -359,20 +373,4 @@ def test_when_the_next_item_turns_out_not_to_be_a_picture_it_is_prepared_at_once
     clock.set(datetime(2026, 12, 1, 10, 0, 1, tzinfo=UTC))
     widget.recheck()
     assert widget.pending is not None and widget.pending.item.id == "t"
-    widget.stop()
-
-
-def test_an_item_whose_window_stays_open_keeps_the_picture_after_it_for_later(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
-    """The other side of the test above: a window that closes long after the item's duration changes nothing."""
-    solid_image(tmp_path / "p.png", (0, 0, 255))
-    clock = FakeClock(datetime(2026, 12, 1, 9, 0, 0, tzinfo=UTC))  # 10:00 in Berlin
-    widget = make_zone(qtbot, [
-        {"type": "text", "id": "t", "text": "T", "duration": 30,
-         "valid": {"times": [{"from": "10:00", "to": "11:00"}]}},
-        {"type": "image", "id": "p", "src": "p.png", "duration": 30, "fit": "stretch"},
-    ], tmp_path, clock=clock)
-    started = record(widget)
-    widget.start()
-    qtbot.waitUntil(lambda: len(started) == 1, timeout=6000)
-    assert widget.pending is None
     widget.stop()
