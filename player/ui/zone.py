@@ -8,7 +8,8 @@ otherwise hold two pictures all the time. Only when the current item is sure to 
 end early (a clip shorter than its duration) or whose validity window may end first has its successor prepared at
 once, as is everything that is not a picture (a video's first frame, a widget). A zone whose picture was not ready
 when due prepares twice as early from then on (up to MAX_AHEAD_S), and halves that again after ON_TIME_TO_RELAX
-pictures in a row were ready in time.
+pictures in a row were ready in time. A validity window opening or closing while a picture waits for its turn has
+the next item prepared at once (it may no longer be that picture).
 Items out of their validity window are skipped; a zone with no valid item shows its background and wakes up by
 itself when the next window opens.
 """
@@ -66,7 +67,7 @@ class ZoneWidget(QWidget):
         self._validity_timer.setTimerType(Qt.TimerType.PreciseTimer)  # a coarse timer may be 5 % off: 30 min in 10 h
         self._validity_timer.timeout.connect(self._validity_changed)
         self.ahead_s = PREPARE_AHEAD_S  # doubled each time a picture was not ready when due
-        self._on_time = 0  # pictures ready when due since the lead last changed
+        self._on_time = 0  # pictures ready when due in a row while the lead is raised
         self._prepare_timer = QTimer(self)  # when to start preparing the next picture
         self._prepare_timer.setSingleShot(True)
         self._prepare_timer.timeout.connect(self._prepare_following)
@@ -235,10 +236,11 @@ class ZoneWidget(QWidget):
                 log.debug("zone '%s': picture not ready when due; preparing %.0f s ahead now",
                           self.zone.id, self.ahead_s)
             return
-        self._on_time += 1
-        if self._on_time >= ON_TIME_TO_RELAX and self.ahead_s > PREPARE_AHEAD_S:
-            self.ahead_s = max(PREPARE_AHEAD_S, self.ahead_s / 2)
-            self._on_time = 0
+        if self.ahead_s > PREPARE_AHEAD_S:
+            self._on_time += 1
+            if self._on_time >= ON_TIME_TO_RELAX:
+                self.ahead_s = max(PREPARE_AHEAD_S, self.ahead_s / 2)
+                self._on_time = 0
 
     def _begin_duration(self, view: ItemView) -> None:
         self._due = False
@@ -273,21 +275,21 @@ class ZoneWidget(QWidget):
     def _plan_following(self, view: ItemView) -> None:
         """Prepare the item after *view*: a picture ``ahead_s`` before *view*'s time is up, anything else now."""
         self._prepare_timer.stop()
-        nxt = self._next_index(self.ctx.clock.now(), self._index)
+        now = self.ctx.clock.now()
+        nxt = self._next_index(now, self._index)
         if nxt is None or nxt == self._index:
             return
         duration = view.item.duration
         if (isinstance(self.zone.items[nxt], ImageItem) and not view.may_end_early and duration is not None
-                and duration > self.ahead_s and self._runs_full(view.item, duration)):
+                and duration > self.ahead_s and self._runs_full(view.item, duration, now)):
             self._prepare_timer.start(int((duration - self.ahead_s) * 1000))
         else:
             self._prepare_following()
 
-    def _runs_full(self, item: Item, duration: float) -> bool:
-        """True unless *item*'s validity window closes before its *duration* from now is over."""
+    def _runs_full(self, item: Item, duration: float, now: datetime) -> bool:
+        """True unless *item*'s validity window closes before its *duration* from *now* is over."""
         if item.validity.is_always:
             return True
-        now = self.ctx.clock.now()
         _, next_change = _validity_fns()
         closes = next_change(item.validity, now, self.ctx.timezone)
         return closes is None or closes > now + timedelta(seconds=duration)
@@ -374,10 +376,8 @@ class ZoneWidget(QWidget):
             return
         self._arm_validity_timer()
         if self._prepare_timer.isActive():  # planned for a picture: what comes next may be something else now
-            nxt = self._next_index(now, self._index)
-            if nxt is not None and nxt != self._index and not isinstance(self.zone.items[nxt], ImageItem):
-                self._prepare_timer.stop()
-                self._prepare_following()
+            self._prepare_timer.stop()
+            self._prepare_following()
 
     def recheck(self) -> None:
         """Re-evaluate validity now (after a clock jump or when a test moves the clock)."""
