@@ -27,7 +27,7 @@ def decode_for_zone(path: Path, width: int, height: int, fit: Fit) -> QImage:
         with Image.open(path) as img:
             if problem := too_large(img.size):
                 raise ImageError(f"{path.name}: {problem}")
-            out = load_upright(img, reduce_to(width, height, fit))
+            out = load_upright(img, reduce_to(width, height))
     except ImageError:
         raise
     except Image.DecompressionBombError as exc:
@@ -52,7 +52,11 @@ def decode_for_zone(path: Path, width: int, height: int, fit: Fit) -> QImage:
     return QImage(data, w, h, w * bpp, fmt).copy()  # own the pixels: ``data`` goes away with this frame
 
 
-def reduce_to(width: int, height: int, fit: Fit) -> tuple[int, int]:
-    """The size (as shown) a JPEG must keep when libjpeg decodes it reduced: the zone; twice the zone for
-    ``cover``, so the final scaling has room."""
-    return (width * 2, height * 2) if fit == Fit.COVER else (max(width, 1), max(height, 1))
+def reduce_to(width: int, height: int) -> tuple[int, int]:
+    """The size (as shown) a JPEG must keep when libjpeg decodes it reduced: the zone, for every fit.
+
+    libjpeg reduces by 1/2, 1/4 or 1/8 only while both sides stay at least this size, so ``cover`` still only crops
+    and shrinks afterwards. Before 2026-11-28 ``cover`` kept twice the zone, which decoded a 4000x3000 photo for a
+    1920x1080 or 1440x880 zone at full size; reduced, it takes under half the time and 36-41 % of the peak memory; the
+    result lies 42-47 dB PSNR from the full decode on photo-like pictures (bench/decode.py)."""
+    return max(width, 1), max(height, 1)
