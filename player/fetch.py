@@ -37,6 +37,7 @@ from requests.adapters import HTTPAdapter
 
 from player.atomic import write_json_atomic
 from player.cache import CacheFullError, ContentCache, HashMismatchError, InvalidHashError, is_sha256
+from player.system.device import KEEP_FREE_SHARE, disk_space
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,8 @@ __all__ = [
 ProgressCallback = Callable[[int, int, int, int], None]
 
 _CHUNK = 64 * 1024
+_MIB = 1024 * 1024
+NO_ROOM = "no room on disk"  # FetchError.problem prefix: a file announced larger than the disk can take
 _RETRY_STATUS = frozenset({408, 429})
 _CONTENT_RANGE_RE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
 USER_AGENT = "osc-player/0.1"
@@ -473,6 +476,10 @@ class Downloader:
                 if total is not None and expected_size is not None and total != expected_size:
                     self._discard(fh, meta_path)
                     raise FetchError(url, f"server announces {total} bytes, expected {expected_size}")
+                if total is not None and (room := disk_room(self.cache.root)) is not None and total - offset > room[0]:
+                    self._discard(fh, meta_path)  # a partial of a file that cannot fit only keeps the disk fuller
+                    raise FetchError(url, f"{NO_ROOM}: the file has {_mb(total)}, more than the cache's disk "
+                                          f"({self.cache.root}) has free beyond the {_mb(room[1])} kept free")
                 encoded = resp.headers.get("Content-Encoding", "identity").strip().lower() not in ("", "identity")
                 new_meta = {"url": url, "etag": etag, "last_modified": last_modified, "total": total}
                 if encoded:  # offsets of decoded bytes do not match the encoded ranges: no resuming
@@ -617,6 +624,24 @@ def _suffix_for(content_type: str | None) -> str | None:
     if not content_type:
         return None
     return _SUFFIXES.get(content_type.split(";", 1)[0].strip().lower())
+
+
+def disk_room(path: Path) -> tuple[int, int] | None:
+    """(bytes a download may still write on *path*'s filesystem, bytes it leaves free there), or None when unknown.
+
+    Checked when a server announces a file's size, before its first byte is written: a file that cannot fit is
+    refused at once instead of filling the disk (and the system's logs with it) until writing fails. Downloads
+    leave the same share of the disk free as the folder copy (``KEEP_FREE_SHARE``)."""
+    space = disk_space(path)
+    if space is None:
+        return None
+    free, total = space
+    keep = int(total * KEEP_FREE_SHARE)
+    return free - keep, keep
+
+
+def _mb(size: int) -> str:
+    return f"{size / _MIB:.1f} MB"
 
 
 def disk_full(exc: BaseException) -> bool:

@@ -28,7 +28,7 @@ from player.cache import ContentCache, is_sha256
 from player.clock import Clock, SystemClock
 from player.config import Config
 from player.content import Content
-from player.fetch import Downloader, FetchError, FetchRequest, disk_full
+from player.fetch import NO_ROOM, Downloader, FetchError, FetchRequest, disk_full
 from player.layouts import TEMPLATES_DIR, DocumentError, load_screen_dict
 from player.prepare import build_resolver, correct_media_kinds, prepare_files
 from player.snapshots import Snapshot, SnapshotStore, snapshot_pin
@@ -365,6 +365,9 @@ class SyncService:
         results = self.downloader.fetch_many(requests, progress=self._progress)
         errors = [r for r in results.values() if isinstance(r, FetchError)]
         if errors:
+            room = sorted((e for e in errors if e.problem.startswith(NO_ROOM)), key=lambda e: e.url)
+            if room:  # announced too large before any byte was written; the first by address: one line per incident
+                return self._refused(f"snapshot refused: {room[0]}; the current content stays on screen")
             disk = [e for e in errors if e.problem.startswith("disk full")]
             if disk:
                 log.debug("sync: disk full: %s", disk[0])

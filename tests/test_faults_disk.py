@@ -46,11 +46,15 @@ def _errors(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
 
 
+@pytest.mark.parametrize("announced", [True, False], ids=["size-announced", "no-content-length"])
 def test_snapshot_larger_than_the_free_disk_is_refused_and_old_content_stays(
-        qapp, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:  # noqa: ANN001
+        qapp, tmp_path: Path, caplog: pytest.LogCaptureFixture, announced: bool) -> None:  # noqa: ANN001
+    """With Content-Length the file is refused before its first byte is written; without, when writing fails."""
     assert len(BIG_PNG) > 8 * MIB
     with small_filesystem(tmp_path / "cache", 8) as cache_dir, \
             FaultServer({"/s/red.png": RED_PNG, "/s/big.png": BIG_PNG}) as srv:
+        if not announced:
+            srv.fault("/s/big.png", omit_length=True)
         srv.set_file("/s/screen.json", json.dumps(image_doc(["red.png"])).encode(), "application/json")
         config_path = write_config(tmp_path, srv.url("/s/screen.json"), cache_dir=cache_dir, quota_mb=200)
         config = load(config_path)
@@ -70,6 +74,7 @@ def test_snapshot_larger_than_the_free_disk_is_refused_and_old_content_stays(
             for outcome in outcomes:
                 assert outcome.result == "refused", outcome
                 assert "disk" in outcome.message and "current content stays" in outcome.message, outcome.message
+                assert ("no room on disk: the file has 8.6 MB" in outcome.message) == announced, outcome.message
             errors = _errors(caplog)
             assert len(errors) == 1, errors  # one clear line for the incident, not one per attempt or retry
             assert "no space left" in errors[0].lower() or "disk" in errors[0].lower()
@@ -96,6 +101,34 @@ def test_snapshot_larger_than_the_free_disk_is_refused_and_old_content_stays(
         finally:
             service.close()
         assert_cache_sound(cache_dir)
+
+
+def test_a_download_keeps_part_of_the_disk_free(tmp_path: Path) -> None:
+    """A file the server announces larger than the disk's free space less what is kept free (5 % of a small disk)
+    is refused before its first byte is written, and a retry is not made; one that fits is stored."""
+    from player.cache import ContentCache
+    from player.fetch import NO_ROOM, Downloader, FetchError, disk_room
+
+    with small_filesystem(tmp_path / "cache", 8) as cache_dir:
+        cache = ContentCache(cache_dir, quota_bytes=200 * MIB)
+        fill(cache_dir, leave_bytes=3 * MIB)
+        room = disk_room(cache_dir)
+        assert room is not None
+        writable, kept = room
+        assert kept == int(8 * MIB * 0.05) and writable == free_bytes(cache_dir) - kept
+        too_big, fits = bytes(writable + kept // 2), bytes(writable - 256 * 1024)  # the first fits the free space
+        with FaultServer({"/too-big.bin": too_big, "/fits.bin": fits}) as srv, \
+                Downloader(cache, retries=2, backoff_base=0.001) as downloader:
+            free_before = free_bytes(cache_dir)
+            with pytest.raises(FetchError) as err:
+                downloader.fetch(srv.url("/too-big.bin"))
+            assert err.value.problem.startswith(NO_ROOM) and not err.value.retryable, err.value
+            assert srv.count("/too-big.bin") == 1
+            assert free_bytes(cache_dir) >= free_before - 64 * 1024  # nothing of it written
+            assert not [p for p in (cache_dir / "tmp").iterdir() if p.stat().st_size]
+            result = downloader.fetch(srv.url("/fits.bin"))
+            assert result.size == len(fits) and cache.has(result.sha)
+        cache.close()
 
 
 def test_full_state_dir_does_not_stop_the_player(qtbot: QtBot, tmp_path: Path,

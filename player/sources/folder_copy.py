@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 
 from player.atomic import copy_file_atomic, sweep_orphan_temps
 from player.sources.folder import SCREEN_FILE, FolderSource
-from player.system.device import disk_space
+from player.system.device import KEEP_FREE_SHARE, disk_space
 
 if TYPE_CHECKING:
     from player.model import Screen
@@ -44,7 +44,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 COPY_DIR = "folder-copy"
-FREE_RESERVE = 0.05  # share of the disk the copy leaves free
 OTHER_COPIES_KEPT_S = 7 * 86400  # a copy of another folder not updated for this long is removed
 
 
@@ -195,7 +194,7 @@ class FolderCopy:
         if space is None:
             return False
         free, total = space
-        return free + freeable - size >= total * FREE_RESERVE
+        return free + freeable - size >= total * KEEP_FREE_SHARE
 
     def _unused(self, keep: set[Path]) -> Iterator[tuple[Path, int]]:
         """The files in the copy not in *keep* (what making room can give back, what pruning removes), with their

@@ -123,6 +123,9 @@ def uptime_seconds(root: Path = Path("/")) -> float | None:
         return None
 
 
+KEEP_FREE_SHARE = 0.05  # share of a disk that downloads and the folder copy leave free (the system's logs, the state)
+
+
 def disk_space(path: str | os.PathLike[str]) -> tuple[int, int] | None:
     """(free bytes available to unprivileged users, total bytes) of the filesystem holding ``path``."""
     try:
