@@ -215,6 +215,7 @@ class Downloader:
         self._stop = threading.Event()
         self._url_locks: dict[str, threading.Lock] = {}
         self._url_locks_guard = threading.Lock()
+        self._claims = _DiskClaims()
 
     def close(self) -> None:
         """Abort running downloads at the next chunk (they raise FetchError 'cancelled'); partials are kept."""
@@ -476,43 +477,46 @@ class Downloader:
                 if total is not None and expected_size is not None and total != expected_size:
                     self._discard(fh, meta_path)
                     raise FetchError(url, f"server announces {total} bytes, expected {expected_size}")
-                if total is not None and (room := disk_room(self.cache.root)) is not None and total - offset > room[0]:
+                if total is not None and (refused := self._claims.claim(self.cache.root, total - offset)) is not None:
                     self._discard(fh, meta_path)  # a partial of a file that cannot fit only keeps the disk fuller
-                    raise FetchError(url, f"{NO_ROOM}: the file has {_mb(total)}, more than the cache's disk "
-                                          f"({self.cache.root}) has free beyond the {_mb(room[1])} kept free")
-                encoded = resp.headers.get("Content-Encoding", "identity").strip().lower() not in ("", "identity")
-                new_meta = {"url": url, "etag": etag, "last_modified": last_modified, "total": total}
-                if encoded:  # offsets of decoded bytes do not match the encoded ranges: no resuming
-                    meta_path.unlink(missing_ok=True)
-                elif new_meta != meta:
-                    try:
-                        write_json_atomic(meta_path, new_meta, indent=None)
-                    except OSError as exc:
-                        if not disk_full(exc):
-                            raise
-                        self._discard(fh, meta_path)
-                        raise FetchError(url, f"disk full: cannot write to {self.cache.root} "
-                                              f"({_short(exc)})") from None
-                tracker.start(url, total or expected_size, offset)
-                size = offset
+                    raise FetchError(url, f"{NO_ROOM}: the file has {_mb(total)}, {refused}")
                 try:
-                    for chunk in _body_chunks(resp, encoded):
-                        if self._stop.is_set():
-                            raise FetchError(url, "cancelled")
-                        size += len(chunk)
-                        if size > self.max_file_bytes:
+                    encoded = resp.headers.get("Content-Encoding", "identity").strip().lower() not in ("", "identity")
+                    new_meta = {"url": url, "etag": etag, "last_modified": last_modified, "total": total}
+                    if encoded:  # offsets of decoded bytes do not match the encoded ranges: no resuming
+                        meta_path.unlink(missing_ok=True)
+                    elif new_meta != meta:
+                        try:
+                            write_json_atomic(meta_path, new_meta, indent=None)
+                        except OSError as exc:
+                            if not disk_full(exc):
+                                raise
                             self._discard(fh, meta_path)
-                            raise FetchError(url, f"file too large: more than {self.max_file_bytes} bytes")
-                        fh.write(chunk)
-                        fh.flush()
-                        tracker.advance(url, len(chunk))
-                except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-                    if disk_full(exc):  # not a network problem: retrying or keeping the partial fills the disk
-                        self._discard(fh, meta_path)
-                        raise FetchError(url, f"disk full: cannot write to {self.cache.root} "
-                                              f"({_short(exc)})") from None
-                    what = "timed out" if "timed out" in str(exc).lower() else "connection lost"
-                    raise FetchError(url, f"{what} after {size} bytes ({_short(exc)})", retryable=True) from None
+                            raise FetchError(url, f"disk full: cannot write to {self.cache.root} "
+                                                  f"({_short(exc)})") from None
+                    tracker.start(url, total or expected_size, offset)
+                    size = offset
+                    try:
+                        for chunk in _body_chunks(resp, encoded):
+                            if self._stop.is_set():
+                                raise FetchError(url, "cancelled")
+                            size += len(chunk)
+                            if size > self.max_file_bytes:
+                                self._discard(fh, meta_path)
+                                raise FetchError(url, f"file too large: more than {self.max_file_bytes} bytes")
+                            fh.write(chunk)
+                            fh.flush()
+                            tracker.advance(url, len(chunk))
+                            self._claims.wrote(len(chunk))
+                    except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+                        if disk_full(exc):  # not a network problem: retrying or keeping the partial fills the disk
+                            self._discard(fh, meta_path)
+                            raise FetchError(url, f"disk full: cannot write to {self.cache.root} "
+                                                  f"({_short(exc)})") from None
+                        what = "timed out" if "timed out" in str(exc).lower() else "connection lost"
+                        raise FetchError(url, f"{what} after {size} bytes ({_short(exc)})", retryable=True) from None
+                finally:
+                    self._claims.release()
             if total is not None and size != total:
                 raise FetchError(url, f"connection closed after {size} of {total} bytes", retryable=True)
             if expected_size is not None and size != expected_size:
@@ -624,6 +628,36 @@ def _suffix_for(content_type: str | None) -> str | None:
     if not content_type:
         return None
     return _SUFFIXES.get(content_type.split(";", 1)[0].strip().lower())
+
+
+class _DiskClaims:
+    """What the running downloads of one Downloader have announced and not written yet, so that downloads started
+    together do not each count on the same free space. One claim per thread (a download runs on one thread)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._left: dict[int, int] = {}
+
+    def claim(self, root: Path, size: int) -> str | None:
+        """Claim *size* bytes on *root*'s disk for this thread's download; None, or why they do not fit."""
+        with self._lock:
+            room = disk_room(root)
+            others = sum(n for thread, n in self._left.items() if thread != threading.get_ident())
+            if room is not None and size > room[0] - others:
+                coming = f" and {_mb(others)} of other downloads are still to come" if others else ""
+                return f"more than the cache's disk ({root}) has free beyond the {_mb(room[1])} kept free{coming}"
+            self._left[threading.get_ident()] = size
+            return None
+
+    def wrote(self, size: int) -> None:
+        with self._lock:
+            thread = threading.get_ident()
+            if thread in self._left:
+                self._left[thread] = max(0, self._left[thread] - size)
+
+    def release(self) -> None:
+        with self._lock:
+            self._left.pop(threading.get_ident(), None)
 
 
 def disk_room(path: Path) -> tuple[int, int] | None:

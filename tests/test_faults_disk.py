@@ -131,6 +131,32 @@ def test_a_download_keeps_part_of_the_disk_free(tmp_path: Path) -> None:
         cache.close()
 
 
+def test_downloads_started_together_do_not_count_on_the_same_free_space(tmp_path: Path) -> None:
+    """Two files that each fit the room on the disk but not both, downloaded at the same time (slowed, so both have
+    begun before either ends): one is stored, the other refused before its first byte; the disk keeps its part."""
+    from player.cache import ContentCache
+    from player.fetch import NO_ROOM, Downloader, FetchError, FetchResult, disk_room
+
+    with small_filesystem(tmp_path / "cache", 8) as cache_dir:
+        cache = ContentCache(cache_dir, quota_bytes=200 * MIB)
+        fill(cache_dir, leave_bytes=3 * MIB)
+        room = disk_room(cache_dir)
+        assert room is not None
+        each = room[0] * 6 // 10
+        files = {"/a.bin": bytes([1]) * each, "/b.bin": bytes([2]) * each}
+        with FaultServer(files) as srv, Downloader(cache, max_parallel=2, retries=0) as downloader:
+            for path in files:
+                srv.fault(path, delay=0.01)  # ~16 KB every 10 ms: each download runs for about a second
+            results = downloader.fetch_many([srv.url(path) for path in files])
+        stored = [r for r in results.values() if isinstance(r, FetchResult)]
+        refused = [r for r in results.values() if isinstance(r, FetchError)]
+        assert len(stored) == 1 and len(refused) == 1, results
+        assert refused[0].problem.startswith(NO_ROOM) and "other downloads" in refused[0].problem, refused[0]
+        assert free_bytes(cache_dir) >= room[1]
+        assert cache.has(stored[0].sha)
+        cache.close()
+
+
 def test_full_state_dir_does_not_stop_the_player(qtbot: QtBot, tmp_path: Path,
                                                   caplog: pytest.LogCaptureFixture) -> None:
     from player.clock import SystemClock
