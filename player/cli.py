@@ -7,10 +7,14 @@ import logging
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 from zoneinfo import ZoneInfo
 
 from player import __version__
 from player.config import Config, load_config
+
+if TYPE_CHECKING:
+    from player.sync import SyncProgress
 
 log = logging.getLogger("player")
 
@@ -181,7 +185,7 @@ def cmd_preview(config: Config, source: Path | None, at: datetime, out: Path, si
     for line in defects:
         log.warning("%s", line)
     out.parent.mkdir(parents=True, exist_ok=True)
-    if not image.save(str(out), "PNG"):
+    if not image.save(str(out), "PNG"):  # type: ignore[call-overload]  # its stub says bytes; run time wants str
         print(f"{out}: cannot write the PNG", file=sys.stderr)
         return 1
     print(f"{out}: {image.width()}x{image.height()}")
@@ -230,34 +234,34 @@ def _add_sync_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
 class _ProgressBar:
     """A plain-text progress bar on stderr: redrawn in place on a terminal, a line per 10 % otherwise."""
 
-    def __init__(self, stream: object = None) -> None:
-        self.stream = stream or sys.stderr
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream: TextIO = stream or sys.stderr
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self.last_step = -1
         self.drawn = False
 
-    def __call__(self, p: object) -> None:
-        done, total, bdone, btotal = p.files_done, p.files_total, p.bytes_done, p.bytes_total  # type: ignore[attr-defined]
+    def __call__(self, p: SyncProgress) -> None:
+        done, total, bdone, btotal = p.files_done, p.files_total, p.bytes_done, p.bytes_total
         frac = (bdone / btotal) if btotal else (done / total if total else 1.0)
         frac = min(1.0, max(0.0, frac))
         width = 30
         bar = "#" * int(frac * width) + "." * (width - int(frac * width))
         line = f"[{bar}] {done}/{total} files  {bdone / 2**20:.1f}/{btotal / 2**20:.1f} MB"
         if self.tty:
-            self.stream.write("\r" + line)  # type: ignore[attr-defined]
+            self.stream.write("\r" + line)
             self.drawn = True
         else:
             step = int(frac * 10)
             if step == self.last_step and done != total:
                 return
             self.last_step = step
-            self.stream.write(line + "\n")  # type: ignore[attr-defined]
-        self.stream.flush()  # type: ignore[attr-defined]
+            self.stream.write(line + "\n")
+        self.stream.flush()
 
     def end(self) -> None:
         if self.tty and self.drawn:
-            self.stream.write("\n")  # type: ignore[attr-defined]
-            self.stream.flush()  # type: ignore[attr-defined]
+            self.stream.write("\n")
+            self.stream.flush()
 
 
 def cmd_sync_commands(config: Config, args: argparse.Namespace) -> int:

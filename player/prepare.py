@@ -233,8 +233,9 @@ def _retyped(document: Mapping[str, Any], change: Mapping[str, str]) -> dict[str
     for layout in layouts.values() if isinstance(layouts, dict) else ():
         zones = layout.get("zones") if isinstance(layout, dict) else None
         for zone in zones if isinstance(zones, list) else ():
-            items = zone.get("items") if isinstance(zone, dict) else None
-            for n, item in enumerate(items if isinstance(items, list) else ()):
+            found = zone.get("items") if isinstance(zone, dict) else None
+            items: list[Any] = found if isinstance(found, list) else []
+            for n, item in enumerate(items):
                 if isinstance(item, dict) and item.get("type") in _ONLY_FOR and item.get("src") in change:
                     new = change[item["src"]]
                     if new != item["type"]:

@@ -253,7 +253,7 @@ class _CompiledValidity:
             self.span = math.inf
         self.nweekdays = len(days) if days else 7
         if self.windows:
-            total = 0
+            total = 0.0
             for s, e, _ in self.windows:
                 length = (e.hour * 60 + e.minute + e.second / 60) - (s.hour * 60 + s.minute + s.second / 60)
                 total += length if length > 0 else length + 1440

@@ -23,23 +23,8 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
+from player.atomic import write_json_atomic
 from player.feeds.fields import Clock, system_clock
-
-try:  # written by another part of the project; same signature
-    from player.atomic import write_json_atomic
-except ImportError:  # pragma: no cover - fallback only while player.atomic is missing
-    def write_json_atomic(path: Any, obj: Any, *, indent: int | None = 2) -> None:
-        import os
-        import tempfile
-
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(obj, fh, ensure_ascii=False, indent=indent)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +69,7 @@ def from_jsonable(tp: Any, data: Any) -> Any:
             except (ValueError, TypeError) as exc:
                 errors.append(str(exc))
         raise ValueError(f"no type of {tp} fits {data!r:.60}: {errors}")
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if not isinstance(data, dict):
             raise ValueError(f"{tp.__name__}: expected an object")
         hints = typing.get_type_hints(tp)

@@ -123,10 +123,10 @@ def sample_departures(doc: Mapping[str, Any], now: datetime, tz: tzinfo = BERLIN
         elif spec.get("in_min") is not None:
             planned = now + timedelta(minutes=_minutes(spec.get("in_min")))
             planned = planned.replace(second=0, microsecond=0)
-            delay = spec.get("delay_min")
+            delay_min = spec.get("delay_min")
             rows.append({**base, "departureTimePlanned": _iso(planned),
-                         "departureTimeEstimated": _iso(planned + timedelta(minutes=_minutes(delay)))
-                         if delay is not None else None,
+                         "departureTimeEstimated": _iso(planned + timedelta(minutes=_minutes(delay_min)))
+                         if delay_min is not None else None,
                          "isCancelled": spec.get("cancelled") is True})
     deps: list[Departure] = []
     for row in rows:

@@ -197,7 +197,7 @@ class CommandChannel:
 
     # -------------------------------------------------------------------------------------------------
     def _handle(self, cid: str, doc: dict[str, Any]) -> None:
-        command = doc.get("command") if isinstance(doc.get("command"), str) else ""
+        command = found if isinstance(found := doc.get("command"), str) else ""
         known = self.ledger.get(cid)
         if known is not None and known["state"] == "finished":
             if not known["reported"]:

@@ -181,7 +181,7 @@ class HubSource:
         status = screen_status(screen)
         base_state: dict[str, Any] = {"v": STATE_VERSION, "device": device, "screen": screen.get("objectId"),
                                       "classes": extra, "fingerprint": fingerprint}
-        name = screen.get("name") if isinstance(screen.get("name"), str) else ""
+        name = found if isinstance(found := screen.get("name"), str) else ""
         if not status.ready:
             setup = SetupNeeded(screen_name=name, screen_id=device,
                                 message=f"{status.message} Hub: {self.client.server_url}")
@@ -351,7 +351,7 @@ class HubSource:
             if not isinstance(stop_list, list) or not stop_list or not isinstance(stop_list[0], Mapping):
                 return []
             first = stop_list[0]
-            props = first.get("properties") if isinstance(first.get("properties"), Mapping) else {}
+            props = given if isinstance(given := first.get("properties"), Mapping) else {}
             stop_id = props.get("stopId") or first.get("id")
             lines = self.client.call_function("pt-serving-lines", {"stopId": stop_id})
         except HubUnavailable:

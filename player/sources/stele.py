@@ -570,13 +570,13 @@ class _Translator:
         zones = []
         for pos in range(1, 5):
             col, line = (pos - 1) % 2, (pos - 1) // 2
-            row = positions.get(pos)
-            if row is None:
+            placed = positions.get(pos)
+            if placed is None:
                 items = [_empty(f"tile{pos}-empty")]
             else:
-                tile = row.get("tile")
+                tile = placed.get("tile")
                 if not isinstance(tile, Mapping) or tile.get("__type") == "Pointer":
-                    self.problems.append(f"SteleTilePosition {row.get('objectId')}: tile missing or deleted; "
+                    self.problems.append(f"SteleTilePosition {placed.get('objectId')}: tile missing or deleted; "
                                          "empty tile")
                     items = [_empty(f"tile{pos}-empty")]
                 else:

@@ -490,8 +490,8 @@ class PowerSchedule:
         spans: list[tuple[datetime, datetime]] = []
         for k in range(days):
             day = first + timedelta(days=k)
-            for start, end in self._by_day[day.weekday()]:
-                spans.append((_local_to_utc(day, start, tz), _local_to_utc(day, end, tz)))
+            for on_minute, off_minute in self._by_day[day.weekday()]:
+                spans.append((_local_to_utc(day, on_minute, tz), _local_to_utc(day, off_minute, tz)))
         spans.sort()
         merged: list[tuple[datetime, datetime]] = []
         for start, end in spans:
