@@ -454,6 +454,13 @@ class Downloader:
                 self._check_status(url, resp)
                 etag = resp.headers.get("ETag")
                 last_modified = resp.headers.get("Last-Modified")
+                # a server may compress although asked not to: the body is written decoded, so the lengths and
+                # ranges it announces (those of the compressed bytes) say nothing about the file
+                encoded = resp.headers.get("Content-Encoding", "identity").strip().lower() not in ("", "identity")
+                if encoded and resp.status_code == 206:
+                    fh.truncate(0)
+                    meta_path.unlink(missing_ok=True)
+                    raise _Restart("compressed partial response")
                 total: int | None
                 if resp.status_code == 206:
                     m = _CONTENT_RANGE_RE.fullmatch(resp.headers.get("Content-Range", "").strip())
@@ -470,7 +477,7 @@ class Downloader:
                     fh.truncate(0)
                     offset = 0
                     cl = resp.headers.get("Content-Length")
-                    total = int(cl) if cl and cl.isdigit() else None
+                    total = int(cl) if cl and cl.isdigit() and not encoded else None
                 if total is not None and total > self.max_file_bytes:
                     self._discard(fh, meta_path)
                     raise FetchError(url, f"file too large: {total} bytes, limit is {self.max_file_bytes}")
@@ -481,7 +488,6 @@ class Downloader:
                     self._discard(fh, meta_path)  # a partial of a file that cannot fit only keeps the disk fuller
                     raise FetchError(url, f"{NO_ROOM}: the file has {_mb(total)}, {refused}")
                 try:
-                    encoded = resp.headers.get("Content-Encoding", "identity").strip().lower() not in ("", "identity")
                     new_meta = {"url": url, "etag": etag, "last_modified": last_modified, "total": total}
                     if encoded:  # offsets of decoded bytes do not match the encoded ranges: no resuming
                         meta_path.unlink(missing_ok=True)
@@ -644,8 +650,10 @@ class _DiskClaims:
             room = disk_room(root)
             others = sum(n for thread, n in self._left.items() if thread != threading.get_ident())
             if room is not None and size > room[0] - others:
-                coming = f" and {_mb(others)} of other downloads are still to come" if others else ""
-                return f"more than the cache's disk ({root}) has free beyond the {_mb(room[1])} kept free{coming}"
+                # the same words whatever else is downloading: the sync logs one line per distinct message
+                log.debug("fetch: %s bytes do not fit: %d writable on %s, %d of them claimed by other downloads",
+                          size, room[0], root, others)
+                return f"more than the room on the cache's disk ({root}), which keeps {_mb(room[1])} free"
             self._left[threading.get_ident()] = size
             return None
 

@@ -16,6 +16,7 @@ never hang on teardown.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import socket
 import threading
@@ -43,6 +44,7 @@ class Fault:
     delay: float | None = None  # wait this long before each body chunk (returns early on release)
     block_after: int | None = None  # send this many body bytes, then block until release()
     ignore_range: bool = False  # answer Range requests with 200 and the full body
+    gzip: bool = False  # send the body gzip-compressed (Content-Encoding: gzip) whatever the client accepts
     times: int | None = None
 
     def has_body_fault(self) -> bool:
@@ -53,6 +55,7 @@ class Fault:
             or self.delay is not None
             or self.block_after is not None
             or self.ignore_range
+            or self.gzip
         )
 
 
@@ -359,7 +362,7 @@ def _make_handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
             size = len(f.data)
             start, end, status = 0, size - 1, 200
             rng = self.headers.get("Range")
-            if rng and not (fault and fault.ignore_range) and self._range_applies(f):
+            if rng and not (fault and (fault.ignore_range or fault.gzip)) and self._range_applies(f):
                 parsed = _parse_range(rng, size)
                 if parsed == (-1, -1):
                     self._simple(416, {"Content-Range": f"bytes */{size}"})
@@ -368,8 +371,12 @@ def _make_handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
                     start, end = parsed
                     status = 206
             payload = f.data[start:end + 1]
+            if fault and fault.gzip:
+                payload = gzip.compress(payload)
             self.send_response(status)
             self.send_header("Content-Type", f.content_type)
+            if fault and fault.gzip:
+                self.send_header("Content-Encoding", "gzip")
             for k, v in validators.items():
                 self.send_header(k, v)
             self.send_header("Accept-Ranges", "bytes")

@@ -259,6 +259,16 @@ def test_download_without_content_length(srv: FaultServer, dl: Downloader) -> No
     assert dl.fetch(srv.url("/big.bin")).sha == sha(BIG)
 
 
+def test_a_server_that_compresses_unasked_still_gives_the_file(srv: FaultServer, cache: ContentCache,
+                                                               dl: Downloader) -> None:
+    """Asked for ``identity``, the server sends gzip with the compressed length: the file is stored decoded (its
+    length and a resume range are those of the compressed bytes, so neither is held against it)."""
+    srv.fault("/big.bin", gzip=True)
+    res = dl.fetch(srv.url("/big.bin"), expected_sha=sha(BIG), expected_size=len(BIG))
+    assert cache.path_of(res.sha).read_bytes() == BIG
+    assert srv.count("/big.bin") == 1 and tmp_files(cache) == []
+
+
 def test_fetch_many_bounded_with_progress_and_per_url_errors(srv: FaultServer, cache: ContentCache) -> None:
     files = {f"/f{i}.bin": bytes([i]) * (10_000 + i) for i in range(5)}
     for path, data in files.items():
