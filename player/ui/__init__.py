@@ -47,6 +47,8 @@ def keep_sources_out_of_memory() -> bool:
     such check or one that takes something else than the module."""
     global _pyside_check
     feature = sys.modules.get("shibokensupport.feature")
+    if feature is None:
+        return False
     check = getattr(feature, "_mod_uses_pyside", None)
     if check is None or check is uses_pyside:
         return check is uses_pyside
@@ -58,7 +60,7 @@ def keep_sources_out_of_memory() -> bool:
         log.debug("PySide6's module check has changed (%s); leaving it alone", params)
         return False
     _pyside_check = check
-    feature._mod_uses_pyside = uses_pyside
+    feature._mod_uses_pyside = uses_pyside  # type: ignore[attr-defined]  # PySide's private hook, checked above
     return True
 
 

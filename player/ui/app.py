@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from PySide6.QtCore import QCoreApplication, QEventLoop, Qt, QTimer
@@ -30,6 +30,10 @@ from player.ui.items import RenderContext, load_view_module
 from player.ui.power import DisplayPowerController, backend_from_config
 from player.ui.runtime import attach_content
 from player.ui.window import PlayerWindow
+
+if TYPE_CHECKING:  # imported when reporting is attached (hub sources only)
+    from player.report import Reporting
+    from player.ui.reporting import ScreenReporter
 
 log = logging.getLogger(__name__)
 DEMO_DIR = Path(__file__).resolve().parent.parent / "demo"
@@ -225,8 +229,8 @@ class ReportingLink:
     (it reads the secrets file and the device id) and then wired to the window on the GUI thread."""
 
     def __init__(self) -> None:
-        self.reporting = None
-        self.reporter = None
+        self.reporting: Reporting | None = None
+        self.reporter: ScreenReporter | None = None
         self._stopped = False
 
     def stop(self) -> None:
@@ -360,7 +364,12 @@ def wait_until(predicate: Callable[[], bool], timeout_ms: int) -> bool:
     deadline.setSingleShot(True)
     deadline.timeout.connect(loop.quit)
     poll = QTimer()
-    poll.timeout.connect(lambda: predicate() and loop.quit())
+
+    def check() -> None:
+        if predicate():
+            loop.quit()
+
+    poll.timeout.connect(check)
     deadline.start(timeout_ms)
     poll.start(20)
     if not predicate():

@@ -387,7 +387,8 @@ class ClockView(ItemView):
             time_h = int(rect.height() * 0.62)
             time_rect = QRect(rect.left(), rect.top(), rect.width(), time_h)
             date_rect = QRect(rect.left(), rect.top() + time_h, rect.width(), rect.height() - time_h)
-            if self._font is None:  # sized once for the widest text the format produces, so it never jumps
+            # sized once for the widest text the format produces, so it never jumps (both fonts together)
+            if self._font is None or self._date_font is None:
                 big = fit_font(self.ctx.font(style), lines[0], time_rect, single)
                 small = self.ctx.font(style, size=max(8, int(big.pixelSize() * 0.5)))
                 small.setBold(False)

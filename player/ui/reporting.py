@@ -54,7 +54,8 @@ def encode_screenshot(image: QImage, taken_at: datetime, *, max_width: int = MAX
     data = QByteArray()
     buffer = QBuffer(data)
     buffer.open(QIODevice.OpenModeFlag.WriteOnly)
-    if not image.save(buffer, fmt.upper(), quality):
+    # PySide6 takes the format as str here; the stubs say bytes, which it refuses at run time (6.11)
+    if not image.save(buffer, fmt.upper(), quality):  # type: ignore[call-overload]
         raise ValueError(f"could not encode a {image.width()}x{image.height()} screenshot as {fmt}")
     buffer.close()
     content_type = "image/png" if fmt.upper() == "PNG" else "image/jpeg"

@@ -114,8 +114,11 @@ def _reachability(url: str, timeout: float = 3.0) -> str | None:
         return None
     found: str | None = None
     for _family, _kind, _proto, _name, address in infos[:2]:
+        ip, ip_port = address[0], address[1]
+        if not isinstance(ip, str) or not isinstance(ip_port, int):
+            continue  # not an IP address (getaddrinfo of a TCP port answers IPv4 and IPv6 only)
         try:
-            with socket.create_connection(address[:2], timeout=timeout):
+            with socket.create_connection((ip, ip_port), timeout=timeout):
                 return None
         except ConnectionRefusedError:
             return "refused"
@@ -439,8 +442,8 @@ class ContentController(QObject):
         now = {ref: file_stamp(state.source.root / ref) for ref in state.watched}
         changed = {ref for ref, stamp in now.items() if stamp != state.seen.get(ref)}
         # (within 2 s of the clock only: a Pi without a clock battery may run hours behind the files' times)
-        settled = {ref for ref in changed if state.pending.get(ref) == now[ref]
-                   and (now[ref] is None or abs(now_s - now[ref][1] / 1e9) > 2.0)}
+        settled = {ref for ref, stamp in now.items() if ref in changed and state.pending.get(ref) == stamp
+                   and (stamp is None or abs(now_s - stamp[1] / 1e9) > 2.0)}
         state.pending = {ref: now[ref] for ref in changed - settled}
         if any(now[ref] is None or state.seen.get(ref) is None or ref.lower().endswith(".pdf") for ref in settled):
             self._load_folder(state.source, file_stamp(state.source.document_path))
@@ -479,17 +482,18 @@ class ContentController(QObject):
             # a folder that cannot be read at all (stick not plugged in, share not mounted) at start: its copy
             kept = (copy.source_of_copy() if copy is not None and not self._has_content
                     and _unreadable(source.document_path) else None)
-            loaded = None
+            from_copy = None
             if kept is not None:
                 try:
-                    loaded = kept.load()
+                    from_copy = kept.load()
                 except (DocumentError, OSError) as exc2:
                     log.error("%s: the copy cannot be read either: %s", kept.root, exc2)
-            if loaded is None or kept is None:
+            if from_copy is None or kept is None:
                 for line in lines:
                     log.error("%s", line)
                 self.failed.emit(list(lines))
                 return
+            loaded = from_copy
             log.error("%s; showing the copy kept in %s", lines[0], kept.root)
             # the folder first: once the stick is back the running sample feeds (kept: same feeds) read it again
             content_dir = [source.root, kept.root]

@@ -33,7 +33,7 @@ class MessageScreen(QWidget):
     def __init__(self, parent: QWidget, branding: dict[str, str], locale: str = "de-DE"):
         super().__init__(parent)
         self.branding = branding
-        self.locale = locale
+        self.language = locale  # "de-DE"...; not self.locale, which would hide QWidget.locale()
         self.title = ""
         self.lines: list[str] = []
         self.qr_data: str | None = None
@@ -42,24 +42,24 @@ class MessageScreen(QWidget):
         self._qr_for: str | None = None
 
     def show_error(self, lines: list[str]) -> None:
-        self.title = text("error_title", self.locale)
-        self.lines = [text("error_hint", self.locale), ""] + lines[:8] + (
-            [text("more_problems", self.locale, n=len(lines) - 8)] if len(lines) > 8 else [])
+        self.title = text("error_title", self.language)
+        self.lines = [text("error_hint", self.language), ""] + lines[:8] + (
+            [text("more_problems", self.language, n=len(lines) - 8)] if len(lines) > 8 else [])
         self.qr_data = None
         self._qr = self._qr_for = None
         self.progress = None
         self.update()
 
     def show_setup(self, info: SetupInfo) -> None:
-        self.title = text("setup_title", self.locale)
-        lines = [text("setup_name", self.locale, name=info.screen_name or "–"),
-                 text("setup_id", self.locale, id=info.screen_id or "–")]
+        self.title = text("setup_title", self.language)
+        lines = [text("setup_name", self.language, name=info.screen_name or "–"),
+                 text("setup_id", self.language, id=info.screen_id or "–")]
         if info.hub_url:
-            lines.append(text("setup_hub", self.locale, url=info.hub_url))
+            lines.append(text("setup_hub", self.language, url=info.hub_url))
         if info.network:
-            lines.append(text("setup_network", self.locale, state=info.network))
+            lines.append(text("setup_network", self.language, state=info.network))
         if info.last_contact:
-            lines.append(text("setup_contact", self.locale, when=info.last_contact))
+            lines.append(text("setup_contact", self.language, when=info.last_contact))
         if info.detail:
             lines.append(info.detail)
         self.lines = lines + info.lines

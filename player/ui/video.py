@@ -218,8 +218,12 @@ class VideoEngine(QObject):
         surface = _VideoSurface(top)
         surface.setGeometry(0, 0, 16, 16)
         xid = int(surface.winId())
-        self.run(lambda: self._warm(xid), lambda _r: surface.deleteLater(),
-                 lambda exc: (log.debug("video warm-up: %s", exc), surface.deleteLater()))
+
+        def failed(exc: BaseException) -> None:
+            log.debug("video warm-up: %s", exc)
+            surface.deleteLater()
+
+        self.run(lambda: self._warm(xid), lambda _r: surface.deleteLater(), failed)
 
     def _warm(self, xid: int) -> None:
         import tempfile
@@ -228,7 +232,7 @@ class VideoEngine(QObject):
         image.fill(0x101010)
         with tempfile.TemporaryDirectory(prefix="osc-video-") as tmp:
             path = Path(tmp) / "warm.png"
-            image.save(str(path), "PNG")
+            image.save(str(path), "PNG")  # type: ignore[call-overload]  # PySide6 takes str here (not bytes)
             media = self.instance().media_new_path(str(path))
             media.add_option(":no-audio")
             player = self.instance().media_player_new()
@@ -359,7 +363,8 @@ class _VideoSurface(QWidget):
         self.setObjectName(NATIVE_VIDEO_SURFACE)
         self.hide()
 
-    def paintEngine(self) -> None:  # noqa: N802 - VLC owns the pixels
+    # VLC owns the pixels: no paint engine (Qt's way for WA_PaintOnScreen; the stubs do not allow None)
+    def paintEngine(self) -> None:  # type: ignore[override]  # noqa: N802
         return None
 
     def paintEvent(self, _event: object) -> None:  # noqa: N802
@@ -616,9 +621,13 @@ class VideoView(ItemView):
             engine.post(pb, "probing", None)  # the first-picture clock starts now (GUI thread, _on_event)
             return _probe(engine, pb, path, item)
 
-        self._engine.run(probe,
-                         lambda size, pb=pb: self._probed(pb, size),
-                         lambda exc, pb=pb: self._open_failed(pb, exc))
+        def probed(size: tuple[int, int], pb: _Playback = pb) -> None:
+            self._probed(pb, size)
+
+        def failed(exc: BaseException, pb: _Playback = pb) -> None:
+            self._open_failed(pb, exc)
+
+        self._engine.run(probe, probed, failed)
 
     def _probed(self, pb: _Playback, size: tuple[int, int]) -> None:
         """GUI thread: the native window is created with its final geometry (X applies a hidden window's new
@@ -636,8 +645,10 @@ class VideoView(ItemView):
         crop = _reduced(w, h) if self.item.fit == Fit.COVER and pb.surface is not None else None
         aspect = _reduced(w, h) if self.item.fit == Fit.STRETCH and pb.surface is not None else None
         memory = (max(2, self.width()), max(2, self.height()))
-        self._engine.run(lambda: _start(self._engine, pb, self.item, xid, memory, crop, aspect), None,
-                         lambda exc, pb=pb: self._open_failed(pb, exc))
+        def failed(exc: BaseException, pb: _Playback = pb) -> None:
+            self._open_failed(pb, exc)
+
+        self._engine.run(lambda: _start(self._engine, pb, self.item, xid, memory, crop, aspect), None, failed)
 
     def start(self) -> None:
         super().start()

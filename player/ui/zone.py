@@ -260,13 +260,14 @@ class ZoneWidget(QWidget):
         view.setGeometry(self.rect())
         view.start()
         item = view.item
-        fade = (old is not None and isinstance(item, ImageItem) and item.transition == Transition.CROSSFADE
-                and item.transition_ms > 0)
+        fade_ms = (item.transition_ms if isinstance(item, ImageItem) and item.transition == Transition.CROSSFADE
+                   else 0)
+        fade = old is not None and fade_ms > 0
         if fade and isinstance(view, ImageView) and isinstance(old, ImageView) and old.image is not None:
-            view.fade_from(old.image, item.transition_ms)  # cheap path: one widget paints both pictures
+            view.fade_from(old.image, fade_ms)  # cheap path: one widget paints both pictures
             self._dispose(old)
         elif fade and old is not None:
-            self._crossfade(view, old, item.transition_ms)
+            self._crossfade(view, old, fade_ms)
         elif old is not None:
             self._dispose(old)
         self._begin_duration(view)
@@ -320,7 +321,8 @@ class ZoneWidget(QWidget):
                 return
             self._fade = self._fade_end = None
             if shiboken6.isValid(incoming):  # the incoming view may have gone first (it failed, say)
-                incoming.setGraphicsEffect(None)  # back to direct painting
+                # back to direct painting; None is what Qt takes to remove the effect (the stubs want an effect)
+                incoming.setGraphicsEffect(None)  # type: ignore[arg-type]
             if shiboken6.isValid(outgoing):
                 self._dispose(outgoing)
             anim.deleteLater()

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from PySide6.QtCore import QPointF, QRect, Qt, QTimer
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QWidget
 
 from player.feeds.base import FeedState
@@ -315,7 +315,8 @@ class LiveWidget(ItemView):
         # a tiny zone (tests, thumbnails) still gets a font that fits at least a few rows
         return max(8, min(px, max(8, self.height() // 4)))
 
-    def font(self, px: float, bold: bool = False) -> QFont:
+    def sized_font(self, px: float, bold: bool = False) -> QFont:
+        """The widget's font at *px* device pixels (cached). Not named ``font``: QWidget.font() takes no size."""
         key = (max(6, round(px)), bold)
         font = self._fonts.get(key)
         if font is None:
@@ -351,7 +352,7 @@ class LiveWidget(ItemView):
     def t(self, key: str, **args: Any) -> str:
         return wtext(key, self.ctx.locale, **args)
 
-    def paintEvent(self, _event: object) -> None:  # noqa: N802
+    def paintEvent(self, _event: QPaintEvent) -> None:  # noqa: N802
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         p.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
@@ -378,16 +379,16 @@ class LiveWidget(ItemView):
         if self.options.get("header") is False:
             stale = self.stale_text(now)
             if stale:
-                h = QFontMetrics(self.font(0.7 * u)).height()
-                c.line(QRect(rect.left(), rect.top(), rect.width(), h), stale, self.font(0.7 * u), self.accent, RIGHT)
+                h = QFontMetrics(self.sized_font(0.7 * u)).height()
+                c.line(QRect(rect.left(), rect.top(), rect.width(), h), stale, self.sized_font(0.7 * u), self.accent, RIGHT)
                 return h + round(0.2 * u)
             return 0
-        title_font = self.font(1.05 * u, bold=True)
+        title_font = self.sized_font(1.05 * u, bold=True)
         h = round(QFontMetrics(title_font).height() * 1.25)
         stale = self.stale_text(now)
         stale_w = 0
         if stale:
-            small = self.font(0.7 * u)
+            small = self.sized_font(0.7 * u)
             stale_w = min(rect.width() // 2, QFontMetrics(small).horizontalAdvance(stale) + 2)
             c.line(QRect(rect.right() + 1 - stale_w, rect.top(), stale_w, h), stale, small, self.accent, RIGHT)
             stale_w += round(0.4 * u)
@@ -425,7 +426,7 @@ class LiveWidget(ItemView):
 
     def placeholder(self, c: Canvas, rect: QRect, text: str, u: int) -> None:
         """The calm 'nothing at the moment' line, centred in what is left of the widget."""
-        font = self.font(0.85 * u)
+        font = self.sized_font(0.85 * u)
         metrics = QFontMetrics(font)
         lines = wrap_lines(text, metrics, max(1, rect.width()), 3)
         total = len(lines) * metrics.height()
@@ -473,7 +474,7 @@ def points(*xy: float) -> list[QPointF]:
 
 
 def take(items: Iterable[Any], limit: int) -> list[Any]:
-    out = []
+    out: list[Any] = []
     for item in items:
         if len(out) >= limit:
             break

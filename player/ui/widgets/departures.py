@@ -135,10 +135,10 @@ class DepartureBoard(LiveWidget):
         color = badge_color(line, self.options)
         self.draw_box(c.p, rect, color, 0.18 * u)
         inner = rect.adjusted(round(0.15 * u), 0, -round(0.15 * u), 0)
-        c.line(inner, line, self.font(0.8 * u, bold=True), readable_on(color), CENTER)
+        c.line(inner, line, self.sized_font(0.8 * u, bold=True), readable_on(color), CENTER)
 
     def _badge_width(self, line: str, u: int) -> int:
-        natural = QFontMetrics(self.font(0.8 * u, bold=True)).horizontalAdvance(line) + round(0.5 * u)
+        natural = QFontMetrics(self.sized_font(0.8 * u, bold=True)).horizontalAdvance(line) + round(0.5 * u)
         return max(round(2.2 * u), min(round(3.6 * u), natural))
 
     def _wide_columns(self, width: int, u: int) -> tuple[int, int, int] | None:
@@ -146,8 +146,8 @@ class DepartureBoard(LiveWidget):
         room; None: use two lines per departure."""
         if self.options.get("rows") == "two":
             return None
-        big = QFontMetrics(self.font(u))
-        bold = QFontMetrics(self.font(u, bold=True))
+        big = QFontMetrics(self.sized_font(u))
+        bold = QFontMetrics(self.sized_font(u, bold=True))
         time_w = big.horizontalAdvance("88:88") + 2
         delay_w = big.horizontalAdvance("+88") + 2
         count_w = max(bold.horizontalAdvance(self.t("departures_in_min", n=88)),
@@ -169,12 +169,12 @@ class DepartureBoard(LiveWidget):
         time_ = QRect(delay.left() - round(0.2 * u) - time_w, row.top(), time_w, row.height())
         dest = QRect(badge.right() + 1 + round(0.5 * u), row.top(), 0, row.height())
         dest.setWidth(max(0, time_.left() - gap - dest.left()))
-        main = self._struck(self.font(u), text.cancelled)
+        main = self._struck(self.sized_font(u), text.cancelled)
         c.line(dest, text.destination, main, self.muted if text.cancelled else self.fg)
-        c.line(time_, text.time, self._struck(self.font(u), text.cancelled), self.muted, RIGHT)
+        c.line(time_, text.time, self._struck(self.sized_font(u), text.cancelled), self.muted, RIGHT)
         if text.delay:
-            c.line(delay, text.delay, self.font(u, bold=True), self._delay_color(text.delay), LEFT)
-        c.line(count, text.countdown, self.font(u, bold=True), self.alert if text.cancelled else self.accent, RIGHT)
+            c.line(delay, text.delay, self.sized_font(u, bold=True), self._delay_color(text.delay), LEFT)
+        c.line(count, text.countdown, self.sized_font(u, bold=True), self.alert if text.cancelled else self.accent, RIGHT)
 
     def _narrow_row(self, c: Canvas, row: QRect, text: RowText, u: int, dep: Departure) -> None:
         top_h = round(1.45 * u)
@@ -184,11 +184,11 @@ class DepartureBoard(LiveWidget):
         self._badge(c, badge, text.line, u)
         first = QRect(badge.right() + 1 + round(0.45 * u), row.top() + round(0.2 * u), 0, top_h)
         first.setWidth(max(0, row.right() + 1 - first.left()))
-        c.line(first, text.destination, self._struck(self.font(u), text.cancelled),
+        c.line(first, text.destination, self._struck(self.sized_font(u), text.cancelled),
                self.muted if text.cancelled else self.fg)
         second = QRect(first.left(), first.bottom() + 1, first.width(), row.bottom() - first.bottom() - round(0.1 * u))
-        count_font = self.font(0.95 * u, bold=True)
-        small = self.font(0.8 * u)
+        count_font = self.sized_font(0.95 * u, bold=True)
+        small = self.sized_font(0.8 * u)
         time_w = QFontMetrics(small).horizontalAdvance(text.time) + 2
         # the countdown is what riders look for: it gets its full width, the planned time the rest
         count_w = min(max(0, second.width() - time_w - round(0.4 * u)),
@@ -202,7 +202,7 @@ class DepartureBoard(LiveWidget):
         x = left.left() + used + round(0.3 * u)
         if text.delay and x < left.right():
             used = c.line(QRect(x, left.top(), left.right() + 1 - x, left.height()), text.delay,
-                          self.font(0.8 * u, bold=True), self._delay_color(text.delay))
+                          self.sized_font(0.8 * u, bold=True), self._delay_color(text.delay))
             x += used + round(0.3 * u)
         platform = self.t("departures_platform", p=dep.platform) if dep.platform else ""
         if (platform and self.options.get("platform", True) is not False

@@ -38,7 +38,7 @@ class EventList(LiveWidget):
             out.append((self.t("events_week"), week))
         return out
 
-    def when(self, event: EventItem, now: datetime, today: bool) -> str:
+    def event_when(self, event: EventItem, now: datetime, today: bool) -> str:
         tz = self.ctx.timezone
         start = event.start.astimezone(tz)
         if event.end is not None and event.end - event.start >= timedelta(hours=20):
@@ -66,10 +66,10 @@ class EventList(LiveWidget):
         if not sections:
             self.placeholder(c, body, self.t("events_empty"), u)
             return
-        label_font = self.font(0.8 * u, bold=True)
-        name_font = self.font(u, bold=True)
-        time_font = self.font(0.9 * u)
-        meta_font = self.font(0.72 * u)
+        label_font = self.sized_font(0.8 * u, bold=True)
+        name_font = self.sized_font(u, bold=True)
+        time_font = self.sized_font(0.9 * u)
+        meta_font = self.sized_font(0.72 * u)
         lm, nm, mm = QFontMetrics(label_font), QFontMetrics(name_font), QFontMetrics(meta_font)
         time_w = max(QFontMetrics(time_font).horizontalAdvance(f"{weekday(d, self.ctx.locale)} 88:88")
                      for d in range(7)) + round(0.6 * u)
@@ -94,7 +94,7 @@ class EventList(LiveWidget):
              fonts: tuple[QFont, QFont, QFont]) -> None:
         name_font, time_font, meta_font = fonts
         nm, mm = QFontMetrics(name_font), QFontMetrics(meta_font)
-        when = self.when(event, now, today)
+        when = self.event_when(event, now, today)
         if event.cancelled:
             name_font = QFont(name_font)
             name_font.setStrikeOut(True)
@@ -109,12 +109,12 @@ class EventList(LiveWidget):
         meta = " · ".join(p for p in (event.place, event.category) if p)
         x = text_left
         if narrow:
-            used = c.line(QRect(x, y + nm.height(), width, mm.height()), when, self.font(meta_font.pixelSize(),
+            used = c.line(QRect(x, y + nm.height(), width, mm.height()), when, self.sized_font(meta_font.pixelSize(),
                           bold=True), self.accent)
             x += used + mm.horizontalAdvance("  ")
         if event.cancelled and x < row.right():
             used = c.line(QRect(x, y + nm.height(), row.right() + 1 - x, mm.height()), self.t("events_cancelled"),
-                          self.font(meta_font.pixelSize(), bold=True), self.alert)
+                          self.sized_font(meta_font.pixelSize(), bold=True), self.alert)
             x += used + mm.horizontalAdvance("  ")
         if meta and x < row.right():
             c.line(QRect(x, y + nm.height(), row.right() + 1 - x, mm.height()), meta, meta_font,

@@ -60,9 +60,9 @@ class NewsList(LiveWidget):
         if not entries:
             self.placeholder(c, body, self.t("news_empty"), u)
             return
-        title_font = self.font(u, bold=True)
-        meta_font = self.font(0.72 * u)
-        text_font = self.font(0.85 * u)
+        title_font = self.sized_font(u, bold=True)
+        meta_font = self.sized_font(0.72 * u)
+        text_font = self.sized_font(0.85 * u)
         tm, mm, xm = QFontMetrics(title_font), QFontMetrics(meta_font), QFontMetrics(text_font)
         title_lines = self.options.get("title_lines", 2)
         title_lines = title_lines if isinstance(title_lines, int) and 1 <= title_lines <= 6 else 2
@@ -156,10 +156,10 @@ class NewsTicker(LiveWidget):
             px = round(size * self.ctx.scale)
         else:
             px = round(self.height() * 0.5)
-        font = self.font(px, bold=self.options.get("bold", True) is not False)
+        font = self.sized_font(px, bold=self.options.get("bold", True) is not False)
         while px > 8 and QFontMetrics(font).height() > self.height():
             px -= 1
-            font = self.font(px, bold=self.options.get("bold", True) is not False)
+            font = self.sized_font(px, bold=self.options.get("bold", True) is not False)
         return max(6, px)
 
     def _tick(self) -> None:  # the stale mark appears: it is part of the tiles
@@ -182,7 +182,7 @@ class NewsTicker(LiveWidget):
         if stale:
             texts.insert(0, f"{stale}{separator}")
         bold = self.options.get("bold", True) is not False
-        font = self.font(self._font_px(), bold=bold)
+        font = self.sized_font(self._font_px(), bold=bold)
         metrics = QFontMetrics(font)
         color = self.fg
         for text in texts:
@@ -219,7 +219,7 @@ class NewsTicker(LiveWidget):
             p.fillRect(area, background)
         if self._total <= 0:
             self.runs = []
-            font = self.font(self._font_px() * 0.8)
+            font = self.sized_font(self._font_px() * 0.8)
             canvas = Canvas(p, self.runs)
             canvas.line(self.rect().adjusted(self.ctx.px(16), 0, -self.ctx.px(16), 0), self.t("news_empty"),
                         font, self.muted, CENTER)

@@ -52,8 +52,8 @@ class PlaceList(LiveWidget):
 
     def rows(self, c: Canvas, body: QRect, places: tuple[Place, ...], u: int, numbered: bool) -> int:
         """As many rows as fit; returns how many were drawn."""
-        name_font, meta_font = self.font(u, bold=True), self.font(0.72 * u)
-        dist_font = self.font(0.9 * u, bold=True)
+        name_font, meta_font = self.sized_font(u, bold=True), self.sized_font(0.72 * u)
+        dist_font = self.sized_font(0.9 * u, bold=True)
         nm, mm, dm = QFontMetrics(name_font), QFontMetrics(meta_font), QFontMetrics(dist_font)
         locale = self.ctx.locale
         walk_key = "places_walk" if body.width() >= 22 * u else "places_walk_short"  # "5 Min. zu Fuß" / "5 Min."
@@ -113,7 +113,7 @@ class PlaceMap(PlaceList):
 
     def plot(self, c: Canvas, area: QRect, places: tuple[Place, ...], u: int) -> None:
         p: QPainter = c.p
-        small = self.font(0.62 * u)
+        small = self.sized_font(0.62 * u)
         sm = QFontMetrics(small)
         margin = sm.height() + round(0.2 * u)  # room for the N and the ring label inside the square
         radius = max(4.0, area.width() / 2 - margin)
@@ -135,10 +135,10 @@ class PlaceMap(PlaceList):
                        max(1, area.right() - round(centre.x() + radius * 0.72)), sm.height()), label, small,
                    self.muted)
             c.line(QRect(round(centre.x() - u), area.top(), 2 * u, sm.height()), self.t("map_north"),
-                   self.font(0.62 * u, bold=True), self.fg, CENTER)
+                   self.sized_font(0.62 * u, bold=True), self.fg, CENTER)
         # the places: numbered dots (drawn far to near, so the nearest is on top)
         dot = max(6.0, 0.55 * u)
-        badge_font = self.font(0.5 * u, bold=True)
+        badge_font = self.sized_font(0.5 * u, bold=True)
         for i in sorted(range(len(places)), key=lambda k: -places[k].distance_m):
             pl = places[i]
             r = min(radius, pl.distance_m * scale)
@@ -159,7 +159,7 @@ class PlaceMap(PlaceList):
         p.setBrush(Qt.BrushStyle.NoBrush)
         if not labelled:
             return
-        here_font = self.font(0.62 * u, bold=True)
+        here_font = self.sized_font(0.62 * u, bold=True)
         text_w = min(area.width(), QFontMetrics(here_font).horizontalAdvance(self.t("map_here")) + 4)
         below = QRectF(centre.x() - text_w / 2, centre.y() + here + 2, text_w, sm.height()).toRect()
         shade = QColor("#000000")

@@ -38,9 +38,9 @@ class SensorPanel(LiveWidget):
         if not groups:
             self.placeholder(c, body, self.t("sensors_empty"), u)
             return
-        label_font = self.font(0.8 * u, bold=True)
-        name_font = self.font(0.9 * u)
-        value_font = self.font(0.95 * u, bold=True)
+        label_font = self.sized_font(0.8 * u, bold=True)
+        name_font = self.sized_font(0.9 * u)
+        value_font = self.sized_font(0.95 * u, bold=True)
         lm = QFontMetrics(label_font)
         vm = QFontMetrics(value_font)
         row_h = round(1.45 * u)

@@ -97,8 +97,8 @@ class TwinMessageList(LiveWidget):
         if not messages:
             self.placeholder(c, body, self.t("twin_empty"), u)
             return
-        title_font, meta_font, text_font = self.font(u, bold=True), self.font(0.72 * u), self.font(0.85 * u)
-        badge_font = self.font(0.62 * u, bold=True)
+        title_font, meta_font, text_font = self.sized_font(u, bold=True), self.sized_font(0.72 * u), self.sized_font(0.85 * u)
+        badge_font = self.sized_font(0.62 * u, bold=True)
         tm, mm, xm = QFontMetrics(title_font), QFontMetrics(meta_font), QFontMetrics(text_font)
         title_lines = self.options.get("title_lines", 2)
         title_lines = title_lines if isinstance(title_lines, int) and 1 <= title_lines <= 6 else 2
@@ -162,7 +162,7 @@ class TwinMessageList(LiveWidget):
         inner = self.rect().adjusted(pad, pad // 2, -pad, -pad // 2)
         messages = self.messages()
         stale = self.stale_text(now)
-        small = self.font(max(8, round(inner.height() * 0.26)))
+        small = self.sized_font(max(8, round(inner.height() * 0.26)))
         if stale:
             sw = min(inner.width() // 4, QFontMetrics(small).horizontalAdvance(stale) + 2)
             c.line(QRect(inner.right() + 1 - sw, inner.top(), sw, QFontMetrics(small).height()), stale, small,
@@ -180,9 +180,9 @@ class TwinMessageList(LiveWidget):
         while count > 1 and col_w < min_w:
             count -= 1
             col_w = (inner.width() - gap * (count - 1)) // count
-        meta_font = self.font(max(8, round(inner.height() * 0.22)))
-        title_font = self.font(title_px, bold=True)
-        badge_font = self.font(max(7, round(inner.height() * 0.18)), bold=True)
+        meta_font = self.sized_font(max(8, round(inner.height() * 0.22)))
+        title_font = self.sized_font(title_px, bold=True)
+        badge_font = self.sized_font(max(7, round(inner.height() * 0.18)), bold=True)
         mm, tm = QFontMetrics(meta_font), QFontMetrics(title_font)
         two_rows = mm.height() + tm.height() <= inner.height()
         sep = QColor(self.fg)

@@ -93,7 +93,7 @@ class WarningView(LiveWidget):
         text_w = inner.right() + 1 - x
         more = self.t("warnings_more", n=len(warnings) - 1) if len(warnings) > 1 else ""
         stale = self.stale_text(now)
-        small = self.font(max(8, round(inner.height() * 0.24)))
+        small = self.sized_font(max(8, round(inner.height() * 0.24)))
         right_text = "  ".join(t for t in (more, stale) if t)
         if right_text:
             rw = min(text_w // 3, QFontMetrics(small).horizontalAdvance(right_text) + 2)
@@ -101,13 +101,13 @@ class WarningView(LiveWidget):
             head_w = text_w - rw - round(pad * 0.5)
         else:
             head_w = text_w
-        head_font = self.font(max(8, round(inner.height() * 0.4)), bold=True)
+        head_font = self.sized_font(max(8, round(inner.height() * 0.4)), bold=True)
         hm = QFontMetrics(head_font)
         c.line(QRect(x, inner.top(), head_w, hm.height()), w.headline, head_font, fg, LEFT)
         detail = w.description.split("\n")[0] if w.description else ""
         second = " · ".join(t for t in (detail, self.footer_text(w)) if t)
         if second:
-            sub = self.font(max(8, round(inner.height() * 0.27)))
+            sub = self.sized_font(max(8, round(inner.height() * 0.27)))
             sm = QFontMetrics(sub)
             y = inner.top() + hm.height()
             if y + sm.height() <= inner.bottom() + 1:
@@ -126,7 +126,7 @@ class WarningView(LiveWidget):
         bg = severity_color(w.severity)
         fg = readable_on(bg)
         pad = self.padding(u)
-        band_font = self.font(0.95 * u, bold=True)
+        band_font = self.sized_font(0.95 * u, bold=True)
         band_h = round(QFontMetrics(band_font).height() * 1.9)
         band = QRect(0, 0, self.width(), band_h)
         c.p.fillRect(band, bg)
@@ -142,7 +142,7 @@ class WarningView(LiveWidget):
         lx = pad + icon_side + round(0.5 * u)
         label_w = self.width() - pad - lx
         if stale:
-            small = self.font(0.7 * u)
+            small = self.sized_font(0.7 * u)
             sw = min(label_w // 2, QFontMetrics(small).horizontalAdvance(stale) + 2)
             c.line(QRect(self.width() - pad - sw, 0, sw, band_h), stale, small, fg, RIGHT)
             label_w -= sw + round(0.4 * u)
@@ -152,15 +152,15 @@ class WarningView(LiveWidget):
         footer = self.footer_text(w)
         more = self.t("warnings_more", n=len(warnings) - 1) if len(warnings) > 1 else ""
         foot_text = " · ".join(t for t in (footer, more) if t)
-        foot_font = self.font(0.72 * u)
+        foot_font = self.sized_font(0.72 * u)
         fm = QFontMetrics(foot_font)
         foot_h = fm.height() if foot_text else 0
         avail_bottom = body.bottom() + 1 - foot_h
         y = body.top()
-        head_font = self.font(1.35 * u, bold=True)
+        head_font = self.sized_font(1.35 * u, bold=True)
         y += c.wrapped(QRect(body.left(), y, body.width(), max(0, avail_bottom - y)), w.headline, head_font, white, 4)
         y += round(0.5 * u)
-        text_font = self.font(0.92 * u)
+        text_font = self.sized_font(0.92 * u)
         tm = QFontMetrics(text_font)
         instruction_lines = 0
         if w.instruction:
@@ -172,7 +172,7 @@ class WarningView(LiveWidget):
             y += round(0.4 * u)
         if instruction_lines and y + 2 * tm.height() <= avail_bottom:
             c.line(QRect(body.left(), y, body.width(), tm.height()), self.t("warnings_instruction"),
-                   self.font(0.92 * u, bold=True), bg.lighter(150) if bg.lightness() < 100 else bg)
+                   self.sized_font(0.92 * u, bold=True), bg.lighter(150) if bg.lightness() < 100 else bg)
             y += tm.height()
             y += c.wrapped(QRect(body.left(), y, body.width(), max(0, avail_bottom - y)), w.instruction, text_font,
                            white, 4)

@@ -51,7 +51,7 @@ class WeatherPanel(LiveWidget):
             title = self.t("weather_title")
             if report is not None and report.station:
                 full = f"{title} · {report.station}"
-                if QFontMetrics(self.font(1.05 * u, bold=True)).horizontalAdvance(full) <= rect.width():
+                if QFontMetrics(self.sized_font(1.05 * u, bold=True)).horizontalAdvance(full) <= rect.width():
                     title = full  # the station only when it fits: "Wetter · Rathauspl…" helps nobody
         top = rect.top() + self.header(c, rect, title, now, u)
         body = QRect(rect.left(), top, rect.width(), rect.bottom() + 1 - top)
@@ -83,16 +83,16 @@ class WeatherPanel(LiveWidget):
         area = QRect(box.left() + icon_side + round(0.3 * u), box.top(), 0, box.height())
         area.setWidth(max(0, box.right() + 1 - area.left()))
         size = min(box.height() * 0.62, 3.4 * u)
-        font = self.font(size, bold=True)
+        font = self.sized_font(size, bold=True)
         while size > 8 and QFontMetrics(font).horizontalAdvance(text) > area.width():
             size *= 0.9
-            font = self.font(size, bold=True)
+            font = self.sized_font(size, bold=True)
         c.line(area, text, font, self.fg, LEFT)
 
     def _values(self, c: Canvas, box: QRect, values: list[WeatherValue], u: int) -> None:
         row_h = round(1.5 * u)
-        font = self.font(0.9 * u)
-        bold = self.font(0.9 * u, bold=True)
+        font = self.sized_font(0.9 * u)
+        bold = self.sized_font(0.9 * u, bold=True)
         y = box.top()
         for v in values:
             if y + row_h > box.bottom() + 1:
