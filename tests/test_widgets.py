@@ -287,6 +287,15 @@ def test_odd_data_never_breaks_a_widget(qapp: Any, data: st.DataObject, size: tu
     assert view.next_change(NOW) is None or view.next_change(NOW) > NOW
 
 
+def test_a_one_character_headline_wider_than_its_room_is_left_out(qapp: Any) -> None:
+    # Qt does not elide a single character: the "0" (37 px) was drawn into a 21 px room beside "+1 weitere"
+    two = Warnings((PublicWarning("", "Extreme", "0", None, "", "", None, None),
+                    PublicWarning("", "Extreme", "", None, "", "", None, None)))
+    view = make("warnings", two, (200, 150))
+    paint(view)
+    assert_fits(view)
+
+
 @pytest.mark.parametrize("kind", ["news", "news_ticker", "events", "sensors", "departures"])
 def test_ten_thousand_items_and_megabyte_strings(qapp: Any, kind: str) -> None:
     long = "Überlänge " * 100_000

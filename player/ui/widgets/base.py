@@ -71,7 +71,8 @@ class Canvas:
         # look at no more characters than could ever fit (a megabyte string must not reach the font engine)
         limit = rect.width() // max(1, metrics.averageCharWidth() // 4) + 8
         shown = metrics.elidedText(one_line(text[: limit * 2]), Qt.TextElideMode.ElideRight, rect.width())
-        if not shown:
+        # Qt gives a single character back unelided however narrow the box: one that does not fit is left out
+        if not shown or metrics.horizontalAdvance(shown) > rect.width():
             return 0
         height = min(rect.height(), metrics.height())
         box = QRect(rect.left(), rect.top() + (rect.height() - height) // 2, rect.width(), height)
