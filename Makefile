@@ -13,10 +13,12 @@ TOOLS_VENV ?= $(CURDIR)/.tools-venv
 
 test: system-test venv-test hub dev-tools
 	$(VENV)/bin/ruff check player tests bench scripts
+	$(VENV)/bin/mypy
 	QT_QPA_PLATFORM=offscreen OSC_TOOLS_VENV=$(TOOLS_VENV) $(VENV)/bin/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check player tests bench scripts
+	$(VENV)/bin/mypy
 
 system-runtime:
 	./scripts/setup-system.sh runtime
