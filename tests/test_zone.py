@@ -316,6 +316,34 @@ def test_an_item_whose_window_closes_early_has_its_successor_ready(qtbot, tmp_pa
     widget.stop()
 
 
+def test_a_picture_still_decoding_when_its_window_closes_is_not_shown_after_it(qtbot, tmp_path: Path,  # noqa: ANN001
+                                                                                 monkeypatch) -> None:
+    """Text and picture both valid until 11:00. The text's time is up at 10:59:59 while the picture (due now) is
+    still being decoded; at 11:00 nothing is valid: the zone shows its background, lets the picture go, and does
+    not put it on screen when its decode ends (before, it did: for its 30 s, outside its window)."""
+    solid_image(tmp_path / "p.png", (0, 0, 255))
+    _, gate = _watch_decodes(monkeypatch, hold={"p.png"})
+    clock = FakeClock(datetime(2026, 12, 1, 9, 59, 30, tzinfo=UTC))  # 10:59:30 in Berlin
+    until_eleven = {"times": [{"from": "10:00", "to": "11:00"}]}
+    widget = make_zone(qtbot, [
+        {"type": "text", "id": "t", "text": "T", "duration": 29, "valid": until_eleven},
+        {"type": "image", "id": "p", "src": "p.png", "duration": 30, "fit": "stretch", "valid": until_eleven},
+    ], tmp_path, clock=clock)
+    started = record(widget)
+    widget.start()
+    qtbot.waitUntil(lambda: len(started) == 1, timeout=6000)
+    clock.set(datetime(2026, 12, 1, 9, 59, 59, tzinfo=UTC))
+    widget._timer.timeout.emit()  # the text's 29 s are up (fired here rather than waited for)
+    assert widget.pending is not None and not widget.pending.is_ready and widget.current_item.id == "t"
+    clock.set(datetime(2026, 12, 1, 10, 0, 0, tzinfo=UTC))  # 11:00: both windows closed
+    widget.recheck()
+    assert widget.current is None and widget.pending is None
+    gate.set()  # the decode ends now; its result must go nowhere
+    qtbot.wait(300)
+    assert widget.current is None and [item for item, _ in started] == ["t"]
+    widget.stop()
+
+
 def test_an_item_whose_window_stays_open_keeps_the_picture_after_it_for_later(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
     """Shown at 10:00 for 30 s, the window closes long after: the picture waits for its 2 s lead as usual."""
     widget, _ = _text_until_eleven_then_picture(qtbot, tmp_path, (10, 0, 0))

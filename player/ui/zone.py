@@ -348,6 +348,10 @@ class ZoneWidget(QWidget):
             self.item_ended.emit(self.zone.id, self.current.item.id)
             self._dispose(self.current)
             self.current = None
+        if self.pending is not None:  # prepared for a moment that has passed: it must not come on when ready
+            self._dispose(self.pending)
+            self.pending = None
+        self._due = False
         self._index = -1
         self._timer.stop()
         self._prepare_timer.stop()
