@@ -344,6 +344,32 @@ def test_a_picture_still_decoding_when_its_window_closes_is_not_shown_after_it(q
     widget.stop()
 
 
+def test_a_picture_whose_window_closes_while_it_decodes_is_skipped_when_ready(qtbot, tmp_path: Path,  # noqa: ANN001
+                                                                              monkeypatch) -> None:
+    """As above, but the text stays valid: when the picture is ready at last, its window has closed; the zone goes
+    on with what is valid (the text again) instead of showing the picture for 30 s outside its window."""
+    solid_image(tmp_path / "p.png", (0, 0, 255))
+    _, gate = _watch_decodes(monkeypatch, hold={"p.png"})
+    clock = FakeClock(datetime(2026, 12, 1, 9, 59, 30, tzinfo=UTC))  # 10:59:30 in Berlin
+    widget = make_zone(qtbot, [
+        {"type": "text", "id": "t", "text": "T", "duration": 29},
+        {"type": "image", "id": "p", "src": "p.png", "duration": 30, "fit": "stretch",
+         "valid": {"times": [{"from": "10:00", "to": "11:00"}]}},
+    ], tmp_path, clock=clock)
+    started = record(widget)
+    widget.start()
+    qtbot.waitUntil(lambda: len(started) == 1, timeout=6000)
+    clock.set(datetime(2026, 12, 1, 9, 59, 59, tzinfo=UTC))
+    widget._timer.timeout.emit()  # the text's 29 s are up; the picture is due and still being decoded
+    assert widget.pending is not None and widget.pending.item.id == "p" and not widget.pending.is_ready
+    clock.set(datetime(2026, 12, 1, 10, 0, 0, tzinfo=UTC))  # 11:00: the picture's window closed
+    widget.recheck()
+    gate.set()
+    qtbot.waitUntil(lambda: len(started) == 2, timeout=6000)
+    assert [item for item, _ in started] == ["t", "t"] and widget.current_item.id == "t"
+    widget.stop()
+
+
 def test_an_item_whose_window_stays_open_keeps_the_picture_after_it_for_later(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
     """Shown at 10:00 for 30 s, the window closes long after: the picture waits for its 2 s lead as usual."""
     widget, _ = _text_until_eleven_then_picture(qtbot, tmp_path, (10, 0, 0))

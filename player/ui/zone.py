@@ -175,6 +175,11 @@ class ZoneWidget(QWidget):
 
     def _on_ready(self, view: ItemView) -> None:
         if view is self.pending and self._due:
+            if not self._valid(view.item, self.ctx.clock.now()):  # its window closed while it was being prepared
+                self.pending = None
+                self._dispose(view)
+                self._advance()
+                return
             self._switch_to(view, int(view.property("zone_index")))
 
     def _on_failed(self, view: ItemView, message: str) -> None:
