@@ -370,6 +370,79 @@ def test_a_picture_whose_window_closes_while_it_decodes_is_skipped_when_ready(qt
     widget.stop()
 
 
+def test_an_item_kept_past_its_window_goes_when_the_one_after_it_fails(qtbot, tmp_path: Path, monkeypatch) -> None:
+    """t valid until 11:00; its time is up at 10:59:59 while the picture after it decodes; at 11:00 t's window
+    closes (t stays until the picture is ready). The picture then fails: nothing is valid, so the zone shows its
+    background (before, t started another full duration outside its window)."""
+    (tmp_path / "p.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"garbage" * 50)  # decode fails
+    _, gate = _watch_decodes(monkeypatch, hold={"p.png"})
+    clock = FakeClock(datetime(2026, 12, 1, 9, 59, 30, tzinfo=UTC))
+    widget = make_zone(qtbot, [
+        {"type": "text", "id": "t", "text": "T", "duration": 29, "valid": {"times": [{"from": "10:00", "to": "11:00"}]}},
+        {"type": "image", "id": "p", "src": "p.png", "duration": 30, "fit": "stretch"},
+    ], tmp_path, clock=clock)
+    started = record(widget)
+    widget.start()
+    qtbot.waitUntil(lambda: len(started) == 1, timeout=6000)
+    clock.set(datetime(2026, 12, 1, 9, 59, 59, tzinfo=UTC))
+    widget._timer.timeout.emit()
+    assert widget.pending is not None and widget.pending.item.id == "p" and not widget.pending.is_ready
+    clock.set(datetime(2026, 12, 1, 10, 0, 0, tzinfo=UTC))
+    widget.recheck()
+    gate.set()  # p's decode fails now
+    qtbot.waitUntil(lambda: widget.pending is None, timeout=6000)
+    qtbot.wait(200)
+    assert widget.current is None, "t (window closed at 11:00) keeps the screen for another 29 s"
+    assert [i for i, _ in started] == ["t"]
+    widget.stop()
+
+
+def test_a_failed_item_is_tried_again_while_the_zone_waits_for_a_far_window(qtbot, tmp_path: Path) -> None:
+    """p (always valid) is missing at 10:00; the only other item opens at 11:00. The zone shows its background and
+    looks at p again when its skip ends (RETRY_FAILED_S), not only at 11:00."""
+    clock = FakeClock(datetime(2026, 12, 1, 9, 0, 0, tzinfo=UTC))
+    widget = make_zone(qtbot, [
+        {"type": "image", "id": "p", "src": "p.png", "duration": 10},
+        {"type": "text", "id": "t", "text": "T", "duration": 10, "valid": {"times": [{"from": "11:00", "to": "12:00"}]}},
+    ], tmp_path, clock=clock)
+    widget.start()
+    assert widget.current is None and widget._validity_timer.isActive()
+    remaining = widget._validity_timer.remainingTime()
+    assert remaining <= 61_000, "the failed picture is not looked at again until 11:00"
+    solid_image(tmp_path / "p.png", (0, 0, 255))  # the picture arrives
+    clock.set(datetime(2026, 12, 1, 9, 1, 1, tzinfo=UTC))
+    widget._validity_timer.timeout.emit()  # its moment (fired here rather than waited for)
+    qtbot.waitUntil(lambda: widget.current_item is not None and widget.current_item.id == "p", timeout=6000)
+    widget.stop()
+
+
+def test_a_single_valid_item_staying_on_lets_a_prepared_picture_out_of_its_window_go(qtbot, tmp_path: Path) -> None:
+    """t always valid, p valid until 11:00 and prepared (decoded) before its turn; at 11:00 p's window closed and t
+    stays on. The decoded p is let go (before, it was kept for as long as t stayed: until tomorrow 10:00)."""
+    solid_image(tmp_path / "p.png", (0, 0, 255))
+    clock = FakeClock(datetime(2026, 12, 1, 9, 59, 30, tzinfo=UTC))
+    widget = make_zone(qtbot, [
+        {"type": "text", "id": "t", "text": "T", "duration": 30},
+        {"type": "image", "id": "p", "src": "p.png", "duration": 30, "fit": "stretch",
+         "valid": {"times": [{"from": "10:00", "to": "11:00"}]}},
+    ], tmp_path, clock=clock)
+    started = record(widget)
+    widget.start()
+    qtbot.waitUntil(lambda: len(started) == 1, timeout=6000)
+    clock.set(datetime(2026, 12, 1, 9, 59, 58, tzinfo=UTC))
+    widget._prepare_timer.timeout.emit()  # p's 2 s lead
+    qtbot.waitUntil(lambda: widget.pending is not None and widget.pending.is_ready, timeout=6000)
+    clock.set(datetime(2026, 12, 1, 10, 0, 0, tzinfo=UTC))
+    widget.recheck()
+    widget._timer.timeout.emit()  # t's time is up; p is no longer valid: t stays on
+    assert [i for i, _ in started] == ["t", "t"]
+    for _ in range(3):
+        clock.advance(30)
+        widget._timer.timeout.emit()
+    assert widget.pending is None, "a decoded picture for an item out of its window is held while t loops"
+    widget.stop()
+
+
 def test_an_item_whose_window_stays_open_keeps_the_picture_after_it_for_later(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
     """Shown at 10:00 for 30 s, the window closes long after: the picture waits for its 2 s lead as usual."""
     widget, _ = _text_until_eleven_then_picture(qtbot, tmp_path, (10, 0, 0))

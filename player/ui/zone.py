@@ -31,7 +31,6 @@ from player.ui.items import ImageView, ItemView, RenderContext, make_view, qcolo
 log = logging.getLogger(__name__)
 
 RETRY_FAILED_S = 60.0  # an item that failed is skipped for this long before it is tried again
-IDLE_RETRY_S = 30.0  # when every item failed, look again after this long
 PREPARE_AHEAD_S = 2.0  # a picture is decoded this long before it is due (a zone-size JPEG: 0.1 s here, ~0.5 s on a Pi)
 MAX_AHEAD_S = 32.0  # the most a zone that was late doubles it to
 ON_TIME_TO_RELAX = 10  # pictures ready in time in a row before a zone halves its lead again
@@ -150,6 +149,9 @@ class ZoneWidget(QWidget):
             self._show_nothing(now)
             return
         if self.current is not None and nxt == self._index:  # a single valid item: it simply stays on
+            if self.pending is not None:  # prepared for an item whose window has closed since: not kept meanwhile
+                self._dispose(self.pending)
+                self.pending = None
             self._begin_duration(self.current)  # its end was already reported by _time_up
             return
         if self.pending is not None and self.pending.item is self.zone.items[nxt]:
@@ -211,7 +213,8 @@ class ZoneWidget(QWidget):
         nxt = self._next_index(now, failed_index)
         self._index = keep
         if nxt is None or (nxt == keep and self.current is not None):
-            if self.current is not None:
+            # the current item stays only while it is valid: it may have stayed past its window waiting for this one
+            if self.current is not None and self._valid(self.current.item, now):
                 self._due = False
                 self._begin_duration(self.current)
             else:
@@ -360,8 +363,13 @@ class ZoneWidget(QWidget):
         self._index = -1
         self._timer.stop()
         self._prepare_timer.stop()
-        if not self._arm_validity_timer() and self._failed_until:
-            self._validity_timer.start(int(IDLE_RETRY_S * 1000))
+        self._arm_validity_timer()
+        # an item skipped after a failure is tried again when its skip ends, even if a window opens much later
+        retry = [until for until in self._failed_until.values() if until > now]
+        if retry:
+            ms = max(1, int(seconds_until(min(retry), now) * 1000) + 5)
+            if not self._validity_timer.isActive() or ms < self._validity_timer.remainingTime():
+                self._validity_timer.start(ms)
 
     def _arm_validity_timer(self) -> bool:
         """One timer at the next instant any item's validity changes (no polling)."""
