@@ -344,21 +344,27 @@ def test_a_picture_still_decoding_when_its_window_closes_is_not_shown_after_it(q
     widget.stop()
 
 
-def test_a_picture_whose_window_closes_while_it_decodes_is_skipped_when_ready(qtbot, tmp_path: Path,  # noqa: ANN001
-                                                                              monkeypatch) -> None:
-    """As above, but the text stays valid: when the picture is ready at last, its window has closed; the zone goes
-    on with what is valid (the text again) instead of showing the picture for 30 s outside its window."""
+def _text_then_picture_until_eleven(qtbot, tmp_path: Path, text_s: float):  # noqa: ANN001, ANN202
+    """An always valid text (*text_s* seconds), then a picture valid 10:00-11:00 Berlin; started at 10:59:30."""
     solid_image(tmp_path / "p.png", (0, 0, 255))
-    _, gate = _watch_decodes(monkeypatch, hold={"p.png"})
-    clock = FakeClock(datetime(2026, 12, 1, 9, 59, 30, tzinfo=UTC))  # 10:59:30 in Berlin
+    clock = FakeClock(datetime(2026, 12, 1, 9, 59, 30, tzinfo=UTC))  # Berlin is UTC+1 in December
     widget = make_zone(qtbot, [
-        {"type": "text", "id": "t", "text": "T", "duration": 29},
+        {"type": "text", "id": "t", "text": "T", "duration": text_s},
         {"type": "image", "id": "p", "src": "p.png", "duration": 30, "fit": "stretch",
          "valid": {"times": [{"from": "10:00", "to": "11:00"}]}},
     ], tmp_path, clock=clock)
     started = record(widget)
     widget.start()
     qtbot.waitUntil(lambda: len(started) == 1, timeout=6000)
+    return widget, clock, started
+
+
+def test_a_picture_whose_window_closes_while_it_decodes_is_skipped_when_ready(qtbot, tmp_path: Path,  # noqa: ANN001
+                                                                              monkeypatch) -> None:
+    """As above, but the text stays valid: when the picture is ready at last, its window has closed; the zone goes
+    on with what is valid (the text again) instead of showing the picture for 30 s outside its window."""
+    _, gate = _watch_decodes(monkeypatch, hold={"p.png"})
+    widget, clock, started = _text_then_picture_until_eleven(qtbot, tmp_path, text_s=29)
     clock.set(datetime(2026, 12, 1, 9, 59, 59, tzinfo=UTC))
     widget._timer.timeout.emit()  # the text's 29 s are up; the picture is due and still being decoded
     assert widget.pending is not None and widget.pending.item.id == "p" and not widget.pending.is_ready
@@ -419,16 +425,7 @@ def test_a_failed_item_is_tried_again_while_the_zone_waits_for_a_far_window(qtbo
 def test_a_single_valid_item_staying_on_lets_a_prepared_picture_out_of_its_window_go(qtbot, tmp_path: Path) -> None:
     """t always valid, p valid until 11:00 and prepared (decoded) before its turn; at 11:00 p's window closed and t
     stays on. The decoded p is let go (before, it was kept for as long as t stayed: until tomorrow 10:00)."""
-    solid_image(tmp_path / "p.png", (0, 0, 255))
-    clock = FakeClock(datetime(2026, 12, 1, 9, 59, 30, tzinfo=UTC))
-    widget = make_zone(qtbot, [
-        {"type": "text", "id": "t", "text": "T", "duration": 30},
-        {"type": "image", "id": "p", "src": "p.png", "duration": 30, "fit": "stretch",
-         "valid": {"times": [{"from": "10:00", "to": "11:00"}]}},
-    ], tmp_path, clock=clock)
-    started = record(widget)
-    widget.start()
-    qtbot.waitUntil(lambda: len(started) == 1, timeout=6000)
+    widget, clock, started = _text_then_picture_until_eleven(qtbot, tmp_path, text_s=30)
     clock.set(datetime(2026, 12, 1, 9, 59, 58, tzinfo=UTC))
     widget._prepare_timer.timeout.emit()  # p's 2 s lead
     qtbot.waitUntil(lambda: widget.pending is not None and widget.pending.is_ready, timeout=6000)
