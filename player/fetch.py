@@ -37,7 +37,7 @@ from requests.adapters import HTTPAdapter
 
 from player.atomic import write_json_atomic
 from player.cache import CacheFullError, ContentCache, HashMismatchError, InvalidHashError, is_sha256
-from player.system.device import KEEP_FREE_SHARE, disk_space
+from player.system.device import disk_room
 
 log = logging.getLogger(__name__)
 
@@ -448,8 +448,7 @@ class Downloader:
                     self.cache.touch(origin.sha)
                     return FetchResult(origin.sha, origin.size, True, True)
                 if resp.status_code == 416 and offset:
-                    fh.truncate(0)
-                    meta_path.unlink(missing_ok=True)
+                    self._discard(fh, meta_path)
                     raise _Restart("server refused the resume range")
                 self._check_status(url, resp)
                 etag = resp.headers.get("ETag")
@@ -458,15 +457,13 @@ class Downloader:
                 # ranges it announces (those of the compressed bytes) say nothing about the file
                 encoded = resp.headers.get("Content-Encoding", "identity").strip().lower() not in ("", "identity")
                 if encoded and resp.status_code == 206:
-                    fh.truncate(0)
-                    meta_path.unlink(missing_ok=True)
+                    self._discard(fh, meta_path)
                     raise _Restart("compressed partial response")
                 total: int | None
                 if resp.status_code == 206:
                     m = _CONTENT_RANGE_RE.fullmatch(resp.headers.get("Content-Range", "").strip())
                     if not m or int(m.group(1)) != offset:
-                        fh.truncate(0)
-                        meta_path.unlink(missing_ok=True)
+                        self._discard(fh, meta_path)
                         raise _Restart(f"unexpected Content-Range {resp.headers.get('Content-Range')!r}")
                     total = int(m.group(3)) if m.group(3) != "*" else None
                     log.info("fetch: resuming %s at byte %d", display_url(url), offset)
@@ -666,20 +663,6 @@ class _DiskClaims:
     def release(self) -> None:
         with self._lock:
             self._left.pop(threading.get_ident(), None)
-
-
-def disk_room(path: Path) -> tuple[int, int] | None:
-    """(bytes a download may still write on *path*'s filesystem, bytes it leaves free there), or None when unknown.
-
-    Checked when a server announces a file's size, before its first byte is written: a file that cannot fit is
-    refused at once instead of filling the disk (and the system's logs with it) until writing fails. Downloads
-    leave the same share of the disk free as the folder copy (``KEEP_FREE_SHARE``)."""
-    space = disk_space(path)
-    if space is None:
-        return None
-    free, total = space
-    keep = int(total * KEEP_FREE_SHARE)
-    return free - keep, keep
 
 
 def _mb(size: int) -> str:

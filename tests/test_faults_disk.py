@@ -107,14 +107,12 @@ def test_a_download_keeps_part_of_the_disk_free(tmp_path: Path) -> None:
     """A file the server announces larger than the disk's free space less what is kept free (5 % of a small disk)
     is refused before its first byte is written, and a retry is not made; one that fits is stored."""
     from player.cache import ContentCache
-    from player.fetch import NO_ROOM, Downloader, FetchError, disk_room
+    from player.fetch import NO_ROOM, Downloader, FetchError
 
     with small_filesystem(tmp_path / "cache", 8) as cache_dir:
         cache = ContentCache(cache_dir, quota_bytes=200 * MIB)
         fill(cache_dir, leave_bytes=3 * MIB)
-        room = disk_room(cache_dir)
-        assert room is not None
-        writable, kept = room
+        writable, kept = _room(cache_dir)
         assert kept == int(8 * MIB * 0.05) and writable == free_bytes(cache_dir) - kept
         too_big, fits = bytes(writable + kept // 2), bytes(writable - 256 * 1024)  # the first fits the free space
         with FaultServer({"/too-big.bin": too_big, "/fits.bin": fits}) as srv, \
@@ -135,14 +133,13 @@ def test_downloads_started_together_do_not_count_on_the_same_free_space(tmp_path
     """Two files that each fit the room on the disk but not both, downloaded at the same time (slowed, so both have
     begun before either ends): one is stored, the other refused before its first byte; the disk keeps its part."""
     from player.cache import ContentCache
-    from player.fetch import NO_ROOM, Downloader, FetchError, FetchResult, disk_room
+    from player.fetch import NO_ROOM, Downloader, FetchError, FetchResult
 
     with small_filesystem(tmp_path / "cache", 8) as cache_dir:
         cache = ContentCache(cache_dir, quota_bytes=200 * MIB)
         fill(cache_dir, leave_bytes=3 * MIB)
-        room = disk_room(cache_dir)
-        assert room is not None
-        each = room[0] * 6 // 10
+        writable, kept = _room(cache_dir)
+        each = writable * 6 // 10
         files = {"/a.bin": bytes([1]) * each, "/b.bin": bytes([2]) * each}
         with FaultServer(files) as srv, Downloader(cache, max_parallel=2, retries=0) as downloader:
             for path in files:
@@ -152,7 +149,7 @@ def test_downloads_started_together_do_not_count_on_the_same_free_space(tmp_path
         refused = [r for r in results.values() if isinstance(r, FetchError)]
         assert len(stored) == 1 and len(refused) == 1, results
         assert refused[0].problem.startswith(NO_ROOM), refused[0]
-        assert free_bytes(cache_dir) >= room[1]
+        assert free_bytes(cache_dir) >= kept
         assert cache.has(stored[0].sha)
         cache.close()
 
@@ -163,8 +160,8 @@ def test_one_line_for_the_incident_whatever_else_downloads(qapp, tmp_path: Path,
     does: the same incident, one error line."""
     with small_filesystem(tmp_path / "cache", 8) as cache_dir:
         fill(cache_dir, leave_bytes=4 * MIB)
-        room = disk_room_of(cache_dir)
-        files = {"/s/a.png": bytes([1]) * (room * 6 // 10), "/s/b.png": bytes([2]) * (room * 6 // 10)}
+        each = _room(cache_dir)[0] * 6 // 10
+        files = {"/s/a.png": bytes([1]) * each, "/s/b.png": bytes([2]) * each}
         with FaultServer(files) as srv:
             for path in files:
                 srv.fault(path, delay=0.01)
@@ -181,12 +178,13 @@ def test_one_line_for_the_incident_whatever_else_downloads(qapp, tmp_path: Path,
         assert len(_errors(caplog)) == 1, _errors(caplog)
 
 
-def disk_room_of(directory: Path) -> int:
-    from player.fetch import disk_room
+def _room(directory: Path) -> tuple[int, int]:
+    """(bytes downloads may still write, bytes they leave free) on *directory*'s filesystem."""
+    from player.system.device import disk_room
 
     room = disk_room(directory)
     assert room is not None
-    return room[0]
+    return room
 
 
 def test_full_state_dir_does_not_stop_the_player(qtbot: QtBot, tmp_path: Path,

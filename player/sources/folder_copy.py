@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 
 from player.atomic import copy_file_atomic, sweep_orphan_temps
 from player.sources.folder import SCREEN_FILE, FolderSource
-from player.system.device import KEEP_FREE_SHARE, disk_space
+from player.system.device import disk_room
 
 if TYPE_CHECKING:
     from player.model import Screen
@@ -190,11 +190,8 @@ class FolderCopy:
         return not os.path.isdir(self.source.root) or file_stamp(self.source.document_path) is None
 
     def _disk_has(self, size: int, freeable: int = 0) -> bool:
-        space = disk_space(self.root)
-        if space is None:
-            return False
-        free, total = space
-        return free + freeable - size >= total * KEEP_FREE_SHARE
+        room = disk_room(self.root)
+        return room is not None and size - freeable <= room[0]
 
     def _unused(self, keep: set[Path]) -> Iterator[tuple[Path, int]]:
         """The files in the copy not in *keep* (what making room can give back, what pruning removes), with their

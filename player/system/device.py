@@ -25,6 +25,7 @@ __all__ = [
     "collect_device_facts",
     "cpu_temperature",
     "device_model",
+    "disk_room",
     "disk_space",
     "hostname",
     "load_average",
@@ -133,6 +134,18 @@ def disk_space(path: str | os.PathLike[str]) -> tuple[int, int] | None:
     except OSError:
         return None
     return st.f_bavail * st.f_frsize, st.f_blocks * st.f_frsize
+
+
+def disk_room(path: str | os.PathLike[str]) -> tuple[int, int] | None:
+    """(bytes that may still be written on ``path``'s filesystem, bytes left free there), or None when unknown.
+
+    Downloads and the folder copy leave ``KEEP_FREE_SHARE`` of the disk free; this is the one place that says so."""
+    space = disk_space(path)
+    if space is None:
+        return None
+    free, total = space
+    keep = int(total * KEEP_FREE_SHARE)
+    return free - keep, keep
 
 
 def cpu_temperature(root: Path = Path("/")) -> float | None:
