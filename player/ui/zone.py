@@ -146,12 +146,10 @@ class ZoneWidget(QWidget):
         now = self.ctx.clock.now()
         nxt = self._next_index(now, self._index)
         if nxt is None:
-            self._show_nothing(now)
+            self._show_nothing()
             return
         if self.current is not None and nxt == self._index:  # a single valid item: it simply stays on
-            if self.pending is not None:  # prepared for an item whose window has closed since: not kept meanwhile
-                self._dispose(self.pending)
-                self.pending = None
+            self._drop_pending()  # prepared for an item whose window has closed since: not kept meanwhile
             self._begin_duration(self.current)  # its end was already reported by _time_up
             return
         if self.pending is not None and self.pending.item is self.zone.items[nxt]:
@@ -160,8 +158,7 @@ class ZoneWidget(QWidget):
             else:
                 self._due = True
             return
-        if self.pending is not None:
-            self._dispose(self.pending)
+        self._drop_pending()
         self.pending = self._create(nxt)
         self._due = True
         self.pending.prepare()
@@ -178,8 +175,7 @@ class ZoneWidget(QWidget):
     def _on_ready(self, view: ItemView) -> None:
         if view is self.pending and self._due:
             if not self._valid(view.item, self.ctx.clock.now()):  # its window closed while it was being prepared
-                self.pending = None
-                self._dispose(view)
+                self._drop_pending()
                 self._advance()
                 return
             self._switch_to(view, int(view.property("zone_index")))
@@ -218,7 +214,7 @@ class ZoneWidget(QWidget):
                 self._due = False
                 self._begin_duration(self.current)
             else:
-                self._show_nothing(now)
+                self._show_nothing()
             return
         self.pending = self._create(nxt)
         self.pending.prepare()
@@ -349,43 +345,34 @@ class ZoneWidget(QWidget):
         anim.stop()
         end()
 
-    def _show_nothing(self, now: datetime) -> None:
+    def _show_nothing(self) -> None:
         """No valid item: the zone shows its background (never a frozen last frame) and wakes up by itself."""
         self._finish_fade()  # a fade still running: its outgoing view goes now, with the incoming one below
         if self.current is not None:
             self.item_ended.emit(self.zone.id, self.current.item.id)
             self._dispose(self.current)
             self.current = None
-        if self.pending is not None:  # prepared for a moment that has passed: it must not come on when ready
-            self._dispose(self.pending)
-            self.pending = None
+        self._drop_pending()  # prepared for a moment that has passed: it must not come on when ready
         self._due = False
         self._index = -1
         self._timer.stop()
         self._prepare_timer.stop()
         self._arm_validity_timer()
-        # an item skipped after a failure is tried again when its skip ends, even if a window opens much later
-        retry = [until for until in self._failed_until.values() if until > now]
-        if retry:
-            ms = max(1, int(seconds_until(min(retry), now) * 1000) + 5)
-            if not self._validity_timer.isActive() or ms < self._validity_timer.remainingTime():
-                self._validity_timer.start(ms)
 
-    def _arm_validity_timer(self) -> bool:
-        """One timer at the next instant any item's validity changes (no polling)."""
+    def _arm_validity_timer(self) -> None:
+        """One timer at the next instant an item's validity changes (no polling): a window opens or closes, or the
+        skip of an item that failed ends (it is tried again then, even while the zone waits for a later window)."""
         now = self.ctx.clock.now()
-        soonest: datetime | None = None
+        moments = [until for until in self._failed_until.values() if until > now]
         for item in self.zone.items:
             if item.validity.is_always:
                 continue
             _, next_change = _validity_fns()
             when = next_change(item.validity, now, self.ctx.timezone)
-            if when is not None and (soonest is None or when < soonest):
-                soonest = when
-        if soonest is None:
-            return False
-        self._validity_timer.start(max(1, min(int(seconds_until(soonest, now) * 1000) + 5, 2**31 - 1)))
-        return True
+            if when is not None:
+                moments.append(when)
+        if moments:
+            self._validity_timer.start(max(1, min(int(seconds_until(min(moments), now) * 1000) + 5, 2**31 - 1)))
 
     def _validity_changed(self) -> None:
         now = self.ctx.clock.now()
@@ -402,6 +389,11 @@ class ZoneWidget(QWidget):
         """Re-evaluate validity now (after a clock jump or when a test moves the clock)."""
         self._validity_timer.stop()
         self._validity_changed()
+
+    def _drop_pending(self) -> None:
+        if self.pending is not None:
+            self._dispose(self.pending)
+            self.pending = None
 
     def _dispose(self, view: ItemView) -> None:
         view.stop()
