@@ -4,7 +4,7 @@ libjpeg reducing against the zone (now) against reducing against twice the zone 
 
     .venv/bin/python bench/decode.py [--rounds 3] [--decodes 6]
 
-The photos are drawn here (sky, house fronts with windows, soft edges, light sensor noise; no third-party photo) and
+The photos are drawn by tests/screens.py photo_like (sky, house fronts with windows, soft edges, light noise) and
 saved as JPEG quality 90, as a camera or phone would. Each case and way runs in its own child process, the two ways
 alternating, ``--rounds`` times: the child applies the player's malloc settings, imports the decoder, decodes the photo
 ``--decodes`` times and reports the median time (first decode left out) and its peak memory (VmHWM minus the RSS
@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import random
 import statistics
 import subprocess
 import sys
@@ -26,6 +25,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from screens import photo_like  # noqa: E402 - after the path is set
 
 # (photo size, zone size); all ``cover``, the fit that changed
 CASES = [((4000, 3000), (1440, 880)), ((4000, 3000), (1920, 1080)), ((6000, 4000), (1920, 1080)),
@@ -62,26 +64,6 @@ print(json.dumps({"times": times[1:], "peak_kb": peak}))
 """
 
 
-def photo(size: tuple[int, int], seed: int) -> object:
-    from PIL import Image, ImageChops, ImageDraw, ImageFilter
-
-    rnd = random.Random(seed)
-    w, h = size
-    sky = Image.linear_gradient("L").resize(size)
-    img = Image.merge("RGB", (sky.point(lambda v: 90 + v * 100 // 255), sky.point(lambda v: 140 + v * 60 // 255),
-                              Image.new("L", size, 230)))
-    draw = ImageDraw.Draw(img)
-    for _ in range(60):
-        x, bw, top = rnd.randrange(-w // 20, w), rnd.randrange(w // 27, w // 8), rnd.randrange(h * 4 // 15, h * 11 // 15)
-        draw.rectangle((x, top, x + bw, h), fill=tuple(rnd.randrange(60, 200) for _ in range(3)))
-        for wy in range(top + 30, h, 60):
-            for wx in range(x + 20, x + bw - 20, 45):
-                draw.rectangle((wx, wy, wx + 22, wy + 30),
-                               fill=(250, 230, 150) if rnd.random() < 0.4 else (40, 40, 60))
-    img = img.filter(ImageFilter.GaussianBlur(1.2))
-    return ImageChops.add(img, Image.effect_noise(size, 6).convert("RGB"), offset=-128)
-
-
 def difference(a: Path, b: Path) -> tuple[float, float]:
     from PIL import Image, ImageChops, ImageStat
 
@@ -102,7 +84,7 @@ def main() -> None:
         for n, (size, _zone) in enumerate(CASES):
             if size not in photos:
                 photos[size] = Path(tmp) / f"photo-{size[0]}x{size[1]}.jpg"
-                photo(size, n).save(photos[size], "JPEG", quality=90)
+                photo_like(size, seed=n).save(photos[size], "JPEG", quality=90)
         for n, (size, zone) in enumerate(CASES):
             got: dict[str, dict[str, list[float]]] = {"before": {"t": [], "peak": []}, "now": {"t": [], "peak": []}}
             outs = {}

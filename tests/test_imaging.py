@@ -7,13 +7,14 @@ import io
 from pathlib import Path
 
 import pytest
-from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageOps, ImageStat
+from PIL import Image, ImageChops, ImageOps, ImageStat
 from PySide6.QtGui import QColor, QImage
 
 from player.model import Fit
 from player.picture import load_upright, stored_box
 from player.ui import imaging
 from player.ui.imaging import decode_for_zone, reduce_to
+from screens import photo_like
 
 RED, BLUE = (220, 20, 20), (20, 20, 220)
 
@@ -99,22 +100,6 @@ def test_transparency_is_kept_and_other_modes_become_rgb(tmp_path: Path) -> None
 def test_a_turned_jpeg_is_reduced_against_the_zone_turned_the_same_way(orientation: object,
                                                                        expected: tuple[int, int]) -> None:
     assert stored_box(reduce_to(400, 100), orientation) == expected
-
-
-def photo_like(size: tuple[int, int]) -> Image.Image:
-    """Sky, house fronts with windows, soft edges: what a camera photo's detail is like (no third-party photo)."""
-    w, h = size
-    img = Image.linear_gradient("L").resize(size).convert("RGB")
-    img = Image.merge("RGB", (img.getchannel(0).point(lambda v: 90 + v // 3), img.getchannel(0).point(lambda v: 150 + v // 5),
-                              Image.new("L", size, 230)))
-    draw = ImageDraw.Draw(img)
-    for n in range(12):
-        x0, top = n * w // 12, h // 3 + (n * 37 % 7) * h // 20
-        draw.rectangle((x0, top, x0 + w // 12, h), fill=(60 + n * 15, 90 + n * 9 % 80, 120 - n * 5))
-        for y in range(top + 20, h - 20, 48):
-            for x in range(x0 + 16, x0 + w // 12 - 24, 36):
-                draw.rectangle((x, y, x + 18, y + 26), fill=(250, 230, 150) if (x + y) % 3 else (40, 40, 60))
-    return img.filter(ImageFilter.GaussianBlur(1.2))
 
 
 def test_a_large_jpeg_for_a_cover_zone_is_decoded_reduced_and_looks_the_same(tmp_path: Path, monkeypatch) -> None:

@@ -56,7 +56,5 @@ def reduce_to(width: int, height: int) -> tuple[int, int]:
     """The size (as shown) a JPEG must keep when libjpeg decodes it reduced: the zone, for every fit.
 
     libjpeg reduces by 1/2, 1/4 or 1/8 only while both sides stay at least this size, so ``cover`` still only crops
-    and shrinks afterwards. Before 2026-11-28 ``cover`` kept twice the zone, which decoded a 4000x3000 photo for a
-    1920x1080 or 1440x880 zone at full size; reduced, it takes under half the time and 36-41 % of the peak memory; the
-    result lies 42-47 dB PSNR from the full decode on photo-like pictures (bench/decode.py)."""
+    and shrinks afterwards (bench/decode.py: time, memory and the difference against twice the zone)."""
     return max(width, 1), max(height, 1)

@@ -28,6 +28,7 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -621,13 +622,7 @@ class VideoView(ItemView):
             engine.post(pb, "probing", None)  # the first-picture clock starts now (GUI thread, _on_event)
             return _probe(engine, pb, path, item)
 
-        def probed(size: tuple[int, int], pb: _Playback = pb) -> None:
-            self._probed(pb, size)
-
-        def failed(exc: BaseException, pb: _Playback = pb) -> None:
-            self._open_failed(pb, exc)
-
-        self._engine.run(probe, probed, failed)
+        self._engine.run(probe, partial(self._probed, pb), partial(self._open_failed, pb))
 
     def _probed(self, pb: _Playback, size: tuple[int, int]) -> None:
         """GUI thread: the native window is created with its final geometry (X applies a hidden window's new
@@ -645,10 +640,8 @@ class VideoView(ItemView):
         crop = _reduced(w, h) if self.item.fit == Fit.COVER and pb.surface is not None else None
         aspect = _reduced(w, h) if self.item.fit == Fit.STRETCH and pb.surface is not None else None
         memory = (max(2, self.width()), max(2, self.height()))
-        def failed(exc: BaseException, pb: _Playback = pb) -> None:
-            self._open_failed(pb, exc)
-
-        self._engine.run(lambda: _start(self._engine, pb, self.item, xid, memory, crop, aspect), None, failed)
+        self._engine.run(lambda: _start(self._engine, pb, self.item, xid, memory, crop, aspect), None,
+                         partial(self._open_failed, pb))
 
     def start(self) -> None:
         super().start()

@@ -72,7 +72,8 @@ class Canvas:
         limit = rect.width() // max(1, metrics.averageCharWidth() // 4) + 8
         shown = metrics.elidedText(one_line(text[: limit * 2]), Qt.TextElideMode.ElideRight, rect.width())
         # Qt gives a single character back unelided however narrow the box: one that does not fit is left out
-        if not shown or metrics.horizontalAdvance(shown) > rect.width():
+        # (measured only then: longer results are elided to fit, and this runs for every line of every paint)
+        if not shown or (len(shown) == 1 and metrics.horizontalAdvance(shown) > rect.width()):
             return 0
         height = min(rect.height(), metrics.height())
         box = QRect(rect.left(), rect.top() + (rect.height() - height) // 2, rect.width(), height)
