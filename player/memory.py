@@ -7,13 +7,16 @@ docs/performance.md)."""
 
 from __future__ import annotations
 
+import builtins
 import ctypes
 import importlib
+import importlib.machinery
 import logging
 import sys
 import threading
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -76,11 +79,10 @@ _install_lock = threading.Lock()
 def import_leaving_out(name: str, left_out: str) -> types.ModuleType:
     """Imports module *name* while module *left_out* is kept from loading on this thread, unless it is loaded already.
 
-    For libraries that import an optional module only to use it when it is there. APScheduler 3 imports asyncio,
-    and asyncio imports ssl, which maps OpenSSL (4.9 MB resident in the demo); asyncio works without ssl (it falls
-    back when ``import ssl`` fails, as on a Python built without it), and the player never uses asyncio. Another
-    thread that imports *left_out* meanwhile gets it (the hub client imports ssl on its own threads), and so does a
-    later import on this thread; asyncio alone keeps running without it. One exception: a thread importing one of
+    For libraries that import an optional module only to use it when it is there: python-qrcode imports Pillow's
+    ImageDraw (and with it FreeType) for styled drawers the player does not use, and goes on without it when the
+    import fails (player/ui/qr.py). Another thread that imports *left_out* meanwhile gets it, and so does a later
+    import on this thread; the library alone keeps running without it. One exception: a thread importing one of
     the same modules while this import runs waits for it and gets that module as built here (Python's import lock
     per module), so leave out only what no other part of the player needs from the modules imported here. If
     *name* turns out to need *left_out* after all, what the failed attempt added under *name*'s package is dropped
@@ -109,3 +111,100 @@ def import_leaving_out(name: str, left_out: str) -> types.ModuleType:
         if added:
             refused.discard(left_out)
     return importlib.import_module(name)
+
+
+class _StandInLoader:
+    """Runs a module of a package imported through :func:`import_with_stand_ins` with its own builtins, whose
+    ``__import__`` answers the stand-in names; everything else is the wrapped loader's."""
+
+    def __init__(self, loader: Any, builtins_: dict[str, Any]) -> None:
+        self._loader = loader
+        self._builtins = builtins_
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType | None:
+        return self._loader.create_module(spec)  # type: ignore[no-any-return]
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        module.__dict__["__builtins__"] = self._builtins
+        self._loader.exec_module(module)
+
+    def __getattr__(self, name: str) -> Any:  # get_code, get_source, is_package, ... for tools that ask
+        return getattr(self._loader, name)
+
+
+class _StandIns:
+    """A finder at the head of ``sys.meta_path``: while a thread imports a package through
+    :func:`import_with_stand_ins`, that package's modules are loaded with the stand-ins, for that thread only."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def active(self) -> list[tuple[str, dict[str, Any]]]:
+        stack: list[tuple[str, dict[str, Any]]] | None = getattr(self._local, "stack", None)
+        if stack is None:
+            stack = self._local.stack = []
+        return stack
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> importlib.machinery.ModuleSpec | None:
+        for package, builtins_ in reversed(self.active()):
+            if fullname == package or fullname.startswith(package + "."):
+                spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+                if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+                    return spec
+                # it wraps a loader and answers for it; importlib.abc.Loader itself would import importlib.resources
+                spec.loader = _StandInLoader(spec.loader, builtins_)  # type: ignore[assignment]
+                return spec
+        return None
+
+
+_stand_ins: _StandIns | None = None
+
+
+def import_with_stand_ins(package: str, names: Sequence[str], stand_ins: Mapping[str, types.ModuleType]
+                          ) -> list[types.ModuleType]:
+    """Imports the modules *names* of *package*, whose own import statements get *stand_ins* (module name ->
+    module) instead of the real modules. Nothing outside the package sees a stand-in: they never enter
+    ``sys.modules``, the rest of the process imports the real modules as usual."""
+    global _stand_ins
+    real_import = builtins.__import__
+
+    def answer(name: str, globals_: Any = None, locals_: Any = None, fromlist: Sequence[str] = (), level: int = 0
+               ) -> Any:
+        if level == 0 and name in stand_ins:
+            if fromlist:
+                return stand_ins[name]
+            # ``import a.b`` binds a, ``import a.b as c`` reads b from it
+            rest = name.partition(".")[2]
+            return _chain(rest.split("."), stand_ins[name]) if rest else stand_ins[name]
+        return real_import(name, globals_, locals_, fromlist, level)
+
+    own = dict(builtins.__dict__, __import__=answer)
+    with _install_lock:
+        if _stand_ins is None:
+            _stand_ins = _StandIns()
+            sys.meta_path.insert(0, _stand_ins)
+    active = _stand_ins.active()
+    active.append((package, own))
+    try:
+        return [importlib.import_module(name) for name in names]
+    finally:
+        active.pop()
+
+
+def _chain(attrs: list[str], leaf: types.ModuleType) -> Any:
+    """What ``import a.b.c`` binds when a.b.c is a stand-in: an object on which ``.b.c`` is the stand-in."""
+    node: Any = leaf
+    for attr in reversed(attrs):
+        node = types.SimpleNamespace(**{attr: node})
+    return node
+
+
+def refusing_module(name: str, what: str) -> types.ModuleType:
+    """A stand-in module whose every attribute raises ImportError naming *what* was left out."""
+    module = types.ModuleType(name, f"stand-in: {what} are left out of the player")
+
+    def refuse(attr: str) -> Any:
+        raise ImportError(f"{name}.{attr}: {what} are left out of the player")
+
+    module.__getattr__ = refuse  # type: ignore[method-assign]
+    return module

@@ -15,7 +15,7 @@ from pathlib import Path
 from screens import ROOT, one_zone
 
 HEAVY = ("requests", "urllib3", "sqlite3", "qrcode", "vlc", "apscheduler", "_hashlib", "ssl", "asyncio",
-         "PIL.ImageDraw", "PIL._imagingft")
+         "multiprocessing", "importlib.metadata", "PIL.ImageDraw", "PIL._imagingft")
 
 PROBE = f"""
 import json, sys
@@ -62,14 +62,15 @@ def test_a_qr_item_loads_the_encoder_and_nothing_else(tmp_path: Path) -> None:
     assert loaded_after_playing(tmp_path, doc) == ["qrcode"]
 
 
-def test_live_data_loads_the_scheduler_but_not_openssl(tmp_path: Path) -> None:
-    """APScheduler imports asyncio, and asyncio would load ssl and with it OpenSSL (4.9 MB resident in the demo)."""
+def test_live_data_loads_the_scheduler_but_not_what_it_imports_without_use(tmp_path: Path) -> None:
+    """APScheduler imports asyncio (which would load ssl and with it OpenSSL), multiprocessing and
+    importlib.metadata; the feed runner uses none of them (player.feeds.base._apscheduler)."""
     weather = {"kind": "weather", "station": "Musterstadt",
                "values": {"lufttemperatur": {"name": "Lufttemperatur", "unit": "°C", "value": 3.5}}}
     doc = one_zone([{"type": "widget", "widget": "weather", "feed": "wetter", "duration": 5}],
                    feeds={"wetter": {"type": "sample", "file": "weather.json", "interval_s": 60}})
     loaded = play_and_probe(tmp_path, doc, 3.0, {"weather.json": json.dumps(weather)})["LOADED"]
-    assert loaded == ["apscheduler", "asyncio"]
+    assert loaded == ["apscheduler"]
 
 
 RUNNER = """
@@ -98,19 +99,23 @@ runner = FeedRunner([Counting("count", interval_s=0.2, timeout_s=1, stale_after_
 runner.start()
 two.wait(30)
 runner.stop()
-ssl_before = "ssl" in sys.modules
-import ssl  # what the hub client does later, on any thread
-print(json.dumps({"values": got[:2], "ssl_before": ssl_before, "ssl_after": ssl.OPENSSL_VERSION.startswith("OpenSSL"),
-                  "asyncio_ssl": sys.modules["asyncio.sslproto"].ssl is not None}))
+loaded = sorted(m for m in ("asyncio", "ssl", "multiprocessing", "importlib.metadata", "concurrent.futures.process")
+                if m in sys.modules)
+# what the hub client or another library may do later, on any thread: it gets the real modules
+import asyncio, importlib.metadata, multiprocessing, ssl
+asyncio.run(asyncio.sleep(0))
+real = [ssl.OPENSSL_VERSION.startswith("OpenSSL"), importlib.metadata.version("requests") != "",
+        multiprocessing.cpu_count() > 0]
+print(json.dumps({"values": got[:2], "loaded": loaded, "real": real}))
 """
 
 
-def test_the_feed_runner_runs_its_jobs_with_the_scheduler_loaded_without_ssl() -> None:
-    """In a fresh interpreter: the scheduler runs the feed on its interval, and ssl stays out of its import (but not
-    out of the process)."""
+def test_the_feed_runner_runs_its_jobs_without_asyncio_process_pools_or_metadata() -> None:
+    """In a fresh interpreter: the scheduler runs the feed on its interval, nothing it was given a stand-in for is
+    loaded, and the real modules are there for whoever imports them afterwards."""
     res = subprocess.run([sys.executable, "-c", RUNNER], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr[-2000:]
-    assert json.loads(res.stdout) == {"values": [1, 2], "ssl_before": False, "ssl_after": True, "asyncio_ssl": False}
+    assert json.loads(res.stdout) == {"values": [1, 2], "loaded": [], "real": [True, True, True]}
 
 
 LEAVING_OUT = """
@@ -209,6 +214,47 @@ def test_only_the_importing_thread_is_refused_the_module(tmp_path: Path) -> None
                          text=True, timeout=60)
     assert res.returncode == 0, res.stderr[-2000:]
     assert json.loads(res.stdout) == {"refused_here": True, "other_thread": 42}
+
+
+STAND_INS = """
+import json, sys, threading, types
+from player.memory import import_with_stand_ins
+import gate
+left = types.ModuleType("leftmod")
+left.VALUE = "stand-in"
+deep = types.ModuleType("deep.mod")
+deep.VALUE = "stand-in deep"
+result = {}
+def importing():
+    [pkg] = import_with_stand_ins("pkg", ["pkg"], {"leftmod": left, "deep.mod": deep})
+    result.update({"as": pkg.a.VALUE, "from": pkg.VALUE, "dotted_as": pkg.d.VALUE, "dotted": pkg.deep.mod.VALUE,
+                   "submodule": pkg.sub.leftmod.VALUE, "outside": pkg.outside.leftmod.VALUE})
+worker = threading.Thread(target=importing)
+worker.start()
+assert gate.inside.wait(30)  # the worker is inside the package's import
+import leftmod  # this thread gets the real module
+result["other_thread"] = leftmod.VALUE
+gate.go.set()
+worker.join(30)
+result["in_sys_modules"] = [sys.modules["leftmod"].VALUE, "deep.mod" in sys.modules]
+print(json.dumps(result))
+"""
+
+
+def test_stand_ins_reach_only_the_package_s_own_modules(tmp_path: Path) -> None:
+    """The package's import statements (every form) get the stand-ins; a module outside it, another thread and
+    ``sys.modules`` get the real ones."""
+    result = _run(tmp_path, STAND_INS, {
+        "leftmod.py": "VALUE = 'real'\n", "deep/__init__.py": "", "deep/mod.py": "VALUE = 'real deep'\n",
+        "outside.py": "import leftmod\n",
+        "gate.py": "import threading\ninside = threading.Event()\ngo = threading.Event()\n",
+        "pkg/__init__.py": "import gate\nimport leftmod as a\nfrom leftmod import VALUE\nimport deep.mod as d\n"
+                           "import deep.mod\nimport outside\nfrom pkg import sub\n"
+                           "gate.inside.set()\ngate.go.wait(30)\n",
+        "pkg/sub.py": "import leftmod\n"})
+    assert result == {"as": "stand-in", "from": "stand-in", "dotted_as": "stand-in deep", "dotted": "stand-in deep",
+                      "submodule": "stand-in", "outside": "real", "other_thread": "real",
+                      "in_sys_modules": ["real", False]}
 
 
 def test_the_source_text_of_imported_modules_is_not_kept(tmp_path: Path) -> None:
