@@ -422,6 +422,26 @@ def test_a_failed_item_is_tried_again_while_the_zone_waits_for_a_far_window(qtbo
     widget.stop()
 
 
+def test_a_failed_item_s_skip_does_not_grow_when_the_clock_is_set_back(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    """p is missing at 10:00 and skipped until 10:01; then the clock is set back an hour (NTP after a wrong RTC). The
+    skip still ends within RETRY_FAILED_S of the new time: before, p stayed off for 61 minutes."""
+    clock = FakeClock(datetime(2026, 12, 1, 9, 0, 0, tzinfo=UTC))
+    widget = make_zone(qtbot, [
+        {"type": "image", "id": "p", "src": "p.png", "duration": 10},
+        {"type": "text", "id": "t", "text": "T", "duration": 10, "valid": {"times": [{"from": "11:00", "to": "12:00"}]}},
+    ], tmp_path, clock=clock)
+    widget.start()
+    assert widget.current is None
+    clock.set(datetime(2026, 12, 1, 8, 0, 0, tzinfo=UTC))
+    widget.recheck()  # what the window does after a clock jump
+    assert widget._validity_timer.isActive() and widget._validity_timer.remainingTime() <= 61_000
+    solid_image(tmp_path / "p.png", (0, 0, 255))
+    clock.set(datetime(2026, 12, 1, 8, 1, 1, tzinfo=UTC))
+    widget._validity_timer.timeout.emit()
+    qtbot.waitUntil(lambda: widget.current_item is not None and widget.current_item.id == "p", timeout=6000)
+    widget.stop()
+
+
 def test_a_single_valid_item_staying_on_lets_a_prepared_picture_out_of_its_window_go(qtbot, tmp_path: Path) -> None:
     """t always valid, p valid until 11:00 and prepared (decoded) before its turn; at 11:00 p's window closed and t
     stays on. The decoded p is let go (before, it was kept for as long as t stayed: until tomorrow 10:00)."""

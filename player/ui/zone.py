@@ -117,9 +117,19 @@ class ZoneWidget(QWidget):
         return qcolor(self.zone.background, "#00000000")
 
     # ------------------------------------------------------------------------------------------- sequencing
+    def _skip_until(self, item_id: str, now: datetime) -> datetime | None:
+        """When the skip of an item that failed ends, None if it is not skipped. A skip ends RETRY_FAILED_S from
+        now at the latest: after the clock was set back it would otherwise last that much longer."""
+        until = self._failed_until.get(item_id)
+        if until is None or until <= now:
+            return None
+        latest = now + timedelta(seconds=RETRY_FAILED_S)
+        if until > latest:
+            until = self._failed_until[item_id] = latest
+        return until
+
     def _valid(self, item: Item, now: datetime) -> bool:
-        until = self._failed_until.get(item.id)
-        if until is not None and now < until:
+        if self._skip_until(item.id, now) is not None:
             return False
         if item.validity.is_always:
             return True
@@ -363,7 +373,7 @@ class ZoneWidget(QWidget):
         """One timer at the next instant an item's validity changes (no polling): a window opens or closes, or the
         skip of an item that failed ends (it is tried again then, even while the zone waits for a later window)."""
         now = self.ctx.clock.now()
-        moments = [until for until in self._failed_until.values() if until > now]
+        moments = [until for until in (self._skip_until(i, now) for i in list(self._failed_until)) if until is not None]
         for item in self.zone.items:
             if item.validity.is_always:
                 continue
