@@ -37,7 +37,7 @@ from requests.adapters import HTTPAdapter
 
 from player.atomic import write_json_atomic
 from player.cache import CacheFullError, ContentCache, HashMismatchError, InvalidHashError, is_sha256
-from player.system.device import disk_room
+from player.system.device import NO_ROOM, disk_room, in_mb
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +54,6 @@ __all__ = [
 ProgressCallback = Callable[[int, int, int, int], None]
 
 _CHUNK = 64 * 1024
-_MIB = 1024 * 1024
-NO_ROOM = "no room on disk"  # FetchError.problem prefix: a file announced larger than the disk can take
 _RETRY_STATUS = frozenset({408, 429})
 _CONTENT_RANGE_RE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
 USER_AGENT = "osc-player/0.1"
@@ -483,7 +481,7 @@ class Downloader:
                     raise FetchError(url, f"server announces {total} bytes, expected {expected_size}")
                 if total is not None and (refused := self._claims.claim(self.cache.root, total - offset)) is not None:
                     self._discard(fh, meta_path)  # a partial of a file that cannot fit only keeps the disk fuller
-                    raise FetchError(url, f"{NO_ROOM}: the file has {_mb(total)}, {refused}")
+                    raise FetchError(url, f"{NO_ROOM}: the file has {in_mb(total)}, {refused}")
                 try:
                     new_meta = {"url": url, "etag": etag, "last_modified": last_modified, "total": total}
                     if encoded:  # offsets of decoded bytes do not match the encoded ranges: no resuming
@@ -650,7 +648,7 @@ class _DiskClaims:
                 # the same words whatever else is downloading: the sync logs one line per distinct message
                 log.debug("fetch: %s bytes do not fit: %d writable on %s, %d of them claimed by other downloads",
                           size, room[0], root, others)
-                return f"more than the room on the cache's disk ({root}), which keeps {_mb(room[1])} free"
+                return f"more than the room on the cache's disk ({root}), which keeps {in_mb(room[1])} free"
             self._left[threading.get_ident()] = size
             return None
 
@@ -663,10 +661,6 @@ class _DiskClaims:
     def release(self) -> None:
         with self._lock:
             self._left.pop(threading.get_ident(), None)
-
-
-def _mb(size: int) -> str:
-    return f"{size / _MIB:.1f} MB"
 
 
 def disk_full(exc: BaseException) -> bool:

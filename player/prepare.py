@@ -40,6 +40,7 @@ from player.cache import ContentCache, InvalidHashError
 from player.content import MediaResolver
 from player.model import ImageItem, Screen, VideoItem
 from player.picture import load_upright, orientation, stored_box, too_large
+from player.system.device import NO_ROOM, disk_room, in_mb
 
 log = logging.getLogger(__name__)
 
@@ -280,11 +281,27 @@ def _save(img: Image.Image, out_dir: Path, alpha: bool) -> Path:
 
     fd, name = tempfile.mkstemp(dir=out_dir, prefix=temp_prefix(), suffix=".png" if alpha else ".jpg")
     os.close(fd)
-    if alpha:
-        img.save(name, "PNG", optimize=False, compress_level=3)
-    else:
-        img.save(name, "JPEG", quality=JPEG_QUALITY)
-    return Path(name)
+    try:
+        if alpha:
+            img.save(name, "PNG", optimize=False, compress_level=3)
+        else:
+            img.save(name, "JPEG", quality=JPEG_QUALITY)
+    except BaseException:  # a full disk: the partial file would only keep it full
+        Path(name).unlink(missing_ok=True)
+        raise
+    return _within_room(Path(name))
+
+
+def _within_room(out: Path) -> Path:
+    """*out* (a file just written), unless it took some of the share of its disk that downloads and the folder
+    copy leave free (player/system/device.py): then it is removed and refused."""
+    room = disk_room(out)
+    if room is not None and room[0] < 0:
+        size = out.stat().st_size
+        out.unlink(missing_ok=True)
+        raise PrepareError(f"{NO_ROOM}: its copy for the screen ({in_mb(size)}) would use some of the "
+                           f"{in_mb(room[1])} the disk keeps free")
+    return out
 
 
 def render_pdf(src: Path, box: tuple[int, int], out_dir: Path,
@@ -316,7 +333,7 @@ def render_pdf(src: Path, box: tuple[int, int], out_dir: Path,
             msg = (f"PDF refused: rendering the first page needs more than {memory_bytes // 2**20} MB "
                    "(a 'PDF bomb'?); simplify or re-export it")
         raise PrepareError(msg.removeprefix("PrepareError: "))
-    return out
+    return _within_room(out)
 
 
 def _package_root() -> str:

@@ -229,3 +229,34 @@ def test_full_state_dir_does_not_stop_the_player(qtbot: QtBot, tmp_path: Path,
         assert not any(r.exc_info or "unexpected" in r.getMessage() for r in caplog.records), messages
         filler.unlink()
         assert_cache_sound(config.cache_dir)
+
+
+def test_a_picture_s_copy_for_the_screen_leaves_the_disk_s_last_share_free(tmp_path: Path) -> None:
+    """Pictures scaled (and PDFs rendered) for their zone leave the disk's last 5 % free, as downloads do: a copy
+    that would take some of it is removed and refused with one line, and the picture plays from its original."""
+    import io
+
+    from player.cache import ContentCache
+    from player.layouts import load_screen_dict
+    from player.prepare import build_resolver, prepare_files
+    from screens import one_zone, photo_like
+
+    screen = load_screen_dict(one_zone([{"type": "image", "src": "p.jpg", "fit": "cover"}], 800, 600), "t").screen
+    buf = io.BytesIO()
+    photo_like((2400, 1600)).save(buf, "JPEG", quality=90)
+    with small_filesystem(tmp_path / "cache", 8) as cache_dir:
+        cache = ContentCache(cache_dir, 10**12)
+        sha = cache.put_bytes(buf.getvalue())
+        keep = _room(cache_dir)[1]
+        filler = fill(cache_dir, leave_bytes=keep + 20_000)  # 20 kB writable: less than the copy, which fits in keep
+        prepared = prepare_files(cache, screen, {"p.jpg": sha})
+        assert list(prepared.refused) == ["p.jpg"] and "no room on disk" in prepared.refused["p.jpg"], prepared
+        assert _room(cache_dir)[0] > 0 and list(cache.tmp_dir.iterdir()) == []
+        assert build_resolver(cache, screen, {"p.jpg": sha})("p.jpg") == cache.path_of(sha)
+        filler.unlink()
+        filler = fill(cache_dir, leave_bytes=20_000)  # the disk itself full: the partial copy is not left behind
+        prepared = prepare_files(cache, screen, {"p.jpg": sha})
+        assert list(prepared.refused) == ["p.jpg"] and list(cache.tmp_dir.iterdir()) == [], prepared
+        filler.unlink()  # room again: the next sync makes the copy
+        prepared = prepare_files(cache, screen, {"p.jpg": sha})
+        assert prepared.refused == {} and prepared.created == 1

@@ -136,6 +136,13 @@ def disk_space(path: str | os.PathLike[str]) -> tuple[int, int] | None:
     return st.f_bavail * st.f_frsize, st.f_blocks * st.f_frsize
 
 
+NO_ROOM = "no room on disk"  # how a refusal for want of disk room begins (fetch, prepare); sync.py looks for it
+
+
+def in_mb(size: int) -> str:
+    return f"{size / 2**20:.1f} MB"
+
+
 def disk_room(path: str | os.PathLike[str]) -> tuple[int, int] | None:
     """(bytes that may still be written on ``path``'s filesystem, bytes left free there), or None when unknown.
 
