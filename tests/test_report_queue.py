@@ -183,3 +183,63 @@ def test_sender_thread_runs_and_stops() -> None:
         time.sleep(0.01)
     loop.stop()
     assert ch.runs == 1
+
+
+def _filled_outbox(path: Path, n: int = 2000) -> None:
+    box = Outbox(path)
+    for i in range(0, n, 200):
+        box._insert([("proof", {"i": j, "pad": "x" * 300}, f"cid-{j}") for j in range(i, min(n, i + 200))])
+    box.close()  # the last connection checkpoints: everything is in the main file now
+
+
+def test_outbox_with_a_torn_header_is_set_aside_and_reporting_starts_empty(tmp_path: Path, caplog) -> None:
+    path = tmp_path / "report-outbox.sqlite"
+    _filled_outbox(path)
+    with open(path, "r+b") as fh:
+        fh.write(b"\x00torn by a power cut" * 5)  # the 100-byte header: "file is not a database"
+    damaged = path.read_bytes()
+
+    with caplog.at_level(logging.INFO, logger="player.report.queue"):
+        box = Outbox(path)
+    assert box.count() == 0
+    cid = box.enqueue("proof", {"n": 1})  # reporting works again, with an empty outbox
+    assert [r.client_id for r in box.pending("proof")] == [cid]
+    box.close()
+    (aside,) = tmp_path.glob("report-outbox.sqlite.corrupt-*")  # the damaged file, kept for a look
+    assert aside.read_bytes() == damaged
+    assert aside.name[len("report-outbox.sqlite.corrupt-"):].endswith("Z")  # a UTC timestamp
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert "file is not a database" in line and aside.name in line and "empty outbox" in line
+
+    box = Outbox(path)  # the new file is fine: nothing more is set aside
+    assert box.count() == 1
+    box.close()
+    assert len(list(tmp_path.glob("*.corrupt-*"))) == 1
+
+
+def test_outbox_with_a_torn_page_is_set_aside_at_open(tmp_path: Path, caplog) -> None:
+    path = tmp_path / "o.sqlite"
+    _filled_outbox(path)
+    with open(path, "r+b") as fh:
+        fh.seek(4096 * 40)
+        fh.write(b"\x5a" * 4096)  # one page in the middle: "database disk image is malformed" on reading
+    with caplog.at_level(logging.INFO, logger="player.report.queue"):
+        box = Outbox(path)
+    assert box.pending("proof") == [] and box.count() == 0
+    box.enqueue("proof", {"n": 1})
+    assert box.count("proof") == 1
+    box.close()
+    assert len(list(tmp_path.glob("o.sqlite.corrupt-*"))) == 1
+    assert sum("moved it aside" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_an_unopenable_outbox_is_an_error_and_is_not_set_aside(tmp_path: Path) -> None:
+    path = tmp_path / "o.sqlite"
+    path.mkdir()  # "unable to open database file": not a damaged file, so nothing is discarded
+    try:
+        Outbox(path)
+    except sqlite3.OperationalError:
+        pass
+    else:
+        raise AssertionError("a directory opened as an outbox")
+    assert path.is_dir() and not list(tmp_path.glob("*.corrupt-*"))

@@ -16,8 +16,11 @@ No Qt in here; every method is thread-safe. `submit()` never blocks: the GUI thr
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import json
 import logging
+import os
 import queue
 import random
 import sqlite3
@@ -27,13 +30,14 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from player.parse_rest import HubError, HubUnavailable
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Channel", "DeliveryLoop", "Outbox", "Record"]
+__all__ = ["Channel", "CorruptDatabase", "DeliveryLoop", "Outbox", "Record", "is_corrupt", "open_state_db",
+           "set_aside_corrupt"]
 
 DEFAULT_MAX_RECORDS = 200_000
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
@@ -66,6 +70,97 @@ class Record:
     attempted_at: float = 0.0  # wall-clock seconds of the send whose outcome is unknown (0: none)
 
 
+# ------------------------------------------------------------------------------------------ opening
+_SQLITE_CORRUPT = 11  # "database disk image is malformed"
+_SQLITE_NOTADB = 26  # "file is not a database" (e.g. a torn header)
+_T = TypeVar("_T")
+
+
+class CorruptDatabase(sqlite3.DatabaseError):
+    """A ``prepare`` step found the file damaged (e.g. ``PRAGMA quick_check`` did not answer ``ok``)."""
+
+
+def is_corrupt(exc: BaseException) -> bool:
+    """True for SQLite's "file is not a database" / "database disk image is malformed", not for a locked, full
+    or unreadable file (those are not cured by starting afresh)."""
+    if isinstance(exc, CorruptDatabase):
+        return True
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(exc, sqlite3.DatabaseError) and isinstance(code, int) and code & 0xFF in (
+        _SQLITE_CORRUPT, _SQLITE_NOTADB)
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
+
+
+def set_aside_corrupt(path: Path) -> list[Path]:
+    """Move ``path`` and its ``-wal``/``-shm`` to ``<name>.corrupt-<UTC timestamp>`` (+ ``-wal``/``-shm``, so
+    ``sqlite3`` can still open the copy for a look). Older set-aside copies of ``path`` are removed (a failing card
+    must not fill the disk with them). Returns the new paths."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    base = path.with_name(f"{path.name}.corrupt-{stamp}")
+    n = 1
+    while base.exists():
+        base = path.with_name(f"{path.name}.corrupt-{stamp}.{n}")
+        n += 1
+    older = list(path.parent.glob(f"{glob.escape(path.name)}.corrupt-*"))
+    moved: list[Path] = []
+    for suffix in ("", "-wal", "-shm"):
+        src = Path(f"{path}{suffix}")
+        if src.exists():
+            dst = Path(f"{base}{suffix}")
+            os.replace(src, dst)
+            moved.append(dst)
+    for old in older:
+        with contextlib.suppress(OSError):
+            old.unlink()
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)  # the renames survive a power cut
+    finally:
+        os.close(fd)
+    return moved
+
+
+def open_state_db(path: str | Path, prepare: Callable[[sqlite3.Connection], _T], *, what: str,
+                  then: str = "starting with an empty one") -> tuple[sqlite3.Connection, _T]:
+    """Open the SQLite file ``path`` (autocommit, usable from any thread) and run ``prepare(db)`` on it (pragmas,
+    schema, first reads; its result is returned with the connection). If SQLite finds the file corrupt, it is
+    moved aside (`set_aside_corrupt`) with one log line and a new, empty file is opened instead: a damaged state
+    file must not turn a feature off until someone repairs it by hand. Other errors are raised."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = _connect(path)
+    try:
+        return db, prepare(db)
+    except sqlite3.Error as exc:
+        db.close()
+        if not is_corrupt(exc):
+            raise
+        moved = set_aside_corrupt(path)
+        log.error("%s %s is corrupt (%s): moved it aside as %s; %s", what, path, exc,
+                  ", ".join(p.name for p in moved) or "(nothing to move)", then)
+    db = _connect(path)
+    try:
+        return db, prepare(db)
+    except BaseException:
+        db.close()
+        raise
+
+
+def _prepare_outbox(db: sqlite3.Connection) -> tuple[int, int]:
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")  # a committed record survives a power cut
+    db.executescript(_SCHEMA)
+    # a torn page may sit in an index that the count below does not read: check every page once per start
+    check = db.execute("PRAGMA quick_check(1)").fetchone()
+    if check is None or check[0] != "ok":
+        raise CorruptDatabase("quick_check: " + " ".join(str(check[0] if check else "no answer").split()))
+    count, size = db.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM outbox").fetchone()
+    return int(count), int(size)
+
+
 class Outbox:
     """Records waiting for delivery, kept in ``path`` (SQLite, WAL, synchronous=FULL)."""
 
@@ -73,17 +168,13 @@ class Outbox:
                  max_bytes: int = DEFAULT_MAX_BYTES, drop_first: Sequence[str] = ("proof",),
                  clock: Callable[[], float] = time.time) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.max_records = max(1, max_records)
         self.max_bytes = max(1, max_bytes)
         self.drop_first = tuple(drop_first)
         self.clock = clock
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")  # a committed record survives a power cut
-        self._db.executescript(_SCHEMA)
-        count, size = self._db.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM outbox").fetchone()
+        self._db, (count, size) = open_state_db(self.path, _prepare_outbox, what="report outbox",
+                                                then="reporting starts with an empty outbox")
         self._count, self._bytes = int(count), int(size)
         self._listeners: list[Callable[[str], None]] = []
         # submit(): records handed over without blocking; a small writer thread commits them in groups
