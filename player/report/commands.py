@@ -6,7 +6,10 @@ calls `CommandChannel.on_live_event`. Only whitelisted commands run; anything el
 
 Exactly once, across restarts: before a command runs its id is recorded locally as *started* (SQLite, committed
 with fsync); after it ran it is recorded as *finished* with its result, then ``doneAt``/``result`` are written to the
-hub (retried until the hub has them; the local *finished* record stops a second run meanwhile). A command found
+hub (retried while the hub cannot be reached; a result the hub answers with a refusal is offered again with each
+poll and given up after `MAX_REFUSALS`; the local *finished* record stops a second run meanwhile). Each poll first
+runs the new commands, then sends the results still owed, so a result the hub will not take never holds up a later
+command. A command found
 *started* but not *finished* after a restart is not run again: it is finished with ``"interrupted by restart"``,
 except the idempotent ones (reload, sync, screenshot, display_on, display_off), which are simply run (completed).
 ``restart`` and ``reboot`` end this process by design, so they are always found *started* afterwards; their result
@@ -26,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from player.parse_rest import HubError, ParseClient, decode_date, parse_date
+from player.parse_rest import HubError, HubUnavailable, ParseClient, decode_date, parse_date
 from player.report import ScreenRef
 
 log = logging.getLogger(__name__)
@@ -40,6 +43,7 @@ WHITELIST = IDEMPOTENT | {"restart", "reboot"}
 REFUSED_UNKNOWN = "refused: unknown command"
 INTERRUPTED = "interrupted by restart"
 OBJECT_NOT_FOUND = 101
+MAX_REFUSALS = 5  # a result the hub refuses this many times is given up (the command is not run again)
 KEEP_FINISHED_S = 30 * 86400  # finished + reported commands are forgotten locally after 30 days
 BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
 
@@ -104,6 +108,9 @@ class CommandLedger:
         self._db.execute("""CREATE TABLE IF NOT EXISTS commands (
             id TEXT PRIMARY KEY, command TEXT NOT NULL, state TEXT NOT NULL, result TEXT, done_at TEXT,
             boot_id TEXT, reported INTEGER NOT NULL DEFAULT 0, started REAL NOT NULL)""")
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(commands)")}
+        if "refusals" not in columns:  # a ledger written by an earlier version
+            self._db.execute("ALTER TABLE commands ADD COLUMN refusals INTEGER NOT NULL DEFAULT 0")
 
     def get(self, cid: str) -> dict[str, Any] | None:
         with self._lock:
@@ -130,6 +137,13 @@ class CommandLedger:
     def mark_reported(self, cid: str) -> None:
         with self._lock:
             self._db.execute("UPDATE commands SET reported = 1 WHERE id = ?", (cid,))
+
+    def refused(self, cid: str) -> int:
+        """Count one refusal of this command's result by the hub; returns how many there were."""
+        with self._lock:
+            self._db.execute("UPDATE commands SET refusals = refusals + 1 WHERE id = ?", (cid,))
+            row = self._db.execute("SELECT refusals FROM commands WHERE id = ?", (cid,)).fetchone()
+        return int(row[0]) if row else MAX_REFUSALS
 
     def unreported(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -170,6 +184,8 @@ class CommandChannel:
         self._boot_id = _boot_id()
         self._unreported = bool(ledger.unreported())  # results the hub does not have yet: send them first
         self.executed: list[str] = []  # command ids run by this process (for tests and the log)
+        self._offline: HubUnavailable | None = None  # the hub went away while results were being written
+        self._tried: set[str] = set()  # results written (or tried) in this run
 
     def on_live_event(self) -> None:
         """A SteleScreenCommand was created/updated (LiveQuery): fetch now."""
@@ -183,7 +199,26 @@ class CommandChannel:
     def run(self, now: float) -> None:
         self._live.clear()
         self._last_poll = now
+        self._unreported = False
+        self._offline = None
+        self._tried = set()
+        poll_error: HubError | None = None
+        try:
+            # new commands first: a result the hub will not take must never keep a later command from running
+            self._poll()
+        except HubUnavailable:
+            self._unreported = bool(self.ledger.unreported())
+            raise
+        except HubError as exc:
+            poll_error = exc
         self._report_unreported()
+        self.ledger.forget_old()
+        if self._offline is not None:
+            raise self._offline
+        if poll_error is not None:
+            raise poll_error
+
+    def _poll(self) -> None:
         screen = self.screen.pointer(self.client)
         if screen is None:
             return
@@ -193,16 +228,13 @@ class CommandChannel:
             cid = doc.get("objectId")
             if isinstance(cid, str):
                 self._handle(cid, doc)
-        self.ledger.forget_old()
 
     # -------------------------------------------------------------------------------------------------
     def _handle(self, cid: str, doc: dict[str, Any]) -> None:
         command = found if isinstance(found := doc.get("command"), str) else ""
         known = self.ledger.get(cid)
         if known is not None and known["state"] == "finished":
-            if not known["reported"]:
-                self._report(cid, known["result"], decode_date(known["done_at"]) or self.clock())
-            return
+            return  # run before; its result (if the hub does not have it yet) is sent by _report_unreported
         if command not in WHITELIST:
             log.warning("remote command %s refused: unknown command %r", cid, command[:60])
             self._finish(cid, command, REFUSED_UNKNOWN)
@@ -260,16 +292,34 @@ class CommandChannel:
         self._report(cid, result, done_at)
 
     def _report(self, cid: str, result: str, done_at: datetime) -> None:
+        """Write the result to the hub. Never raises: when the hub is unreachable the first such error is kept for
+        the end of `run` (and no more writes are tried in this run); a refusal is counted in the ledger, and after
+        `MAX_REFUSALS` of them the result is given up (it stays in the ledger, so the command never runs again)."""
+        if self._offline is not None or cid in self._tried:
+            return
+        self._tried.add(cid)
         try:
             self.client.update(self.class_name, cid, {"doneAt": parse_date(done_at), "result": result})
+        except HubUnavailable as exc:
+            self._unreported = True  # sent again as soon as the hub answers (the ledger remembers it)
+            self._offline = exc
+            return
         except HubError as exc:
-            if exc.code != OBJECT_NOT_FOUND:
-                self._unreported = True
-                raise  # HubUnavailable: retried after the backoff (the ledger remembers it)
-            log.info("remote command %s was deleted on the hub before its result was written", cid)
+            if exc.code == OBJECT_NOT_FOUND:
+                log.info("remote command %s was deleted on the hub before its result was written", cid)
+            else:
+                refusals = self.ledger.refused(cid)
+                if refusals < MAX_REFUSALS:
+                    if refusals == 1:
+                        log.warning("remote command %s: the hub refused its result %r (%s); trying again with "
+                                    "the next polls", cid, result[:60], exc)
+                    return
+                log.error("remote command %s: the hub refused its result %d times (%s); giving up reporting it",
+                          cid, refusals, exc)
         self.ledger.mark_reported(cid)
 
     def _report_unreported(self) -> None:
         for row in self.ledger.unreported():
+            if self._offline is not None:
+                return
             self._report(row["id"], row["result"], decode_date(row["done_at"]) or self.clock())
-        self._unreported = False

@@ -1,0 +1,248 @@
+"""Remote commands against a hub that refuses some writes: a scripted Parse REST server on 127.0.0.1 (stdlib only).
+
+The real Parse Server runs the happy paths in tests/integration/test_reporting_hub.py; here the hub answers what a
+real one answers to a `beforeSave` trigger that refuses a result (HTTP 400, Parse error 142) and to a command row the
+screen's user may read but not write (ACL: HTTP 404, Parse error 101 on the PUT while the row stays pending).
+`ParseHub` is also used by tests/test_report_screenshots_retry.py.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from player.parse_rest import ParseClient, pointer
+from player.report import ScreenRef
+from player.report.commands import CommandActions, CommandChannel, CommandLedger
+
+Answer = tuple[int, dict[str, Any]]
+
+
+class ParseHub:
+    """Just enough of Parse Server's REST API for reporting: classes (where with equality, pointers, ``$exists``,
+    ``$ne``, ``$in``, ``$nin``; order, skip, limit, keys), PUT, POST, DELETE, /batch and /files.
+
+    ``refuse(method, path_prefix, status, code)`` makes matching requests fail the way Parse Server answers them."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, dict[str, dict[str, Any]]] = {}
+        self.calls: list[tuple[str, str]] = []
+        self.refusals: list[tuple[str, str, int, int, str]] = []
+        self.lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._tick = itertools.count(1)
+        hub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _serve(self, method: str) -> None:
+                url = urlsplit(self.path)
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                path = url.path.removeprefix("/parse")
+                status, doc = hub.answer(method, path, raw, parse_qs(url.query))
+                body = json.dumps(doc).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+                self._serve("GET")
+
+            def do_POST(self) -> None:  # noqa: N802 - stdlib naming
+                self._serve("POST")
+
+            def do_PUT(self) -> None:  # noqa: N802 - stdlib naming
+                self._serve("PUT")
+
+            def do_DELETE(self) -> None:  # noqa: N802 - stdlib naming
+                self._serve("DELETE")
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_port}/parse"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    # ------------------------------------------------------------------ test side
+    def add(self, class_name: str, fields: dict[str, Any]) -> str:
+        with self.lock:
+            return self._insert(class_name, fields)
+
+    def row(self, class_name: str, oid: str) -> dict[str, Any]:
+        with self.lock:
+            return dict(self.rows[class_name][oid])
+
+    def refuse(self, method: str, path_prefix: str, status: int, code: int, error: str = "refused") -> None:
+        with self.lock:
+            self.refusals.append((method, path_prefix, status, code, error))
+
+    def count(self, method: str, path_prefix: str) -> int:
+        with self.lock:
+            return sum(1 for m, p in self.calls if m == method and p.startswith(path_prefix))
+
+    # ------------------------------------------------------------------ server side
+    def _insert(self, class_name: str, fields: dict[str, Any]) -> str:
+        oid = f"id{next(self._ids):06d}"
+        self.rows.setdefault(class_name, {})[oid] = dict(fields, objectId=oid, createdAt=next(self._tick))
+        return oid
+
+    @staticmethod
+    def _matches(doc: dict[str, Any], where: dict[str, Any]) -> bool:
+        for key, want in where.items():
+            have = doc.get(key)
+            if isinstance(want, dict) and want.get("__type") == "Pointer":
+                if not isinstance(have, dict) or have.get("objectId") != want.get("objectId"):
+                    return False
+            elif isinstance(want, dict):
+                for op, arg in want.items():
+                    if (op == "$exists" and (key in doc) != arg) or (op == "$ne" and have == arg) \
+                            or (op == "$in" and have not in arg) or (op == "$nin" and have in arg):
+                        return False
+            elif have != want:
+                return False
+        return True
+
+    def answer(self, method: str, path: str, raw: bytes, query: dict[str, list[str]]) -> tuple[int, Any]:
+        with self.lock:
+            self.calls.append((method, path))
+            for r_method, prefix, status, code, error in self.refusals:
+                if method == r_method and path.startswith(prefix):
+                    return status, {"code": code, "error": error}
+            return self._answer(method, path, raw, query)
+
+    def _answer(self, method: str, path: str, raw: bytes, query: dict[str, list[str]]) -> tuple[int, Any]:
+        parts = path.strip("/").split("/")
+        if path == "/login":
+            return 200, {"sessionToken": "r:test"}
+        if parts[0] == "files" and method == "POST":
+            name = f"{next(self._ids):06d}_{parts[1]}"
+            self.rows.setdefault("_File", {})[name] = {"size": len(raw)}
+            return 201, {"name": name, "url": f"http://127.0.0.1/files/{name}"}
+        if path == "/batch":
+            out = []
+            for req in json.loads(raw)["requests"]:
+                status, doc = self._answer(req["method"], req["path"].removeprefix("/parse"),
+                                           json.dumps(req.get("body") or {}).encode(), {})
+                out.append({"success": doc} if status < 400 else {"error": doc})
+            return 200, out
+        if parts[0] != "classes":
+            return 404, {"code": 119, "error": f"unknown path {path}"}
+        table = self.rows.setdefault(parts[1], {})
+        if method == "GET":
+            where = json.loads(query.get("where", ["{}"])[0])
+            found = [d for d in table.values() if self._matches(d, where)]
+            for key in reversed(query.get("order", [""])[0].split(",")):
+                field = key.lstrip("-")
+                if field:
+                    found.sort(key=lambda d, f=field: str(d.get(f, "")).zfill(12), reverse=key.startswith("-"))
+            skip = int(query.get("skip", ["0"])[0])
+            found = found[skip:skip + int(query.get("limit", ["100"])[0])]
+            if "keys" in query:
+                wanted = set(query["keys"][0].split(",")) | {"objectId", "createdAt"}
+                found = [{k: v for k, v in d.items() if k in wanted} for d in found]
+            return 200, {"results": found}
+        if method == "POST":
+            return 201, {"objectId": self._insert(parts[1], json.loads(raw))}
+        doc = table.get(parts[2]) if len(parts) > 2 else None
+        if doc is None:
+            return 404, {"code": 101, "error": "Object not found."}
+        if method == "PUT":
+            doc.update(json.loads(raw))
+            return 200, {"updatedAt": "2026-12-01T10:00:00.000Z"}
+        if method == "DELETE":
+            del table[parts[2]]
+            return 200, {}
+        return 405, {"code": 1, "error": method}
+
+
+@pytest.fixture
+def hub() -> Iterator[ParseHub]:
+    server = ParseHub()
+    yield server
+    server.close()
+
+
+class RecordingSystem:
+    """Restart and reboot of the machine: recorded, not done (the one edge a test cannot run)."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def restart_player(self) -> None:
+        self.calls.append("restart")
+
+    def reboot(self) -> None:
+        self.calls.append("reboot")
+
+
+def screen_on(hub: ParseHub, uuid: str = "u-1") -> dict[str, str]:
+    return pointer("SteleScreen", hub.add("SteleScreen", {"uuid": uuid}))
+
+
+def command(hub: ParseHub, screen: dict[str, str], name: str) -> str:
+    return hub.add("SteleScreenCommand", {"screen": screen, "command": name, "args": {}})
+
+
+def channel(hub: ParseHub, ledger_path: Path, calls: list[str], system: RecordingSystem,
+            uuid: str = "u-1") -> CommandChannel:
+    actions = CommandActions(reload=lambda: calls.append("reload"), sync_now=lambda: calls.append("sync"),
+                             screenshot_now=lambda: calls.append("screenshot"))
+    return CommandChannel(ParseClient(hub.url, "app", timeout=(2, 10)), ScreenRef(uuid),
+                          CommandLedger(ledger_path), actions, system)
+
+
+def run_polls(ch: CommandChannel, polls: range, each: Callable[[int], None] = lambda _i: None) -> None:
+    for i in polls:
+        each(i)
+        ch.run(i * 60.0)  # raises if the channel gives up on the hub
+
+
+# --------------------------------------------------------------------------------- fix: a refused result
+def test_a_result_the_hub_refuses_does_not_block_later_commands(hub: ParseHub, tmp_path: Path,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    screen = screen_on(hub)
+    refused = command(hub, screen, "sync")
+    hub.refuse("PUT", f"/classes/SteleScreenCommand/{refused}", 400, 142, "beforeSave: result not allowed")
+    calls: list[str] = []
+    system = RecordingSystem()
+    ch = channel(hub, tmp_path / "commands.sqlite", calls, system)
+    caplog.set_level(logging.INFO, logger="player.report.commands")
+
+    ch.run(0.0)  # the refusal is not an error of the whole poll
+    assert calls == ["sync"]
+    reboot = command(hub, screen, "reboot")  # the administrator sends another command
+    run_polls(ch, range(1, 12))
+
+    assert system.calls == ["reboot"]  # it ran, once
+    assert hub.row("SteleScreenCommand", reboot)["result"] == "ok"
+    assert calls == ["sync"]  # the refused one never ran again
+    # the refused result was offered 5 times (once per poll), then given up with one line
+    assert hub.count("PUT", f"/classes/SteleScreenCommand/{refused}") == 5
+    gave_up = [r.getMessage() for r in caplog.records if "giving up" in r.getMessage()]
+    assert len(gave_up) == 1 and refused in gave_up[0] and "142" in gave_up[0]
+    ch.ledger.close()
+
+    # a restarted player does not run it again either
+    again = channel(hub, tmp_path / "commands.sqlite", calls, system)
+    again.run(0.0)
+    assert calls == ["sync"] and system.calls == ["reboot"]
+    assert hub.count("PUT", f"/classes/SteleScreenCommand/{refused}") == 5
+    again.ledger.close()
