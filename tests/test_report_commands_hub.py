@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -246,3 +247,48 @@ def test_a_result_the_hub_refuses_does_not_block_later_commands(hub: ParseHub, t
     assert calls == ["sync"] and system.calls == ["reboot"]
     assert hub.count("PUT", f"/classes/SteleScreenCommand/{refused}") == 5
     again.ledger.close()
+
+
+# --------------------------------------------------------------------------------- fix: a row the screen cannot write
+def read_only_command(hub: ParseHub, screen: dict[str, str], name: str) -> str:
+    """A command row whose ACL lets the screen's user read it but not write it: Parse answers the PUT with 101."""
+    cid = command(hub, screen, name)
+    hub.refuse("PUT", f"/classes/SteleScreenCommand/{cid}", 404, 101, "Object not found.")
+    return cid
+
+
+def test_a_command_the_screen_cannot_complete_on_the_hub_runs_once_ever(hub: ParseHub, tmp_path: Path) -> None:
+    screen = screen_on(hub)
+    cid = read_only_command(hub, screen, "reboot")
+    calls: list[str] = []
+    system = RecordingSystem()
+    ledger_path = tmp_path / "commands.sqlite"
+    ch = channel(hub, ledger_path, calls, system)
+    run_polls(ch, range(3))
+    assert system.calls == ["reboot"]
+    assert "doneAt" not in hub.row("SteleScreenCommand", cid)  # still pending on the hub, for good
+
+    # 31 days later (or the clock jumped forward by that much): the ledger may forget old commands, not this one
+    ch.ledger.close()
+    with sqlite3.connect(ledger_path) as db:
+        db.execute("UPDATE commands SET started = started - 31 * 86400")
+    ch = channel(hub, ledger_path, calls, system)
+    run_polls(ch, range(3, 6))
+    assert system.calls == ["reboot"]
+    ch.ledger.close()
+
+
+def test_rows_the_screen_cannot_complete_do_not_hide_newer_commands(hub: ParseHub, tmp_path: Path) -> None:
+    screen = screen_on(hub)
+    stuck = [read_only_command(hub, screen, "sync") for _ in range(130)]  # more than one page of the poll
+    calls: list[str] = []
+    system = RecordingSystem()
+    ch = channel(hub, tmp_path / "commands.sqlite", calls, system)
+    ch.run(0.0)
+    assert calls == ["sync"] * 130
+    reboot = command(hub, screen, "reboot")
+    run_polls(ch, range(1, 3))
+    assert system.calls == ["reboot"] and hub.row("SteleScreenCommand", reboot)["result"] == "ok"
+    assert calls == ["sync"] * 130  # each ran once
+    assert all("doneAt" not in hub.row("SteleScreenCommand", cid) for cid in stuck)
+    ch.ledger.close()

@@ -9,11 +9,15 @@ with fsync); after it ran it is recorded as *finished* with its result, then ``d
 hub (retried while the hub cannot be reached; a result the hub answers with a refusal is offered again with each
 poll and given up after `MAX_REFUSALS`; the local *finished* record stops a second run meanwhile). Each poll first
 runs the new commands, then sends the results still owed, so a result the hub will not take never holds up a later
-command. A command found
-*started* but not *finished* after a restart is not run again: it is finished with ``"interrupted by restart"``,
-except the idempotent ones (reload, sync, screenshot, display_on, display_off), which are simply run (completed).
+command. A command found *started* but not *finished* after a restart is not run again: it is finished with
+``"interrupted by restart"``, except the idempotent ones (reload, sync, screenshot, display_on, display_off), which
+are simply run (completed).
 ``restart`` and ``reboot`` end this process by design, so they are always found *started* afterwards; their result
 then says so (``"ok: player restarted"``, ``"ok: system rebooted"`` when the boot id changed).
+
+The ledger forgets a command 30 days after its result went to the hub, but never while the hub still lists it as
+pending (a row the screen may read but not write, whose result could not be written): a command runs at most once.
+The poll pages through all pending rows, so such rows cannot hide newer commands behind Parse's page limit.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import math
 import sqlite3
 import subprocess
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,6 +49,7 @@ INTERRUPTED = "interrupted by restart"
 OBJECT_NOT_FOUND = 101
 MAX_REFUSALS = 5  # a result the hub refuses this many times is given up (the command is not run again)
 KEEP_FINISHED_S = 30 * 86400  # finished + reported commands are forgotten locally after 30 days
+POLL_MAX_ROWS = 10_000  # pending rows read per poll (in pages of the client's page size)
 BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
 
 
@@ -151,10 +156,18 @@ class CommandLedger:
                                     "WHERE state = 'finished' AND reported = 0").fetchall()
         return [{"id": r[0], "result": r[1], "done_at": r[2]} for r in rows]
 
-    def forget_old(self) -> None:
+    def forget_old(self, still_pending: Collection[str]) -> None:
+        """Drop commands reported more than `KEEP_FINISHED_S` ago, except those the hub still lists as pending
+        (their result could not be written): forgetting one of those would run it again at the next poll."""
+        keep = set(still_pending)
         with self._lock:
-            self._db.execute("DELETE FROM commands WHERE reported = 1 AND started < strftime('%s','now') - ?",
-                             (KEEP_FINISHED_S,))
+            old = self._db.execute("SELECT id FROM commands WHERE reported = 1 AND started < strftime('%s','now') - ?",
+                                   (KEEP_FINISHED_S,)).fetchall()
+            gone = [(row[0],) for row in old if row[0] not in keep]
+            if gone:
+                self._db.execute("BEGIN")
+                self._db.executemany("DELETE FROM commands WHERE id = ?", gone)
+                self._db.execute("COMMIT")
 
     def close(self) -> None:
         with self._lock:
@@ -203,31 +216,39 @@ class CommandChannel:
         self._offline = None
         self._tried = set()
         poll_error: HubError | None = None
+        pending: set[str] | None = None
         try:
             # new commands first: a result the hub will not take must never keep a later command from running
-            self._poll()
+            pending = self._poll()
         except HubUnavailable:
             self._unreported = bool(self.ledger.unreported())
             raise
         except HubError as exc:
             poll_error = exc
         self._report_unreported()
-        self.ledger.forget_old()
+        if pending is not None:
+            self.ledger.forget_old(pending)
         if self._offline is not None:
             raise self._offline
         if poll_error is not None:
             raise poll_error
 
-    def _poll(self) -> None:
+    def _poll(self) -> set[str] | None:
+        """Run this screen's new commands. Returns the ids the hub lists as pending (None: not known completely)."""
         screen = self.screen.pointer(self.client)
         if screen is None:
-            return
-        pending = self.client.query(self.class_name, {"screen": screen, "doneAt": {"$exists": False}},
-                                    order="createdAt", limit=100)
-        for doc in pending:
+            return None
+        # all pending rows, page by page: rows whose result cannot be written stay pending for good and must not
+        # crowd newer commands out of a single page
+        rows = self.client.query(self.class_name, {"screen": screen, "doneAt": {"$exists": False}},
+                                 order="createdAt", limit=POLL_MAX_ROWS, keys="command,args")
+        pending: set[str] = set()
+        for doc in rows:
             cid = doc.get("objectId")
             if isinstance(cid, str):
+                pending.add(cid)
                 self._handle(cid, doc)
+        return pending if len(rows) < POLL_MAX_ROWS else None
 
     # -------------------------------------------------------------------------------------------------
     def _handle(self, cid: str, doc: dict[str, Any]) -> None:
@@ -305,8 +326,10 @@ class CommandChannel:
             self._offline = exc
             return
         except HubError as exc:
-            if exc.code == OBJECT_NOT_FOUND:
-                log.info("remote command %s was deleted on the hub before its result was written", cid)
+            if exc.code == OBJECT_NOT_FOUND:  # deleted, or an ACL lets the screen's user read it but not write it
+                log.warning("remote command %s: the hub did not let this screen write its result %r (Parse error "
+                            "101: the row was deleted or is not writable for the screen's user); not run again",
+                            cid, result[:60])
             else:
                 refusals = self.ledger.refused(cid)
                 if refusals < MAX_REFUSALS:
