@@ -153,6 +153,7 @@ class ProofChannel:
         self._new = 0
         self._empty = outbox.count(KIND) == 0
         self._last_run = -math.inf
+        self._held_until: float | None = None  # the oldest records wait for their earlier send to settle
         self.sent = 0  # rows created on the hub by this process
         self.found_existing = 0  # rows whose earlier, unknown send turned out to have arrived
         outbox.add_listener(self.records_added)
@@ -168,12 +169,15 @@ class ProofChannel:
     def next_due(self, now: float) -> float:
         if self._empty:
             return math.inf
+        if self._held_until is not None:  # nothing can go before the oldest records have settled
+            return self._held_until
         if self._new >= self.batch_size:
             return now
         return self._last_run + self.flush_s
 
     def run(self, now: float) -> None:
         self._last_run = now
+        self._held_until = None
         screen = self.screen.pointer(self.client)
         if screen is None:
             return
@@ -183,14 +187,19 @@ class ProofChannel:
             if not records:
                 self._empty = True
                 return
-            self._send(records, screen)
+            wait = self._send(records, screen)
+            if wait is not None:  # the whole batch is settling: asking again before then cannot change anything
+                self._held_until = now + wait
+                return
             if len(records) < self.batch_size:
                 if self.outbox.count(KIND) == 0:
                     self._empty = True
                 return
         self._new = self.batch_size  # more waiting: come back right after the other channels
 
-    def _send(self, records: list[Record], screen: dict[str, str]) -> None:
+    def _send(self, records: list[Record], screen: dict[str, str]) -> float | None:
+        """Send ``records`` (oldest first). Returns None, or when none could be sent because every one not found on
+        the hub is still settling: the seconds until the oldest of those has settled."""
         # A hub finishes a batch even when its client gave up on it (timeout, kill -9, power cut): "not there"
         # shortly after such a send may only mean "not yet". Records of an unknown send are looked up every time,
         # but re-sent only once the send is settle_s old (a clock set backwards does not hold them).
@@ -207,9 +216,13 @@ class ProofChannel:
                 log.info("proof of play: %d record(s) of an interrupted send had arrived; not sent again",
                          len(arrived))
                 self.outbox.remove([r.id for r in arrived])
+            held = [r for r in records if r.client_id not in there and r.id in settling]
             records = [r for r in records if r.client_id not in there and r.id not in settling]
+            if held and not records:
+                oldest = min(r.attempted_at for r in held)
+                return min(self.settle_s, max(0.0, oldest + self.settle_s - now))
         if not records:
-            return
+            return None
         fresh = [r.id for r in records if not r.attempted]
         self.outbox.mark_attempted(fresh)
         path = f"/classes/{self.class_name}"
@@ -236,3 +249,4 @@ class ProofChannel:
         self.outbox.remove(done + [r.id for r in give_up])
         self.outbox.note_failure([r.id for r in failed if r not in give_up])
         self.sent += len(done)
+        return None

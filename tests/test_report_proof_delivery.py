@@ -1,0 +1,213 @@
+"""Proof-of-play delivery against a small Parse REST stand-in on 127.0.0.1 (real HTTP, the real ParseClient).
+
+The stand-in (`ParseStandIn`) keeps rows in memory, logs every request and can answer chosen requests with a fault;
+it is also used by tests/test_report_queue.py. The full Parse Server is in tests/integration/test_reporting_hub.py.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from player.parse_rest import ParseClient
+from player.report import ScreenRef
+from player.report.proof import ProofChannel
+from player.report.queue import DeliveryLoop, Outbox
+
+Fault = Callable[[str, str, Any], "tuple[int, Any] | None"]  # (method, path, body) -> (status, answer) or None
+
+
+class ParseStandIn:
+    """Just enough of Parse REST for the reporting channels: classes (query by equality / ``$in`` / pointer, create,
+    update, delete) and ``/batch``. ``faults`` are asked first, in order; ``requests`` logs (method, path)."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, dict[str, dict[str, Any]]] = {}
+        self.requests: list[tuple[str, str]] = []
+        self.faults: list[Fault] = []
+        self.batch_limit: int | None = None  # like Parse Server's requestComplexity.batchRequestLimit
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        hub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _serve(self, method: str) -> None:
+                url = urlsplit(self.path)
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                status, answer = hub.answer(method, url.path.removeprefix("/parse"), raw, parse_qs(url.query))
+                data = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                self._serve("GET")
+
+            def do_POST(self) -> None:
+                self._serve("POST")
+
+            def do_PUT(self) -> None:
+                self._serve("PUT")
+
+            def do_DELETE(self) -> None:
+                self._serve("DELETE")
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_port}/parse"
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def count(self, method: str, path_prefix: str) -> int:
+        with self._lock:
+            return sum(1 for m, p in self.requests if m == method and p.startswith(path_prefix))
+
+    def add(self, class_name: str, doc: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            row = dict(doc, objectId=f"id{next(self._ids)}")
+            self.rows.setdefault(class_name, {})[row["objectId"]] = row
+            return row
+
+    def answer(self, method: str, path: str, raw: bytes, query: dict[str, list[str]]) -> tuple[int, Any]:
+        body = json.loads(raw) if raw else None
+        with self._lock:
+            self.requests.append((method, path))
+        for fault in list(self.faults):
+            hit = fault(method, path, body)
+            if hit is not None:
+                return hit
+        if path == "/batch":
+            subs = body["requests"]
+            if self.batch_limit is not None and len(subs) > self.batch_limit:  # Parse Server's words and code
+                return 400, {"code": 107, "error": f"Batch request contains {len(subs)} sub-requests, which "
+                                                   f"exceeds the limit of {self.batch_limit}."}
+            out = []
+            for sub in subs:
+                status, doc = self._rest(sub["method"], sub["path"].removeprefix("/parse"), sub.get("body"), {})
+                out.append({"success": doc} if status < 400 else {"error": doc})
+            return 200, out
+        return self._rest(method, path, body, query)
+
+    def _rest(self, method: str, path: str, body: Any, query: dict[str, list[str]]) -> tuple[int, Any]:
+        parts = path.strip("/").split("/")
+        if len(parts) < 2 or parts[0] != "classes":
+            return 404, {"code": 119, "error": f"no route {path}"}
+        rows = self.rows.setdefault(parts[1], {})
+        if method == "GET":
+            where = json.loads(query.get("where", ["{}"])[0])
+            found = [r for r in rows.values() if _matches(r, where)]
+            return 200, {"results": found[:int(query.get("limit", ["100"])[0])]}
+        if method == "POST":
+            return 201, {"objectId": self.add(parts[1], body)["objectId"]}
+        row = rows.get(parts[2]) if len(parts) > 2 else None
+        if row is None:
+            return 404, {"code": 101, "error": "Object not found."}
+        if method == "PUT":
+            row.update(body)
+            return 200, {"updatedAt": "2026-12-01T00:00:00.000Z"}
+        del rows[parts[2]]
+        return 200, {}
+
+
+def _matches(row: dict[str, Any], where: dict[str, Any]) -> bool:
+    for key, want in where.items():
+        have = row.get(key)
+        if isinstance(want, dict) and "$in" in want:
+            if have not in want["$in"]:
+                return False
+        elif isinstance(want, dict) and want.get("__type") == "Pointer":
+            if not isinstance(have, dict) or have.get("objectId") != want.get("objectId"):
+                return False
+        elif have != want:
+            return False
+    return True
+
+
+@pytest.fixture
+def hub() -> Iterator[ParseStandIn]:
+    stand_in = ParseStandIn()
+    yield stand_in
+    stand_in.close()
+
+
+def screen_on(hub: ParseStandIn) -> ScreenRef:
+    row = hub.add("SteleScreen", {"uuid": "screen-1"})
+    return ScreenRef("screen-1", row["objectId"])
+
+
+def fill(outbox: Outbox, n: int) -> list[str]:
+    start = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    return [outbox.enqueue("proof", {"zone": "main", "itemId": f"item{i}", "src": "", "layout": "L",
+                                     "start": (start + timedelta(seconds=10 * i)).isoformat(),
+                                     "end": (start + timedelta(seconds=10 * i + 10)).isoformat(),
+                                     "screenUuid": "screen-1"})
+            for i in range(n)]
+
+
+def proof_rows(hub: ParseStandIn) -> list[dict[str, Any]]:
+    return list(hub.rows.get("SteleProofOfPlay", {}).values())
+
+
+# ------------------------------------------------------------------------------------------ settling
+def test_a_batch_still_settling_after_an_unknown_send_is_looked_up_once_then_waits(
+        hub: ParseStandIn, tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "o.sqlite")
+    ids = fill(outbox, 60)
+    head = outbox.pending("proof", 50)
+    outbox.mark_attempted([r.id for r in head])  # a send of the first 50 timed out just now: outcome unknown
+    channel = ProofChannel(outbox, ParseClient(hub.url, "app"), screen_on(hub), flush_s=300, settle_s=3600)
+    clock = [1000.0]
+    loop = DeliveryLoop([channel], monotonic=lambda: clock[0])
+
+    loop.run_once()
+    assert hub.count("GET", "/classes/SteleProofOfPlay") == 1  # asked once whether they arrived: not (yet)
+    assert hub.count("POST", "/batch") == 0  # and not sent again while the hub may still be storing them
+    due = channel.next_due(clock[0])
+    assert clock[0] + 3500 < due <= clock[0] + 3600  # due again when the send is settle_s old, not at once
+    for _ in range(5):
+        clock[0] += 60
+        loop.run_once()
+    assert hub.count("GET", "/classes/SteleProofOfPlay") == 1 and hub.count("POST", "/batch") == 0
+
+    with sqlite3.connect(tmp_path / "o.sqlite") as db:  # the hour passes (the channel reads the wall clock)
+        db.execute("UPDATE outbox SET attempted = attempted - 3600 WHERE attempted != 0")
+    clock[0] = due
+    loop.run_once()
+    assert hub.count("GET", "/classes/SteleProofOfPlay") == 2 and hub.count("POST", "/batch") == 2
+    assert sorted(r["clientId"] for r in proof_rows(hub)) == sorted(ids) and outbox.count() == 0
+    outbox.close()
+
+
+def test_records_of_an_unknown_send_that_arrived_are_dropped_and_the_rest_goes_on(
+        hub: ParseStandIn, tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "o.sqlite")
+    ids = fill(outbox, 30)
+    head = outbox.pending("proof", 10)
+    outbox.mark_attempted([r.id for r in head])
+    for cid in ids[:10]:  # the hub had stored them
+        hub.add("SteleProofOfPlay", {"clientId": cid})
+    channel = ProofChannel(outbox, ParseClient(hub.url, "app"), screen_on(hub), flush_s=0, settle_s=3600,
+                           batch_size=10)
+    DeliveryLoop([channel], monotonic=lambda: 0.0).run_once()
+    assert sorted(r["clientId"] for r in proof_rows(hub)) == sorted(ids)  # none twice, none lost
+    assert channel.found_existing == 10 and channel.sent == 20 and outbox.count() == 0
+    outbox.close()
