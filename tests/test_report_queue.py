@@ -16,9 +16,11 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from player.parse_rest import HubUnavailable
-from player.report.proof import ProofRecorder
+from player.parse_rest import HubUnavailable, ParseClient
+from player.report.proof import ProofChannel, ProofRecorder
 from player.report.queue import DeliveryLoop, Outbox
+from player.report.status import NowPlaying, StatusChannel
+from test_report_proof_delivery import ParseStandIn, fill, screen_on
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -243,3 +245,40 @@ def test_an_unopenable_outbox_is_an_error_and_is_not_set_aside(tmp_path: Path) -
     else:
         raise AssertionError("a directory opened as an outbox")
     assert path.is_dir() and not list(tmp_path.glob("*.corrupt-*"))
+
+
+def test_a_server_error_on_one_channel_does_not_hold_the_others(tmp_path: Path, caplog) -> None:
+    hub = ParseStandIn()
+    try:
+        ref = screen_on(hub)
+        client = ParseClient(hub.url, "app")
+        outbox = Outbox(tmp_path / "o.sqlite")
+        # every request about the status row fails with HTTP 500 (e.g. a crashing trigger on the hub)
+        hub.faults.append(lambda method, path, body: (500, {"error": "boom"})
+                          if path.startswith("/classes/SteleScreenStatus") else None)
+        status = StatusChannel(client, ref, NowPlaying(), interval_s=60, disk_path=tmp_path)
+        proof = ProofChannel(outbox, client, ref, flush_s=60)
+        clock = [0.0]
+        loop = DeliveryLoop([status, proof], monotonic=lambda: clock[0])
+        with caplog.at_level(logging.INFO, logger="player.report.queue"):
+            for step in range(0, 3600, 5):  # one hour, looked at every 5 s; 5 plays every 5 minutes
+                if step % 300 == 0:
+                    fill(outbox, 5)
+                clock[0] = float(step)
+                loop.run_once()
+            assert not any("wait for the hub" in r.getMessage() for r in caplog.records)
+            # proof of play went on during the hour
+            assert len(hub.rows["SteleProofOfPlay"]) == 60 and outbox.count() == 0
+            hub.faults.clear()
+            clock[0] += 600
+            loop.run_once()
+        assert loop.online is True
+        attempts = hub.count("GET", "/classes/SteleScreenStatus") - 1  # the last one after the fault ended
+        assert 5 <= attempts <= 20  # the status was retried with its own growing wait, not every minute
+        lines = [r.getMessage() for r in caplog.records if "HTTP 500" in r.getMessage()]
+        assert len(lines) == 1 and lines[0].startswith("report status")  # one line, naming the channel
+        assert status.writes == 1 and len(hub.rows["SteleScreenStatus"]) == 1
+        assert any(r.getMessage() == "report status: works again" for r in caplog.records)
+        outbox.close()
+    finally:
+        hub.close()

@@ -8,8 +8,10 @@ the hub has it. Nothing else is written in steady state. While the hub is unreac
 Retention: when the outbox holds more than `max_records` records or `max_bytes` of payload, the oldest records of the
 kinds in `drop_first` (proof of play) are dropped, with one log line per pruning.
 
-`DeliveryLoop` is the one sender thread: it runs the due `Channel`s; when the hub is unreachable (`HubUnavailable`)
-every channel waits with exponential backoff (5 s doubling to 10 min, jittered). `wake()` cuts a wait short.
+`DeliveryLoop` is the one sender thread: it runs the due `Channel`s; when the hub is unreachable (no connection, no
+answer in time) every channel waits with exponential backoff (5 s doubling to 10 min, jittered). An error answer
+(HTTP 5xx or 4xx) is the failure of that one channel only: it alone waits (its own backoff) while the others go
+on. `wake()` cuts a wait short.
 
 No Qt in here; every method is thread-safe. `submit()` never blocks: the GUI thread may call it.
 """
@@ -390,7 +392,13 @@ class Channel(Protocol):
 
 BACKOFF_FIRST_S = 5.0
 BACKOFF_MAX_S = 600.0
-ERROR_RETRY_S = 60.0
+ERROR_RETRY_S = 60.0  # first wait of a channel after an error that is not a server error (4xx, a bug), doubling
+
+
+def hub_unreachable(exc: BaseException) -> bool:
+    """The hub could not be reached at all (connection failed, no answer in time) — not an error answer (HTTP 5xx),
+    which is about one request and must not hold the other channels."""
+    return isinstance(exc, HubUnavailable) and exc.status is None
 
 
 class DeliveryLoop:
@@ -408,6 +416,7 @@ class DeliveryLoop:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._error_until: dict[str, float] = {}
+        self._error_backoff: dict[str, float] = {}
         self._last_error: dict[str, str] = {}
         self.online: bool | None = None  # None: not tried yet
         self.last_error: str | None = None
@@ -445,18 +454,22 @@ class DeliveryLoop:
                 continue
             try:
                 ch.run(now)
-            except HubUnavailable as exc:
-                self._offline(exc)
-                return
             except HubError as exc:
-                self._channel_error(ch.name, str(exc))
+                if hub_unreachable(exc):  # every channel waits
+                    self._offline(exc)
+                    return
+                # an error answer: this channel's own failure (server errors are often brief: retry sooner)
+                first = self.backoff_first_s if isinstance(exc, HubUnavailable) else ERROR_RETRY_S
+                self._channel_error(ch.name, str(exc), first)
             except Exception as exc:  # a bug in one channel must not end reporting
                 log.exception("report channel %s failed", ch.name)
-                self._channel_error(ch.name, f"{type(exc).__name__}: {exc}")
+                self._channel_error(ch.name, f"{type(exc).__name__}: {exc}", ERROR_RETRY_S)
             else:
                 ran = True
                 self._error_until.pop(ch.name, None)
-                self._last_error.pop(ch.name, None)
+                self._error_backoff.pop(ch.name, None)
+                if self._last_error.pop(ch.name, None) is not None:
+                    log.info("report %s: works again", ch.name)
         if not ran:
             return
         if self.online is not True:
@@ -474,10 +487,14 @@ class DeliveryLoop:
         self.online = False
         self.last_error = str(exc)
 
-    def _channel_error(self, name: str, message: str) -> None:
-        self._error_until[name] = self.monotonic() + ERROR_RETRY_S
-        if self._last_error.get(name) != message:
-            log.error("report %s: %s (retrying every %.0f s)", name, message, ERROR_RETRY_S)
+    def _channel_error(self, name: str, message: str, first_s: float) -> None:
+        previous = self._error_backoff.get(name)
+        backoff = first_s if previous is None else min(max(previous * 2, first_s), self.backoff_max_s)
+        self._error_backoff[name] = backoff
+        self._error_until[name] = self.monotonic() + backoff * random.uniform(0.8, 1.2)
+        if self._last_error.get(name) != message:  # one line per kind of failure, not per retry
+            log.error("report %s: %s (this report retries in %.0f s, then less often up to every %.0f s; the "
+                      "others go on)", name, message, backoff, self.backoff_max_s)
             self._last_error[name] = message
         self.last_error = message
 
