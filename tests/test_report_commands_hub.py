@@ -14,6 +14,7 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -24,8 +25,6 @@ import pytest
 from player.parse_rest import ParseClient, pointer
 from player.report import ScreenRef
 from player.report.commands import CommandActions, CommandChannel, CommandLedger
-
-Answer = tuple[int, dict[str, Any]]
 
 
 class ParseHub:
@@ -292,3 +291,58 @@ def test_rows_the_screen_cannot_complete_do_not_hide_newer_commands(hub: ParseHu
     assert calls == ["sync"] * 130  # each ran once
     assert all("doneAt" not in hub.row("SteleScreenCommand", cid) for cid in stuck)
     ch.ledger.close()
+
+
+# --------------------------------------------------------------------------------- fix: a corrupt ledger
+def tear_header(path: Path) -> None:
+    """A power cut while the first page was written: SQLite says "file is not a database"."""
+    with path.open("r+b") as f:
+        f.write(b"\0" * 100)
+
+
+def tear_a_page(path: Path) -> None:
+    """A torn page inside the file: SQLite says "database disk image is malformed" (quick_check finds it)."""
+    with path.open("r+b") as f:
+        f.seek(4096 + 10)  # page 2: the table's first b-tree page below the schema
+        f.write(bytes(range(256)) * 8)
+
+
+@pytest.mark.parametrize("damage", [tear_header, tear_a_page])
+def test_a_corrupt_ledger_is_set_aside_and_commands_go_on(hub: ParseHub, tmp_path: Path,
+                                                          caplog: pytest.LogCaptureFixture,
+                                                          damage: Callable[[Path], None]) -> None:
+    screen = screen_on(hub)
+    ledger_path = tmp_path / "commands.sqlite"
+    ledger = CommandLedger(ledger_path)
+    for i in range(200):  # an older ledger with history: several pages
+        ledger.finish(f"old{i:04d}", "sync", "ok", datetime(2026, 11, 1, tzinfo=UTC))
+        ledger.mark_reported(f"old{i:04d}")
+    in_progress = command(hub, screen, "reboot")
+    ledger.start(in_progress, "reboot")  # the process died here, e.g. while the machine went down
+    ledger.close()
+    sync = command(hub, screen, "sync")
+    damage(ledger_path)
+
+    calls: list[str] = []
+    system = RecordingSystem()
+    caplog.set_level(logging.INFO, logger="player.report")
+    ch = channel(hub, ledger_path, calls, system)
+    ch.run(0.0)
+
+    assert system.calls == []  # a reboot that may have run is not run again ...
+    assert hub.row("SteleScreenCommand", in_progress)["result"] == "interrupted by restart"
+    assert calls == ["sync"] and hub.row("SteleScreenCommand", sync)["result"] == "ok"  # ... an idempotent one is
+    aside = sorted(p.name for p in tmp_path.iterdir() if ".corrupt-" in p.name)
+    assert aside and aside[0].startswith("commands.sqlite.corrupt-")
+    corrupt_lines = [r for r in caplog.records if "corrupt" in r.getMessage()]
+    assert len(corrupt_lines) == 1 and str(ledger_path) in corrupt_lines[0].getMessage()
+
+    # remote commands keep working: a new reboot runs, once, also after a restart of the player
+    reboot = command(hub, screen, "reboot")
+    ch.run(60.0)
+    assert system.calls == ["reboot"] and hub.row("SteleScreenCommand", reboot)["result"] == "ok"
+    ch.ledger.close()
+    again = channel(hub, ledger_path, calls, system)
+    again.run(0.0)
+    assert system.calls == ["reboot"] and calls == ["sync"]
+    again.ledger.close()

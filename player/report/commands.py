@@ -31,10 +31,11 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from player.parse_rest import HubError, HubUnavailable, ParseClient, decode_date, parse_date
 from player.report import ScreenRef
+from player.report.queue import CorruptDatabase, is_corrupt, open_state_db, set_aside_corrupt
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ MAX_REFUSALS = 5  # a result the hub refuses this many times is given up (the co
 KEEP_FINISHED_S = 30 * 86400  # finished + reported commands are forgotten locally after 30 days
 POLL_MAX_ROWS = 10_000  # pending rows read per poll (in pages of the client's page size)
 BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
+_T = TypeVar("_T")
 
 
 class SystemActions(Protocol):
@@ -102,76 +104,125 @@ def _boot_id() -> str:
 
 
 class CommandLedger:
-    """Local record of commands: id -> started/finished, result, reported (SQLite WAL, synchronous=FULL)."""
+    """Local record of commands: id -> started/finished, result, reported (SQLite WAL, synchronous=FULL).
+
+    A corrupt file (torn header: "file is not a database"; a torn page: "database disk image is malformed"), found
+    when it is opened or by any later statement, is moved aside as ``<name>.corrupt-<UTC timestamp>`` with one log
+    line and the ledger starts empty; `losses` counts how often that happened, so that the channel treats the
+    commands then pending on the hub as interrupted (they may have run already) instead of running them."""
 
     def __init__(self, path: str | Path) -> None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.path = Path(path)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("""CREATE TABLE IF NOT EXISTS commands (
-            id TEXT PRIMARY KEY, command TEXT NOT NULL, state TEXT NOT NULL, result TEXT, done_at TEXT,
-            boot_id TEXT, reported INTEGER NOT NULL DEFAULT 0, started REAL NOT NULL)""")
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(commands)")}
-        if "refusals" not in columns:  # a ledger written by an earlier version
-            self._db.execute("ALTER TABLE commands ADD COLUMN refusals INTEGER NOT NULL DEFAULT 0")
+        self.losses = 0
+        self._db = self._open()
+
+    def _open(self) -> sqlite3.Connection:
+        attempts = 0
+
+        def prepare(db: sqlite3.Connection) -> None:
+            nonlocal attempts
+            attempts += 1
+            _prepare_ledger(db)
+
+        db, _ = open_state_db(self.path, prepare, what="command ledger",
+                              then="starting with an empty one (commands pending on the hub now count as "
+                                   "interrupted, they are not run)")
+        if attempts > 1:  # the file was corrupt and set aside
+            self.losses += 1
+        return db
+
+    def _do(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
+        """Run ``work`` on the database (lock held). A corrupt file is set aside and ``work`` runs on a new one."""
+        with self._lock:
+            try:
+                return work(self._db)
+            except sqlite3.Error as exc:
+                if not is_corrupt(exc):
+                    raise
+                self._db.close()
+                moved = set_aside_corrupt(self.path)
+                log.error("command ledger %s is corrupt (%s): moved it aside as %s; starting with an empty one "
+                          "(commands pending on the hub now count as interrupted, they are not run)", self.path,
+                          exc, ", ".join(m.name for m in moved) or "(nothing to move)")
+                self.losses += 1
+                self._db = self._open()
+                return work(self._db)
 
     def get(self, cid: str) -> dict[str, Any] | None:
-        with self._lock:
-            row = self._db.execute("SELECT id, command, state, result, done_at, boot_id, reported FROM commands "
-                                   "WHERE id = ?", (cid,)).fetchone()
+        row = self._do(lambda db: db.execute("SELECT id, command, state, result, done_at, boot_id, reported "
+                                             "FROM commands WHERE id = ?", (cid,)).fetchone())
         if row is None:
             return None
         keys = ("id", "command", "state", "result", "done_at", "boot_id", "reported")
         return dict(zip(keys, row, strict=True))
 
     def start(self, cid: str, command: str) -> None:
-        with self._lock:
-            self._db.execute("INSERT INTO commands(id, command, state, boot_id, started) "
-                             "VALUES (?, ?, 'started', ?, strftime('%s','now'))", (cid, command, _boot_id()))
+        boot_id = _boot_id()
+        self._do(lambda db: db.execute("INSERT INTO commands(id, command, state, boot_id, started) "
+                                       "VALUES (?, ?, 'started', ?, strftime('%s','now'))", (cid, command, boot_id)))
 
     def finish(self, cid: str, command: str, result: str, done_at: datetime) -> None:
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO commands(id, command, state, result, done_at, started) "
-                "VALUES (?, ?, 'finished', ?, ?, strftime('%s','now')) "
-                "ON CONFLICT(id) DO UPDATE SET state='finished', result=excluded.result, done_at=excluded.done_at",
-                (cid, command, result, done_at.isoformat()))
+        self._do(lambda db: db.execute(
+            "INSERT INTO commands(id, command, state, result, done_at, started) "
+            "VALUES (?, ?, 'finished', ?, ?, strftime('%s','now')) "
+            "ON CONFLICT(id) DO UPDATE SET state='finished', result=excluded.result, done_at=excluded.done_at",
+            (cid, command, result, done_at.isoformat())))
 
     def mark_reported(self, cid: str) -> None:
-        with self._lock:
-            self._db.execute("UPDATE commands SET reported = 1 WHERE id = ?", (cid,))
+        self._do(lambda db: db.execute("UPDATE commands SET reported = 1 WHERE id = ?", (cid,)))
 
     def refused(self, cid: str) -> int:
         """Count one refusal of this command's result by the hub; returns how many there were."""
-        with self._lock:
-            self._db.execute("UPDATE commands SET refusals = refusals + 1 WHERE id = ?", (cid,))
-            row = self._db.execute("SELECT refusals FROM commands WHERE id = ?", (cid,)).fetchone()
+        def work(db: sqlite3.Connection) -> Any:
+            db.execute("UPDATE commands SET refusals = refusals + 1 WHERE id = ?", (cid,))
+            return db.execute("SELECT refusals FROM commands WHERE id = ?", (cid,)).fetchone()
+
+        row = self._do(work)
         return int(row[0]) if row else MAX_REFUSALS
 
     def unreported(self) -> list[dict[str, Any]]:
-        with self._lock:
-            rows = self._db.execute("SELECT id, result, done_at FROM commands "
-                                    "WHERE state = 'finished' AND reported = 0").fetchall()
+        rows = self._do(lambda db: db.execute("SELECT id, result, done_at FROM commands "
+                                              "WHERE state = 'finished' AND reported = 0").fetchall())
         return [{"id": r[0], "result": r[1], "done_at": r[2]} for r in rows]
 
     def forget_old(self, still_pending: Collection[str]) -> None:
         """Drop commands reported more than `KEEP_FINISHED_S` ago, except those the hub still lists as pending
         (their result could not be written): forgetting one of those would run it again at the next poll."""
         keep = set(still_pending)
-        with self._lock:
-            old = self._db.execute("SELECT id FROM commands WHERE reported = 1 AND started < strftime('%s','now') - ?",
-                                   (KEEP_FINISHED_S,)).fetchall()
+
+        def work(db: sqlite3.Connection) -> None:
+            old = db.execute("SELECT id FROM commands WHERE reported = 1 AND started < strftime('%s','now') - ?",
+                             (KEEP_FINISHED_S,)).fetchall()
             gone = [(row[0],) for row in old if row[0] not in keep]
             if gone:
-                self._db.execute("BEGIN")
-                self._db.executemany("DELETE FROM commands WHERE id = ?", gone)
-                self._db.execute("COMMIT")
+                db.execute("BEGIN")
+                try:
+                    db.executemany("DELETE FROM commands WHERE id = ?", gone)
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+                db.execute("COMMIT")
+
+        self._do(work)
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def _prepare_ledger(db: sqlite3.Connection) -> None:
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    db.execute("""CREATE TABLE IF NOT EXISTS commands (
+        id TEXT PRIMARY KEY, command TEXT NOT NULL, state TEXT NOT NULL, result TEXT, done_at TEXT,
+        boot_id TEXT, reported INTEGER NOT NULL DEFAULT 0, started REAL NOT NULL)""")
+    columns = {row[1] for row in db.execute("PRAGMA table_info(commands)")}
+    if "refusals" not in columns:  # a ledger written by an earlier version
+        db.execute("ALTER TABLE commands ADD COLUMN refusals INTEGER NOT NULL DEFAULT 0")
+    check = db.execute("PRAGMA quick_check(1)").fetchone()  # a torn page the first statements did not read
+    if check is None or check[0] != "ok":
+        raise CorruptDatabase("quick_check: " + " ".join(str(check[0] if check else "no answer").split()))
 
 
 class CommandChannel:
@@ -199,6 +250,7 @@ class CommandChannel:
         self.executed: list[str] = []  # command ids run by this process (for tests and the log)
         self._offline: HubUnavailable | None = None  # the hub went away while results were being written
         self._tried: set[str] = set()  # results written (or tried) in this run
+        self._losses_seen = 0  # ledger losses (corrupt file set aside) whose pending commands were dealt with
 
     def on_live_event(self) -> None:
         """A SteleScreenCommand was created/updated (LiveQuery): fetch now."""
@@ -238,6 +290,7 @@ class CommandChannel:
         screen = self.screen.pointer(self.client)
         if screen is None:
             return None
+        losses = self.ledger.losses
         # all pending rows, page by page: rows whose result cannot be written stay pending for good and must not
         # crowd newer commands out of a single page
         rows = self.client.query(self.class_name, {"screen": screen, "doneAt": {"$exists": False}},
@@ -248,7 +301,10 @@ class CommandChannel:
             if isinstance(cid, str):
                 pending.add(cid)
                 self._handle(cid, doc)
-        return pending if len(rows) < POLL_MAX_ROWS else None
+        if len(rows) >= POLL_MAX_ROWS:
+            return None
+        self._losses_seen = losses  # every command pending when the ledger was lost has been dealt with
+        return pending
 
     # -------------------------------------------------------------------------------------------------
     def _handle(self, cid: str, doc: dict[str, Any]) -> None:
@@ -260,7 +316,18 @@ class CommandChannel:
             log.warning("remote command %s refused: unknown command %r", cid, command[:60])
             self._finish(cid, command, REFUSED_UNKNOWN)
             return
-        if known is not None:  # started before, never finished: a restart happened in between
+        if known is None and self.ledger.losses != self._losses_seen:
+            # the ledger was corrupt and started empty: this command may have run before; like a command found
+            # started after a restart it is not run again unless it is idempotent
+            if command not in IDEMPOTENT:
+                log.info("remote command %s (%s) was pending when the command ledger was lost; not run again: %s",
+                         cid, command, INTERRUPTED)
+                self._finish(cid, command, INTERRUPTED)
+                return
+            log.info("remote command %s (%s) was pending when the command ledger was lost; completing it",
+                     cid, command)
+            self.ledger.start(cid, command)
+        elif known is not None:  # started before, never finished: a restart happened in between
             if command not in IDEMPOTENT:
                 result = INTERRUPTED
                 if command == "restart":
