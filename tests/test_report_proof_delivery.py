@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -210,4 +211,43 @@ def test_records_of_an_unknown_send_that_arrived_are_dropped_and_the_rest_goes_o
     DeliveryLoop([channel], monotonic=lambda: 0.0).run_once()
     assert sorted(r["clientId"] for r in proof_rows(hub)) == sorted(ids)  # none twice, none lost
     assert channel.found_existing == 10 and channel.sent == 20 and outbox.count() == 0
+    outbox.close()
+
+
+# ------------------------------------------------------------------------------------------ batch size limit
+def test_a_hub_that_limits_batch_size_gets_smaller_batches(hub: ParseStandIn, tmp_path: Path, caplog) -> None:
+    hub.batch_limit = 20  # Parse Server with requestComplexity.batchRequestLimit = 20: HTTP 400 for the whole batch
+    outbox = Outbox(tmp_path / "o.sqlite")
+    ids = fill(outbox, 120)
+    channel = ProofChannel(outbox, ParseClient(hub.url, "app"), screen_on(hub), flush_s=0)
+    loop = DeliveryLoop([channel], monotonic=lambda: 0.0)
+    with caplog.at_level(logging.INFO, logger="player.report"):
+        loop.run_once()
+    rows = proof_rows(hub)
+    assert sorted(r["clientId"] for r in rows) == sorted(ids) and outbox.count() == 0  # all there, none twice
+    assert channel.batch_size == 12  # 50 refused, 25 refused, 12 accepted: kept for the rest of the process
+    assert hub.count("POST", "/batch") == 2 + 10
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert "refused a /batch of 50" in line and "exceeds the limit of 20" in line and "12 per batch" in line
+
+    fill(outbox, 30)  # later plays go in batches of 12 straight away
+    loop.run_once()
+    assert hub.count("POST", "/batch") == 12 + 3 and outbox.count() == 0
+    outbox.close()
+
+
+def test_a_single_record_the_hub_refuses_as_a_whole_counts_as_its_failure(hub: ParseStandIn, tmp_path: Path) -> None:
+    hub.faults.append(lambda method, path, body: (400, {"code": 111, "error": "bad field"})
+                      if path == "/batch" else None)
+    outbox = Outbox(tmp_path / "o.sqlite")
+    fill(outbox, 2)
+    channel = ProofChannel(outbox, ParseClient(hub.url, "app"), screen_on(hub), flush_s=0)
+    loop = DeliveryLoop([channel], monotonic=lambda: 0.0)
+    loop.run_once()
+    assert channel.batch_size == 1
+    assert [(r.failures, r.attempted) for r in outbox.pending("proof")] == [(1, False), (0, False)]
+    for _ in range(9):
+        loop.run_once()
+    assert outbox.count() == 1  # refused 10 times: dropped (with a log line), the next one goes on being tried
+    assert outbox.pending("proof")[0].failures == 1  # one refusal per run, not ten
     outbox.close()

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from player.parse_rest import HubUnavailable, ParseClient, decode_date, parse_date
+from player.parse_rest import HubError, HubUnavailable, ParseClient, decode_date, parse_date
 from player.report import ScreenRef
 from player.report.queue import Outbox, Record
 
@@ -154,6 +154,8 @@ class ProofChannel:
         self._empty = outbox.count(KIND) == 0
         self._last_run = -math.inf
         self._held_until: float | None = None  # the oldest records wait for their earlier send to settle
+        self._shrunk: tuple[int, str] | None = None  # (size, answer) of a refused /batch, until logged once
+        self._progress = False  # the last _send removed records from the outbox (or may go on with a smaller size)
         self.sent = 0  # rows created on the hub by this process
         self.found_existing = 0  # rows whose earlier, unknown send turned out to have arrived
         outbox.add_listener(self.records_added)
@@ -191,6 +193,8 @@ class ProofChannel:
             if wait is not None:  # the whole batch is settling: asking again before then cannot change anything
                 self._held_until = now + wait
                 return
+            if not self._progress:  # the hub refused all of them: they are tried again at the next run, not now
+                return
             if len(records) < self.batch_size:
                 if self.outbox.count(KIND) == 0:
                     self._empty = True
@@ -204,13 +208,16 @@ class ProofChannel:
         # shortly after such a send may only mean "not yet". Records of an unknown send are looked up every time,
         # but re-sent only once the send is settle_s old (a clock set backwards does not hold them).
         now = time.time()
+        self._progress = True
         settling = {r.id for r in records if r.attempted and 0 <= now - r.attempted_at < self.settle_s}
         unknown = [r for r in records if r.attempted]
+        found = 0
         if unknown:
             rows = self.client.query(self.class_name, {"clientId": {"$in": [r.client_id for r in unknown]}},
                                      keys="clientId", limit=len(unknown))
             there = {row.get("clientId") for row in rows}
             arrived = [r for r in unknown if r.client_id in there]
+            found = len(arrived)
             if arrived:
                 self.found_existing += len(arrived)
                 log.info("proof of play: %d record(s) of an interrupted send had arrived; not sent again",
@@ -233,6 +240,23 @@ class ProofChannel:
             if exc.never_sent:  # no connection at all: nothing reached the hub, the outcome is known
                 self.outbox.unmark_attempted(fresh)
             raise
+        except HubError as exc:
+            if exc.status is None or not 400 <= exc.status < 500:
+                raise
+            # The hub refused the request as a whole, e.g. Parse Server's requestComplexity.batchRequestLimit or a
+            # proxy's body size limit: nothing of it was stored. Smaller batches; one record alone fails as itself.
+            self.outbox.unmark_attempted([r.id for r in records])
+            if len(records) > 1:
+                if self._shrunk is None:
+                    self._shrunk = (len(records), str(exc))
+                self.batch_size = max(1, len(records) // 2)
+                return None
+            results = [{"error": str(exc)}]
+        if self._shrunk is not None and (results or self.batch_size == 1):
+            size, answer = self._shrunk
+            log.warning("proof of play: the hub refused a /batch of %d (%s); sending %d per batch from now on",
+                        size, answer, self.batch_size)
+            self._shrunk = None
         done: list[int] = []
         failed: list[Record] = []
         for record, result in zip(records, results, strict=False):
@@ -249,4 +273,5 @@ class ProofChannel:
         self.outbox.remove(done + [r.id for r in give_up])
         self.outbox.note_failure([r.id for r in failed if r not in give_up])
         self.sent += len(done)
+        self._progress = bool(done or give_up or found)
         return None
