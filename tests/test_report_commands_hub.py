@@ -25,6 +25,7 @@ import pytest
 from player.parse_rest import ParseClient, pointer
 from player.report import ScreenRef
 from player.report.commands import CommandActions, CommandChannel, CommandLedger
+from player.report.queue import DeliveryLoop
 
 
 class ParseHub:
@@ -246,6 +247,32 @@ def test_a_result_the_hub_refuses_does_not_block_later_commands(hub: ParseHub, t
     assert calls == ["sync"] and system.calls == ["reboot"]
     assert hub.count("PUT", f"/classes/SteleScreenCommand/{refused}") == 5
     again.ledger.close()
+
+
+def test_a_result_put_answered_with_a_server_error_does_not_slow_the_polls(hub: ParseHub, tmp_path: Path) -> None:
+    screen = screen_on(hub)
+    failing = command(hub, screen, "sync")
+    hub.refuse("PUT", f"/classes/SteleScreenCommand/{failing}", 500, 1, "Internal server error.")
+    calls: list[str] = []
+    system = RecordingSystem()
+    ch = channel(hub, tmp_path / "commands.sqlite", calls, system)
+    clock = [0.0]
+    loop = DeliveryLoop([ch], monotonic=lambda: clock[0])
+    polls = "/classes/SteleScreenCommand"
+    for second in range(0, 3600, 5):  # an hour of the sender loop on the default 60 s poll
+        clock[0] = float(second)
+        if second == 1800:
+            reboot = command(hub, screen, "reboot")
+        loop.run_once()
+
+    assert hub.count("GET", polls) >= 59  # one poll a minute, as without the failing row
+    assert system.calls == ["reboot"] and hub.row("SteleScreenCommand", reboot)["result"] == "ok"
+    assert calls == ["sync"]
+    hub.refusals.clear()  # the hub is mended: the result it could not store arrives with the next poll
+    clock[0] += 60.0
+    loop.run_once()
+    assert hub.row("SteleScreenCommand", failing)["result"] == "ok"
+    ch.ledger.close()
 
 
 # --------------------------------------------------------------------------------- fix: a row the screen cannot write

@@ -35,7 +35,7 @@ from typing import Any, Protocol, TypeVar
 
 from player.parse_rest import HubError, HubUnavailable, ParseClient, decode_date, parse_date
 from player.report import ScreenRef
-from player.report.queue import CorruptDatabase, is_corrupt, open_state_db, set_aside_corrupt
+from player.report.queue import CorruptDatabase, hub_unreachable, is_corrupt, open_state_db, set_aside_corrupt
 
 log = logging.getLogger(__name__)
 
@@ -248,7 +248,8 @@ class CommandChannel:
         self._boot_id = _boot_id()
         self._unreported = bool(ledger.unreported())  # results the hub does not have yet: send them first
         self.executed: list[str] = []  # command ids run by this process (for tests and the log)
-        self._offline: HubUnavailable | None = None  # the hub went away while results were being written
+        self._offline: HubError | None = None  # the hub could not be reached while results were being written
+        self._last_server_error: str | None = None
         self._tried: set[str] = set()  # results written (or tried) in this run
         self._losses_seen = 0  # ledger losses (corrupt file set aside) whose pending commands were dealt with
 
@@ -380,19 +381,26 @@ class CommandChannel:
         self._report(cid, result, done_at)
 
     def _report(self, cid: str, result: str, done_at: datetime) -> None:
-        """Write the result to the hub. Never raises: when the hub is unreachable the first such error is kept for
-        the end of `run` (and no more writes are tried in this run); a refusal is counted in the ledger, and after
-        `MAX_REFUSALS` of them the result is given up (it stays in the ledger, so the command never runs again)."""
+        """Write the result to the hub. Never raises: when the hub cannot be reached the error is kept for the end
+        of `run` (and no more writes are tried in this run); a server error answer (5xx) leaves the result for the
+        next poll; a refusal (4xx) is counted in the ledger, and after `MAX_REFUSALS` of them the result is given up
+        (it stays in the ledger, so the command never runs again). None of these holds up the polls."""
         if self._offline is not None or cid in self._tried:
             return
         self._tried.add(cid)
         try:
             self.client.update(self.class_name, cid, {"doneAt": parse_date(done_at), "result": result})
-        except HubUnavailable as exc:
-            self._unreported = True  # sent again as soon as the hub answers (the ledger remembers it)
-            self._offline = exc
-            return
         except HubError as exc:
+            if hub_unreachable(exc):
+                self._unreported = True  # sent again as soon as the hub answers (the ledger remembers it)
+                self._offline = exc
+                return
+            if isinstance(exc, HubUnavailable):  # a server error answer (5xx): tried again with the next poll
+                if str(exc) != self._last_server_error:
+                    log.warning("remote command %s: the hub could not store its result (%s); trying again with "
+                                "the next polls", cid, exc)
+                    self._last_server_error = str(exc)
+                return
             if exc.code == OBJECT_NOT_FOUND:  # deleted, or an ACL lets the screen's user read it but not write it
                 log.warning("remote command %s: the hub did not let this screen write its result %r (Parse error "
                             "101: the row was deleted or is not writable for the screen's user); not run again",
