@@ -2,7 +2,7 @@
 
     client = LiveQueryClient("wss://hub.example.org/parse", app_id, rest_key="...",
                              subscriptions=[("SteleScreen", {"uuid": device}), ("SteleDiashowObject", {})],
-                             on_change=lambda op, cls: sync.sync_now())
+                             on_change=lambda op, cls, obj: sync.sync_now())
     client.start()          # background thread; returns at once
     client.wait_subscribed(5)
     client.stop()
@@ -17,10 +17,11 @@ subscription the hub refuses (an ``error`` with its ``requestId``: no permission
 costs one log line per class; the other subscriptions stay and polling covers that class. A class the hub's
 ``liveQuery.classNames`` does not list is confirmed but never sends events: polling covers it too.
 
-The callback gets ``(op, class_name)``; it runs on the client's thread and must return quickly (the sync only sets
-a flag). After a reconnect the callback is called once with ``("reconnect", "")``: events may have been missed
-while the socket was down. A dropped or refused socket is never an error for the screen: one log line per
-incident, then reconnection with exponential backoff (1 s doubling up to ``max_backoff_s``, with jitter).
+The callback gets ``(op, class_name, object)`` (``object``: the row as the event carries it, ``{}`` when it has
+none); it runs on the client's thread and must return quickly (the sync only sets a flag). After a reconnect the
+callback is called once with ``("reconnect", "", {})``: events may have been missed while the socket was down.
+A dropped or refused socket is never an error for the screen: one log line per incident, then reconnection with
+exponential backoff (1 s doubling up to ``max_backoff_s``, with jitter).
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ class LiveQueryClient:
                  session_token: Callable[[], str | None] | None = None,
                  renew_session: Callable[[], str | None] | None = None,
                  subscriptions: Sequence[tuple[str, Mapping[str, Any]]] = (),
-                 on_change: Callable[[str, str], None] | None = None,
+                 on_change: Callable[[str, str, Mapping[str, Any]], None] | None = None,
                  min_backoff_s: float = 1.0, max_backoff_s: float = 60.0, ping_interval_s: float = 30.0,
                  ca_file: str | None = None) -> None:
         self.url = url
@@ -225,7 +226,8 @@ class LiveQueryClient:
             request_id = message.get("requestId")
             if isinstance(request_id, int) and 1 <= request_id <= len(self.subscriptions):
                 cls = self.subscriptions[request_id - 1][0]
-            self._notify(str(op), cls)
+            obj = message.get("object")
+            self._notify(str(op), cls, obj if isinstance(obj, dict) else {})
         elif op == "error":
             code = message.get("code")
             text = str(message.get("error", ""))[:200]
@@ -268,13 +270,13 @@ class LiveQueryClient:
         self._incident = None
         self._subscribed.set()
         if not first:
-            self._notify("reconnect", "")
+            self._notify("reconnect", "", {})
 
-    def _notify(self, op: str, cls: str) -> None:
+    def _notify(self, op: str, cls: str, obj: Mapping[str, Any]) -> None:
         if self.on_change is None:
             return
         try:
-            self.on_change(op, cls)
+            self.on_change(op, cls, obj)
         except Exception:  # noqa: BLE001 - the callback's bug must not kill the socket
             log.exception("LiveQuery callback failed")
 

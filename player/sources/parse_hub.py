@@ -2,7 +2,7 @@
 
     source = make_hub_source(config)           # reads [hub] of player.toml and the secrets file
     result = source.fetch(previous_state)      # SourceResult or NotModified (see player/sources/base.py)
-    live = source.watch(lambda: sync.sync_now())   # optional LiveQuery push; live.stop() at shutdown
+    live = source.watch(sync.sync_now, reporting.on_live_event)   # optional LiveQuery push; live.stop() at end
 
 Per fetch:
 1. **Change check** (every fetch with a previous state): ONE ``POST /batch`` holding, for this screen's
@@ -65,7 +65,10 @@ SCREEN = "SteleScreen"
 # classes whose changes can change what a screen shows (besides its own SteleScreen row)
 WATCHED_CLASSES = ("SteleLayoutConfig", "SteleDiashowConfig", "SteleDiashowObject", "SteleGridConfig",
                    "SteleTilePosition", "SteleSchedule")
-LIVE_CLASSES = WATCHED_CLASSES + ("SteleScreenCommand",)  # commands: polled by reporting, pushed here
+COMMANDS = "SteleScreenCommand"  # polled by reporting; pushed here for this screen's own rows only
+# what a command event can mean for the screen: a new (or re-opened) command -> the command poll; the screen's own
+# result write (doneAt set), a deletion or a command moved to another screen -> nothing
+COMMAND_OPS = frozenset({"create", "update", "enter"})
 SECRET_KEYS = {"rest_key", "javascript_key", "username", "password"}
 STATE_VERSION = 1
 
@@ -146,6 +149,9 @@ class HubSource:
         self._batch_works = True
         self._lock = threading.Lock()
         self._live: LiveQueryClient | None = None
+        self._command_screen: str | None = None  # SteleScreen objectId the command subscription is for
+        self._on_command: Callable[[], None] | None = None
+        self._screen_id: str | None = None  # this screen's SteleScreen objectId, once a fetch met it
         self.last_problems: list[str] = []
 
     # ---- identity
@@ -171,10 +177,14 @@ class HubSource:
                   and previous.get("device") == device and isinstance(previous.get("fingerprint"), dict))
         extra = [c for c in (previous or {}).get("classes", []) if isinstance(c, str)] if usable else []
         self._push_classes(extra)
+        if usable and previous is not None and isinstance(previous.get("screen"), str):
+            self._push_commands(previous["screen"])
         fingerprint = self.fingerprint(extra)
         if usable and previous is not None and fingerprint == previous["fingerprint"]:
             return NotModified()
         screen = self._screen()
+        if isinstance(screen.get("objectId"), str):
+            self._push_commands(screen["objectId"])
         if screen.get("_created"):
             screen.pop("_created")
             fingerprint = self.fingerprint(extra)  # the new row is our own change: don't refetch for it
@@ -380,16 +390,37 @@ class HubSource:
             if added:
                 log.debug("LiveQuery: also watching %s", ", ".join(added))
 
-    def watch(self, on_change: Callable[[], None]) -> LiveQueryClient | None:
-        """Start a LiveQuery client calling *on_change* on any change of this screen's classes (None: disabled).
+    def _push_commands(self, screen_id: str) -> None:
+        """Once this screen's SteleScreen objectId is known: LiveQuery for the commands addressed to it (only)."""
+        self._screen_id = screen_id
+        live = self._live
+        if live is None or self._on_command is None or screen_id == self._command_screen:
+            return
+        self._command_screen = screen_id
+        live.add_subscriptions([(COMMANDS, {"screen": pointer(SCREEN, screen_id)})])
+        log.debug("LiveQuery: watching the commands of SteleScreen %s", screen_id)
+
+    @property
+    def live(self) -> LiveQueryClient | None:
+        """The running LiveQuery client (None: not watching)."""
+        return self._live
+
+    def watch(self, on_change: Callable[[], None],
+              on_command: Callable[[], None] | None = None) -> LiveQueryClient | None:
+        """Start a LiveQuery client (None: disabled): *on_change* on any change of this screen's content classes,
+        *on_command* on a pending command for this screen.
 
         Subscribes to this screen's row, every Stele* class the translation reads, and (as each fetch meets them)
-        the classes of the state, layout type, tile and tile type pointers. Classes the hub does not push (not in
-        its ``liveQuery.classNames``, or refused) are covered by polling."""
+        the classes of the state, layout type, tile and tile type pointers. With *on_command*, also to
+        ``SteleScreenCommand`` where ``screen`` is this screen (added by the first fetch that knows its objectId):
+        a command event calls only *on_command*, never *on_change* (a command is no content change), and an event of
+        a command that is already done (``doneAt`` set: the screen's own result write), deleted or moved to another
+        screen calls nothing. After a reconnect both are called (events may have been missed). Classes the hub does
+        not push (not in its ``liveQuery.classNames``, or refused) are covered by polling."""
         if not self.live_query:
             return None
         subscriptions: list[tuple[str, Mapping[str, Any]]] = [(SCREEN, {"uuid": self.device_id})]
-        subscriptions += [(c, {}) for c in LIVE_CLASSES]
+        subscriptions += [(c, {}) for c in WATCHED_CLASSES]
 
         def token() -> str | None:
             if self.client.username and self.client.session_token is None:
@@ -402,10 +433,22 @@ class HubSource:
         def renew() -> str | None:
             return self.client.login() if self.client.username else None
 
+        def event(op: str, cls: str, obj: Mapping[str, Any]) -> None:
+            if cls != COMMANDS:
+                on_change()  # a content class, or "reconnect"
+            if on_command is not None and (op == "reconnect" or (
+                    cls == COMMANDS and op in COMMAND_OPS and obj.get("doneAt") is None)):
+                on_command()
+
+        self._on_command = on_command
+        self._command_screen = None
+        if on_command is not None and self._screen_id is not None:  # known from an earlier fetch
+            self._command_screen = self._screen_id
+            subscriptions.append((COMMANDS, {"screen": pointer(SCREEN, self._screen_id)}))
         client = LiveQueryClient(self.live_query_url or live_query_url(self.client.server_url), self.client.app_id,
                                  rest_key=self.client.rest_key, js_key=self.client.js_key, session_token=token,
                                  renew_session=renew, subscriptions=subscriptions,
-                                 on_change=lambda op, cls: on_change(), ca_file=self.ca_file)
+                                 on_change=event, ca_file=self.ca_file)
         self._live = client
         client.start()
         return client

@@ -179,7 +179,7 @@ class ContentController(QObject):
         self.snapshot_id: str | None = None
         self.files: dict[str, str] = {}  # media reference -> SHA-256 of the snapshot on screen (and the one before)
         self._shown_files: dict[str, str] = {}
-        self.change_listeners: list[Callable[[], None]] = []  # also told when the source pushes a change
+        self.change_listeners: list[Callable[[], None]] = []  # told when the source pushes a command (or reconnects)
         self._folder_state: _FolderState | None = None  # the folder being copied (content thread only)
 
     # ------------------------------------------------------------------ public API (GUI thread)
@@ -309,17 +309,17 @@ class ContentController(QObject):
 
     def _watch_source(self, service: SyncService) -> Any:
         """Sources that can push changes (the hub's LiveQuery) wake the sync at once; polling stays as safety net
-        at the hub's own interval."""
+        at the hub's own interval. A pushed command for this screen wakes only the change listeners (the command
+        poll), not the sync."""
         watch = getattr(service.source, "watch", None)
         if watch is None:
             return None
-        def changed() -> None:
-            service.wake()
+        def command() -> None:
             for listener in list(self.change_listeners):
                 listener()
 
         try:
-            return watch(changed)
+            return watch(service.wake, command)
         except Exception as exc:  # noqa: BLE001 - push is optional; polling still works
             log.warning("change notifications from the source are off: %s", exc)
             return None

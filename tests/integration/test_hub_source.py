@@ -9,6 +9,7 @@ import struct
 import threading
 import time
 import zlib
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -310,7 +311,7 @@ def test_livequery_reconnects_after_hub_restart(clean_hub: TestHub, tmp_path: Pa
     ops: list[str] = []
     fired = threading.Event()
 
-    def on_change(op: str, cls: str) -> None:
+    def on_change(op: str, cls: str, obj: Mapping[str, Any]) -> None:
         ops.append(op)
         fired.set()
 

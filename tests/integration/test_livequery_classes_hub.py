@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -62,9 +63,9 @@ def test_tile_classes_are_pushed_to_the_source(clean_hub: TestHub, tmp_path: Pat
     original = live.on_change
     assert original is not None
 
-    def record(op: str, cls: str) -> None:
+    def record(op: str, cls: str, obj: Mapping[str, Any]) -> None:
         classes.append(cls)
-        original(op, cls)
+        original(op, cls, obj)
 
     live.on_change = record
     try:
@@ -132,7 +133,7 @@ def test_a_refused_subscription_costs_one_line_and_the_others_keep_pushing(
     ops: list[tuple[str, str]] = []
     fired = threading.Event()
 
-    def on_change(op: str, cls: str) -> None:
+    def on_change(op: str, cls: str, obj: Mapping[str, Any]) -> None:
         ops.append((op, cls))
         fired.set()
 
