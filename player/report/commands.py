@@ -293,9 +293,10 @@ class CommandChannel:
             return None
         losses = self.ledger.losses
         # all pending rows, page by page: rows whose result cannot be written stay pending for good and must not
-        # crowd newer commands out of a single page
+        # crowd newer commands out of a single page. No `keys`: Parse Server on PostgreSQL answers an empty list
+        # when a key names a column the class does not have (e.g. `args` on a hub whose admins never set it)
         rows = self.client.query(self.class_name, {"screen": screen, "doneAt": {"$exists": False}},
-                                 order="createdAt", limit=POLL_MAX_ROWS, keys="command,args")
+                                 order="createdAt", limit=POLL_MAX_ROWS)
         pending: set[str] = set()
         for doc in rows:
             cid = doc.get("objectId")
