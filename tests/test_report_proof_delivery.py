@@ -22,7 +22,7 @@ import pytest
 
 from player.parse_rest import ParseClient
 from player.report import ScreenRef
-from player.report.proof import ProofChannel
+from player.report.proof import ProofChannel, ProofRecorder
 from player.report.queue import DeliveryLoop, Outbox
 
 Fault = Callable[[str, str, Any], "tuple[int, Any] | None"]  # (method, path, body) -> (status, answer) or None
@@ -250,4 +250,28 @@ def test_a_single_record_the_hub_refuses_as_a_whole_counts_as_its_failure(hub: P
         loop.run_once()
     assert outbox.count() == 1  # refused 10 times: dropped (with a log line), the next one goes on being tried
     assert outbox.pending("proof")[0].failures == 1  # one refusal per run, not ten
+    outbox.close()
+
+
+# ------------------------------------------------------------------------------------------ clock set during a play
+@pytest.mark.parametrize("jump", [timedelta(days=3), timedelta(hours=-2)])
+def test_a_clock_set_during_a_play_does_not_change_its_duration(
+        hub: ParseStandIn, tmp_path: Path, jump: timedelta) -> None:
+    # a Pi without RTC boots on fake-hwclock's saved time; NTP sets the clock while the first item plays
+    wall = [datetime(2026, 3, 1, 8, 0, 0, tzinfo=UTC)]
+    mono = [1000.0]
+    outbox = Outbox(tmp_path / "o.sqlite")
+    rec = ProofRecorder(outbox, "screen-1", clock=lambda: wall[0], monotonic=lambda: mono[0])
+    rec.started("zone", "main", "item1", "a.jpg", "L")
+    wall[0] += jump + timedelta(seconds=10)
+    mono[0] += 10
+    rec.ended("zone")
+    outbox.flush()
+    DeliveryLoop([ProofChannel(outbox, ParseClient(hub.url, "app"), screen_on(hub), flush_s=0)],
+                 monotonic=lambda: 0.0).run_once()
+    (row,) = proof_rows(hub)
+    assert row["durationMs"] == 10_000  # a 10-s item, as it was on screen
+    end = wall[0].strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    start = (wall[0] - timedelta(seconds=10)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    assert (row["startDate"]["iso"], row["endDate"]["iso"]) == (start, end)  # in the clock's new time
     outbox.close()

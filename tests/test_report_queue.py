@@ -115,16 +115,22 @@ def test_retention_drops_oldest_proof_of_play_first_with_one_log_line(tmp_path: 
 
 def test_proof_recorder_closes_plays_that_never_ended(tmp_path: Path) -> None:
     t = [datetime(2026, 12, 1, 9, 0, tzinfo=UTC)]
+    mono = [50.0]
+
+    def wait(seconds: float) -> None:
+        t[0] += timedelta(seconds=seconds)
+        mono[0] += seconds
+
     box = Outbox(tmp_path / "o.sqlite")
-    rec = ProofRecorder(box, "uuid-1", clock=lambda: t[0])
+    rec = ProofRecorder(box, "uuid-1", clock=lambda: t[0], monotonic=lambda: mono[0])
     rec.started(1, "main", "a", "a.png", "L")
-    t[0] += timedelta(seconds=10)
+    wait(10)
     rec.ended(1, "other-item")  # not the one on screen: ignored
     rec.started(1, "main", "b", "b.png", "L")  # no ended for a: it ends now
-    t[0] += timedelta(seconds=5)
+    wait(5)
     rec.started(2, "side", "c", "", "L")
     rec.zone_gone(1)  # layout switched away
-    t[0] += timedelta(seconds=1)
+    wait(1)
     rec.close_all()
     box.flush()
     plays = [(r.payload["itemId"], r.payload["start"][11:19], r.payload["end"][11:19]) for r in box.pending("proof")]

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from player.parse_rest import HubError, HubUnavailable, ParseClient, decode_date, parse_date
@@ -41,7 +41,7 @@ class _Play:
     item: str
     src: str
     layout: str
-    start: datetime
+    started: float  # monotonic: the duration does not follow the wall clock when NTP sets it during a play
 
 
 def _utc_now() -> datetime:
@@ -53,33 +53,38 @@ class ProofRecorder:
 
     ``zone_key`` tells zone widgets apart (two layouts may both have a zone ``main``). ``hash_of(src)`` may give
     the content hash of a media reference; it must be cheap (no I/O): it is called on the calling thread.
+
+    A play's duration is measured on ``monotonic``; its end is the wall ``clock`` when it ends and its start is
+    end - duration, so a clock set during a play (NTP after a boot without RTC) shifts it but never stretches it.
     """
 
     def __init__(self, outbox: Outbox, screen_uuid: str, *, clock: Callable[[], datetime] = _utc_now,
+                 monotonic: Callable[[], float] = time.monotonic,
                  hash_of: Callable[[str], str | None] | None = None) -> None:
         self.outbox = outbox
         self.screen_uuid = screen_uuid
         self.clock = clock
+        self.monotonic = monotonic
         self.hash_of = hash_of
         self._open: dict[Hashable, _Play] = {}
         self._lock = threading.Lock()
 
     def started(self, zone_key: Hashable, zone_id: str, item_id: str, src: str, layout: str) -> None:
-        now = self.clock()
+        mono = self.monotonic()
         with self._lock:
             previous = self._open.pop(zone_key, None)
-            self._open[zone_key] = _Play(zone_id, item_id, src or "", layout, now)
+            self._open[zone_key] = _Play(zone_id, item_id, src or "", layout, mono)
         if previous is not None:  # the zone went on without an "ended": the previous play ends now
-            self._emit(previous, now)
+            self._emit(previous, mono)
 
     def ended(self, zone_key: Hashable, item_id: str | None = None) -> None:
-        now = self.clock()
+        mono = self.monotonic()
         with self._lock:
             play = self._open.get(zone_key)
             if play is None or (item_id is not None and play.item != item_id):
                 return
             del self._open[zone_key]
-        self._emit(play, now)
+        self._emit(play, mono)
 
     def zone_gone(self, zone_key: Hashable) -> None:
         """The zone widget was removed (layout switched): its current play ends now."""
@@ -87,17 +92,19 @@ class ProofRecorder:
 
     def close_all(self) -> None:
         """Shutdown: every play on screen ends now."""
-        now = self.clock()
+        mono = self.monotonic()
         with self._lock:
             plays, self._open = list(self._open.values()), {}
         for play in plays:
-            self._emit(play, now)
+            self._emit(play, mono)
 
     def open_plays(self) -> int:
         with self._lock:
             return len(self._open)
 
-    def _emit(self, play: _Play, end: datetime) -> None:
+    def _emit(self, play: _Play, ended: float) -> None:
+        end = self.clock()
+        start = end - timedelta(seconds=max(0.0, ended - play.started))
         file_hash = None
         if self.hash_of is not None and play.src:
             try:
@@ -106,7 +113,7 @@ class ProofRecorder:
                 log.debug("hash_of(%r) failed: %s", play.src, exc)
         payload = {
             "zone": play.zone, "itemId": play.item, "src": play.src, "fileHash": file_hash,
-            "layout": play.layout, "start": play.start.isoformat(), "end": end.isoformat(),
+            "layout": play.layout, "start": start.isoformat(), "end": end.isoformat(),
             "screenUuid": self.screen_uuid,
         }
         self.outbox.submit(KIND, payload)
