@@ -275,3 +275,24 @@ def test_a_clock_set_during_a_play_does_not_change_its_duration(
     start = (wall[0] - timedelta(seconds=10)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
     assert (row["startDate"]["iso"], row["endDate"]["iso"]) == (start, end)  # in the clock's new time
     outbox.close()
+
+
+# ------------------------------------------------------------------------------------------ "50 plays waiting"
+def test_a_full_batch_of_plays_makes_the_channel_due_however_they_were_committed(
+        hub: ParseStandIn, tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "o.sqlite")
+    channel = ProofChannel(outbox, ParseClient(hub.url, "app"), screen_on(hub), flush_s=300)
+    wakes: list[int] = []
+    channel.on_ready = lambda: wakes.append(1)
+    channel.run(100.0)  # nothing waiting: the channel idles
+    assert channel.next_due(100.0) == float("inf")
+    recorder = ProofRecorder(outbox, "screen-1")
+    for i in range(120):  # plays handed over from the GUI thread: the writer commits them in a few groups
+        recorder.started("zone", "main", f"item{i}", "", "L")
+    recorder.close_all()
+    outbox.flush()
+    assert outbox.count("proof") == 120
+    assert wakes and channel.next_due(101.0) == 101.0  # 120 >= 50 waiting: due now, not in 300 s
+    channel.run(101.0)
+    assert len(proof_rows(hub)) == 120 and outbox.count() == 0
+    outbox.close()

@@ -167,11 +167,11 @@ class ProofChannel:
         self.found_existing = 0  # rows whose earlier, unknown send turned out to have arrived
         outbox.add_listener(self.records_added)
 
-    def records_added(self, kind: str) -> None:
+    def records_added(self, kind: str, count: int = 1) -> None:
         if kind != KIND:
             return
         self._empty = False
-        self._new += 1
+        self._new += count
         if self._new >= self.batch_size and self.on_ready is not None:
             self.on_ready()
 

@@ -178,7 +178,7 @@ class Outbox:
         self._db, (count, size) = open_state_db(self.path, _prepare_outbox, what="report outbox",
                                                 then="reporting starts with an empty outbox")
         self._count, self._bytes = int(count), int(size)
-        self._listeners: list[Callable[[str], None]] = []
+        self._listeners: list[Callable[[str, int], None]] = []
         # submit(): records handed over without blocking; a small writer thread commits them in groups
         self._inbox: queue.SimpleQueue[tuple[str, dict[str, Any], str] | None] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
@@ -241,7 +241,9 @@ class Outbox:
         for kind, payload, cid in rows:
             text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
             encoded.append((kind, cid, text, len(text.encode("utf-8")), now))
-        kinds = {e[0] for e in encoded}
+        added: dict[str, int] = {}
+        for e in encoded:
+            added[e[0]] = added.get(e[0], 0) + 1
         with self._lock:
             if self._closed:
                 raise sqlite3.ProgrammingError("outbox is closed")
@@ -256,9 +258,9 @@ class Outbox:
                 self._db.execute("ROLLBACK")
                 self._recount()
                 raise
-        for kind in kinds:
+        for kind, n in added.items():
             for listener in list(self._listeners):
-                listener(kind)
+                listener(kind, n)
 
     def _recount(self) -> None:
         count, size = self._db.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM outbox").fetchone()
@@ -356,8 +358,8 @@ class Outbox:
                 self._db.execute("ROLLBACK")
                 raise
 
-    def add_listener(self, fn: Callable[[str], None]) -> None:
-        """``fn(kind)`` is called (on the writing thread) after records of ``kind`` were committed."""
+    def add_listener(self, fn: Callable[[str, int], None]) -> None:
+        """``fn(kind, n)`` is called (on the writing thread) after ``n`` records of ``kind`` were committed."""
         self._listeners.append(fn)
 
     def close(self) -> None:
