@@ -129,6 +129,8 @@ class _StandInLoader:
         self._loader.exec_module(module)
 
     def __getattr__(self, name: str) -> Any:  # get_code, get_source, is_package, ... for tools that ask
+        if name == "_loader" or name.startswith("__"):  # not set yet (a copy in the making), or Python's own
+            raise AttributeError(name)
         return getattr(self._loader, name)
 
 
@@ -168,14 +170,17 @@ def import_with_stand_ins(package: str, names: Sequence[str], stand_ins: Mapping
     global _stand_ins
     real_import = builtins.__import__
 
-    def answer(name: str, globals_: Any = None, locals_: Any = None, fromlist: Sequence[str] = (), level: int = 0
-               ) -> Any:
-        if level == 0 and name in stand_ins:
-            if fromlist:
-                return stand_ins[name]
-            # ``import a.b`` binds a, ``import a.b as c`` reads b from it
-            rest = name.partition(".")[2]
-            return _chain(rest.split("."), stand_ins[name]) if rest else stand_ins[name]
+    def answer(name: str, globals_: Any = None, locals_: Any = None, fromlist: Sequence[str] | None = (),
+               level: int = 0) -> Any:
+        if level != 0:  # relative: within the package, never a stand-in
+            return real_import(name, globals_, locals_, fromlist, level)
+        if name in stand_ins:
+            # ``from a.b import x`` reads x from a.b; ``import a.b`` binds a, ``import a.b as c`` reads b from it
+            return stand_ins[name] if fromlist else _over(name, stand_ins)
+        inner = {part: stand_ins[f"{name}.{part}"] for part in fromlist or () if f"{name}.{part}" in stand_ins}
+        if inner:  # ``from a import b`` where a.b has a stand-in
+            rest = tuple(part for part in fromlist or () if part not in inner)
+            return _Over(real_import(name, globals_, locals_, rest, level), inner)
         return real_import(name, globals_, locals_, fromlist, level)
 
     own = dict(builtins.__dict__, __import__=answer)
@@ -191,11 +196,25 @@ def import_with_stand_ins(package: str, names: Sequence[str], stand_ins: Mapping
         active.pop()
 
 
-def _chain(attrs: list[str], leaf: types.ModuleType) -> Any:
-    """What ``import a.b.c`` binds when a.b.c is a stand-in: an object on which ``.b.c`` is the stand-in."""
-    node: Any = leaf
-    for attr in reversed(attrs):
-        node = types.SimpleNamespace(**{attr: node})
+class _Over(types.ModuleType):
+    """A real module seen through a package's stand-ins: the given attributes are the stand-ins, every other one is
+    the real module's."""
+
+    def __init__(self, real: types.ModuleType, own: Mapping[str, Any]) -> None:
+        super().__init__(real.__name__, real.__doc__)
+        self.__dict__.update(own)
+        self.__dict__["_real"] = real
+
+    def __getattr__(self, name: str) -> Any:  # called only for what is not set above
+        return getattr(self.__dict__["_real"], name)
+
+
+def _over(name: str, stand_ins: Mapping[str, types.ModuleType]) -> Any:
+    """What ``import a.b.c`` binds when a.b.c has a stand-in: package a, on which ``.b.c`` is the stand-in."""
+    parts = name.split(".")
+    node: Any = stand_ins[name]
+    for depth in range(len(parts) - 1, 0, -1):
+        node = _Over(importlib.import_module(".".join(parts[:depth])), {parts[depth]: node})
     return node
 
 

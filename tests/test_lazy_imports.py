@@ -99,6 +99,13 @@ runner = FeedRunner([Counting("count", interval_s=0.2, timeout_s=1, stale_after_
 runner.start()
 two.wait(30)
 runner.stop()
+import apscheduler
+from apscheduler.schedulers.background import BackgroundScheduler
+other = BackgroundScheduler(timezone="UTC")  # APScheduler's aliases work for any other scheduler in the process
+other.add_job(print, "interval", seconds=1000)
+other.add_job(print, "cron", hour=3)
+other.add_job(print, run_date="2099-01-01 00:00:00")  # no trigger given: "date"
+triggers = [type(job.trigger).__name__ for job in other.get_jobs()]
 loaded = sorted(m for m in ("asyncio", "ssl", "multiprocessing", "importlib.metadata", "concurrent.futures.process")
                 if m in sys.modules)
 # what the hub client or another library may do later, on any thread: it gets the real modules
@@ -106,7 +113,8 @@ import asyncio, importlib.metadata, multiprocessing, ssl
 asyncio.run(asyncio.sleep(0))
 real = [ssl.OPENSSL_VERSION.startswith("OpenSSL"), importlib.metadata.version("requests") != "",
         multiprocessing.cpu_count() > 0]
-print(json.dumps({"values": got[:2], "loaded": loaded, "real": real}))
+print(json.dumps({"values": got[:2], "loaded": loaded, "real": real, "triggers": triggers,
+                  "version": apscheduler.__version__ == importlib.metadata.version("APScheduler")}))
 """
 
 
@@ -115,7 +123,8 @@ def test_the_feed_runner_runs_its_jobs_without_asyncio_process_pools_or_metadata
     loaded, and the real modules are there for whoever imports them afterwards."""
     res = subprocess.run([sys.executable, "-c", RUNNER], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr[-2000:]
-    assert json.loads(res.stdout) == {"values": [1, 2], "loaded": [], "real": [True, True, True]}
+    assert json.loads(res.stdout) == {"values": [1, 2], "loaded": [], "real": [True, True, True],
+                                      "triggers": ["IntervalTrigger", "CronTrigger", "DateTrigger"], "version": True}
 
 
 LEAVING_OUT = """
@@ -228,12 +237,14 @@ result = {}
 def importing():
     [pkg] = import_with_stand_ins("pkg", ["pkg"], {"leftmod": left, "deep.mod": deep})
     result.update({"as": pkg.a.VALUE, "from": pkg.VALUE, "dotted_as": pkg.d.VALUE, "dotted": pkg.deep.mod.VALUE,
-                   "submodule": pkg.sub.leftmod.VALUE, "outside": pkg.outside.leftmod.VALUE})
+                   "parent": pkg.deep.REAL, "from_parent": pkg.m2.VALUE, "submodule": pkg.sub.leftmod.VALUE,
+                   "outside": pkg.outside.leftmod.VALUE})
 worker = threading.Thread(target=importing)
 worker.start()
 assert gate.inside.wait(30)  # the worker is inside the package's import
 import leftmod  # this thread gets the real module
-result["other_thread"] = leftmod.VALUE
+import pkg.other  # and a module of the same package imported here meanwhile gets it too
+result["other_thread"] = [leftmod.VALUE, pkg.other.leftmod.VALUE]
 gate.go.set()
 worker.join(30)
 result["in_sys_modules"] = [sys.modules["leftmod"].VALUE, "deep.mod" in sys.modules]
@@ -245,16 +256,17 @@ def test_stand_ins_reach_only_the_package_s_own_modules(tmp_path: Path) -> None:
     """The package's import statements (every form) get the stand-ins; a module outside it, another thread and
     ``sys.modules`` get the real ones."""
     result = _run(tmp_path, STAND_INS, {
-        "leftmod.py": "VALUE = 'real'\n", "deep/__init__.py": "", "deep/mod.py": "VALUE = 'real deep'\n",
+        "leftmod.py": "VALUE = 'real'\n", "deep/__init__.py": "REAL = 'deep package'\n",
+        "deep/mod.py": "VALUE = 'real deep'\n", "pkg/other.py": "import leftmod\n",
         "outside.py": "import leftmod\n",
         "gate.py": "import threading\ninside = threading.Event()\ngo = threading.Event()\n",
         "pkg/__init__.py": "import gate\nimport leftmod as a\nfrom leftmod import VALUE\nimport deep.mod as d\n"
-                           "import deep.mod\nimport outside\nfrom pkg import sub\n"
+                           "import deep.mod\nfrom deep import mod as m2\nimport outside\nfrom pkg import sub\n"
                            "gate.inside.set()\ngate.go.wait(30)\n",
         "pkg/sub.py": "import leftmod\n"})
     assert result == {"as": "stand-in", "from": "stand-in", "dotted_as": "stand-in deep", "dotted": "stand-in deep",
-                      "submodule": "stand-in", "outside": "real", "other_thread": "real",
-                      "in_sys_modules": ["real", False]}
+                      "parent": "deep package", "from_parent": "stand-in deep", "submodule": "stand-in",
+                      "outside": "real", "other_thread": ["real", "real"], "in_sys_modules": ["real", False]}
 
 
 def test_the_source_text_of_imported_modules_is_not_kept(tmp_path: Path) -> None:

@@ -11,7 +11,6 @@ signal.
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import json
 import logging
 import threading
@@ -292,13 +291,16 @@ class FeedRunner:
         if self._started:
             return
         self.load_persisted()
-        background, interval = _apscheduler()
+        from player.feeds.scheduling import background_scheduler, interval_trigger
+
         if self._scheduler is None:
-            self._scheduler = background.BackgroundScheduler(timezone=UTC, job_defaults={
+            self._scheduler = background_scheduler()(timezone=UTC, job_defaults={
                 "coalesce": True, "max_instances": 1, "misfire_grace_time": 30})
+        trigger = interval_trigger()  # an object rather than the alias: works whatever the stand-ins know
         for name, feed in self.feeds.items():
-            trigger = interval.IntervalTrigger(seconds=feed.interval_s, timezone=UTC)
-            self._scheduler.add_job(self.refresh, trigger, args=[name],
+            self._scheduler.add_job(self.refresh, trigger(seconds=feed.interval_s,
+                                                          timezone=getattr(self._scheduler, "timezone", UTC)),
+                                    args=[name],
                                     id=f"feed:{name}", name=f"feed {name}", replace_existing=True,
                                     next_run_time=datetime.now(UTC))
         if not getattr(self._scheduler, "running", False):
@@ -357,34 +359,3 @@ class FeedRunner:
             log.warning("feed %s: cannot save last value (%s)", feed.name, exc)
             return
         self._persisted_at[feed.name] = state.fetched_at
-
-
-def _apscheduler() -> list[types.ModuleType]:
-    """APScheduler's background scheduler and interval trigger, imported without what the feed runner never uses.
-
-    APScheduler 3 imports asyncio (for one function, ``iscoroutinefunction``; Python 3.14 and later give it
-    inspect's), multiprocessing and ``concurrent.futures.process`` (for process pools), and ``importlib.metadata``
-    (its version string and entry points, which name plugins by alias): 3.9 MB resident together, 2026-11-29, see
-    docs/performance.md. Its modules get stand-ins for these (``player.memory.import_with_stand_ins``); the rest of
-    the process imports the real ones if it needs them. So jobs are added with trigger objects, not alias names."""
-    from player.memory import import_with_stand_ins, refusing_module
-
-    asyncio = types.ModuleType("asyncio", "stand-in: the feed runner's jobs are plain functions")
-    asyncio.iscoroutinefunction = inspect.iscoroutinefunction  # type: ignore[attr-defined]
-    process = refusing_module("concurrent.futures.process", "process pools")
-    process.BrokenProcessPool = type("BrokenProcessPool", (RuntimeError,), {})  # type: ignore[attr-defined]
-    metadata = types.ModuleType("importlib.metadata", "stand-in: no plugins by alias, no version lookup")
-
-    class PackageNotFoundError(ModuleNotFoundError):
-        pass
-
-    def version(name: str) -> str:
-        raise PackageNotFoundError(name)
-
-    metadata.PackageNotFoundError = PackageNotFoundError  # type: ignore[attr-defined]
-    metadata.version = version  # type: ignore[attr-defined]
-    metadata.entry_points = lambda **_: ()  # type: ignore[attr-defined]
-    return import_with_stand_ins("apscheduler", ["apscheduler.schedulers.background",
-                                                 "apscheduler.triggers.interval"], {
-        "asyncio": asyncio, "multiprocessing": refusing_module("multiprocessing", "process pools"),
-        "concurrent.futures.process": process, "importlib.metadata": metadata})
