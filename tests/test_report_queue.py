@@ -288,3 +288,13 @@ def test_a_server_error_on_one_channel_does_not_hold_the_others(tmp_path: Path, 
         outbox.close()
     finally:
         hub.close()
+
+
+def test_the_outbox_wal_shrinks_again_after_a_large_transaction(tmp_path: Path) -> None:
+    path = tmp_path / "o.sqlite"
+    box = Outbox(path, max_records=100)
+    box._insert([("proof", {"i": i, "pad": "x" * 6000}, f"big-{i}") for i in range(1000)])  # ~6 MB WAL, pruned
+    for i in range(20):  # the next commits checkpoint the WAL (SQLite's default: at 1000 pages)
+        box.enqueue("proof", {"i": i})
+    assert (tmp_path / "o.sqlite-wal").stat().st_size <= 4 * 1024 * 1024  # not the 6 MB the big one left
+    box.close()

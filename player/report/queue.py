@@ -44,6 +44,7 @@ __all__ = ["Channel", "CorruptDatabase", "DeliveryLoop", "Outbox", "Record", "is
 DEFAULT_MAX_RECORDS = 200_000
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 PRUNE_TO = 0.9  # after pruning the outbox holds at most 90 % of its limits
+WAL_LIMIT_BYTES = 4 * 1024 * 1024  # SQLite's default checkpoint is at 1000 pages (4 MB): keep the WAL near that
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -154,6 +155,7 @@ def open_state_db(path: str | Path, prepare: Callable[[sqlite3.Connection], _T],
 def _prepare_outbox(db: sqlite3.Connection) -> tuple[int, int]:
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=FULL")  # a committed record survives a power cut
+    db.execute(f"PRAGMA journal_size_limit={WAL_LIMIT_BYTES}")  # a WAL grown by a large prune shrinks again
     db.executescript(_SCHEMA)
     # a torn page may sit in an index that the count below does not read: check every page once per start
     check = db.execute("PRAGMA quick_check(1)").fetchone()
