@@ -13,7 +13,8 @@ took the pictures and videos with it: the layout stayed, its media were gone. No
   copy with a document is a complete state;
 - files the document no longer references are then removed from the copy, and so are copies of other folders not
   updated for a week;
-- when the folder cannot be read at start (stick not plugged in, share not mounted), the player shows the copy;
+- when the folder cannot be read at start (stick not plugged in, share not mounted) or its document is broken,
+  the player shows the copy (player/ui/runtime.py);
 - the copy is limited to ``cache.quota_mb`` and leaves the disk's last 5 % free; what does not fit plays from the
   folder as before. Problems are reported as one line per copy.
 
@@ -158,7 +159,8 @@ class FolderCopy:
                     sweep_orphan_temps(target.parent)
                     copy_file_atomic(path, target)
                 except OSError as exc:
-                    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES):
+                    read = exc.filename is not None and os.fspath(exc.filename) == os.fspath(path)
+                    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES) and not read:
                         return [f"{target.parent}: {exc.strerror}; {path.name} and what follows play from the folder"]
                     if self._folder_gone():
                         return [f"{self.source.root}: the folder went away while it was copied; what is copied "

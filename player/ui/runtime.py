@@ -479,22 +479,23 @@ class ContentController(QObject):
             loaded = source.load()
         except (DocumentError, OSError) as exc:
             lines = exc.lines if isinstance(exc, DocumentError) else [f"{source.document_path}: {exc.strerror or exc}"]
-            # a folder that cannot be read at all (stick not plugged in, share not mounted) at start: its copy
-            kept = (copy.source_of_copy() if copy is not None and not self._has_content
-                    and _unreadable(source.document_path) else None)
+            # at start, a folder that cannot be read (stick not plugged in, share not mounted) or whose document is
+            # broken (half saved when the power went): its copy, the last document that loaded, with its files
+            kept = copy.source_of_copy() if copy is not None and not self._has_content else None
             from_copy = None
             if kept is not None:
                 try:
                     from_copy = kept.load()
                 except (DocumentError, OSError) as exc2:
                     log.error("%s: the copy cannot be read either: %s", kept.root, exc2)
+            for line in lines[:-1]:
+                log.error("%s", line)
             if from_copy is None or kept is None:
-                for line in lines:
-                    log.error("%s", line)
+                log.error("%s", lines[-1])
                 self.failed.emit(list(lines))
                 return
             loaded = from_copy
-            log.error("%s; showing the copy kept in %s", lines[0], kept.root)
+            log.error("%s; showing the copy kept in %s until the folder's document loads", lines[-1], kept.root)
             # the folder first: once the stick is back the running sample feeds (kept: same feeds) read it again
             content_dir = [source.root, kept.root]
             source, copy = kept, None
@@ -558,15 +559,6 @@ class _FolderState:
     retry_at: float | None = None
     retry_s: float = 0.0
     last_problem: str | None = None
-
-
-def _unreadable(path: Path) -> bool:
-    try:
-        with open(path, "rb") as fh:
-            fh.read(1)
-    except OSError:
-        return True
-    return False
 
 
 class _WindowLink(QObject):
