@@ -123,7 +123,7 @@ class Reporting:
         self.loop.start()
 
     def on_live_event(self) -> None:
-        """For the LiveQuery client: a SteleScreenCommand event (or any sign of life from the hub)."""
+        """For the LiveQuery client: a command pushed for this screen, or a reconnect (events may have been missed)."""
         self.commands.on_live_event()
         self.loop.retry_now()
 
