@@ -13,10 +13,12 @@ removes the leftovers.
 from __future__ import annotations
 
 import errno
+import io
 import json
 import os
 import re
 import shutil
+import stat
 import tempfile
 import time
 from collections.abc import Callable
@@ -185,13 +187,29 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes, mode: int = 0o
     _replace_atomically(path, lambda fh, _name: fh.write(data), mode)
 
 
+def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
+    """*path* opened for reading, if it is a regular file; OSError otherwise. Opening a FIFO (or a device) the plain
+    way blocks until a writer comes, which may be never: a content folder on a share may hold one by mistake."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)  # non-blocking: nothing waits for a writer
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", os.fspath(path))
+        os.set_blocking(fd, True)
+        raw = io.FileIO(fd, "rb")
+        raw.name = os.fspath(path)  # as open() would name it (error messages, Pillow)
+        return io.BufferedReader(raw)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def copy_file_atomic(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
     """Copy *src* to *dst* the same way: a reader of *dst* sees the old file or the whole new one. The copy gets the
     source's modification time (how an unchanged copy is recognised later). A failure (disk full, source gone
     mid-way, a source that changed while it was read: EBUSY) leaves *dst* as it was and no temp file."""
 
     def fill(fout: BinaryIO, tmp_name: str) -> None:
-        with open(src, "rb") as fin:
+        with open_regular(src) as fin:
             before = os.fstat(fin.fileno())
             shutil.copyfileobj(fin, fout, 1024 * 1024)
             st = os.fstat(fin.fileno())

@@ -12,6 +12,7 @@ Imports nothing of the project but the model.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from player.atomic import open_regular
 from player.model import (
     ALWAYS,
     ClockItem,
@@ -707,10 +709,11 @@ def load_screen_dict(doc: Any, origin: str, templates_dir: Path = TEMPLATES_DIR,
 def read_json(path: Path, max_bytes: int = 20_000_000) -> Any:
     """Reads a JSON file; every failure becomes a DocumentError with one line."""
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise DocumentError([f"{path}: $: file is {size} bytes, more than the {max_bytes} allowed"])
-        text = path.read_text(encoding="utf-8")
+        with open_regular(path) as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size > max_bytes:
+                raise DocumentError([f"{path}: $: file is {size} bytes, more than the {max_bytes} allowed"])
+            text = fh.read(max_bytes + 1).decode("utf-8")
     except FileNotFoundError:
         raise DocumentError([f"{path}: $: file not found"]) from None
     except UnicodeDecodeError as exc:

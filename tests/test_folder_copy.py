@@ -568,3 +568,38 @@ def test_a_file_the_player_may_not_read_is_skipped_and_the_rest_copied() -> None
         assert "play from the folder while it is there" in result["problems"][0], result
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+def _within(seconds: float, fn):  # noqa: ANN001, ANN202
+    """fn() on a thread: what it returned or raised, or a failure if it still runs after *seconds* (it hangs)."""
+    box: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - handed to the test
+            box["error"] = exc
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(seconds)
+    assert not worker.is_alive(), "blocked: a FIFO was opened as if it were a file"
+    return box
+
+
+def test_a_fifo_on_the_share_is_refused_not_waited_for(tmp_path: Path) -> None:
+    """A named pipe where the document or a picture should be (possible on shares with unix file types): opening it
+    the plain way waits for a writer, for ever, and took the content thread (or a decode worker) with it."""
+    from player.layouts import DocumentError, read_json
+    from player.model import Fit
+    from player.ui.imaging import ImageError, decode_for_zone
+
+    folder = stick(tmp_path)
+    os.mkfifo(tmp_path / "pipe")
+    result = _within(30, lambda: read_json(tmp_path / "pipe"))
+    assert isinstance(result.get("error"), DocumentError) and "not a regular file" in str(result["error"]), result
+    result = _within(30, lambda: decode_for_zone(tmp_path / "pipe", 320, 180, Fit.COVER))
+    assert isinstance(result.get("error"), ImageError), result
+    result = _within(30, lambda: copy_file_atomic(tmp_path / "pipe", folder / "kopie.png"))
+    assert isinstance(result.get("error"), OSError) and not (folder / "kopie.png").exists(), result
+    assert sorted(p.name for p in folder.iterdir()) == ["bilder", "screen.json"]  # no temp file left behind

@@ -9,6 +9,7 @@ from pathlib import Path
 from PIL import Image, ImageOps
 from PySide6.QtGui import QImage
 
+from player.atomic import open_regular
 from player.model import Fit
 from player.picture import MAX_PIXELS, load_upright, too_large
 
@@ -24,7 +25,7 @@ def decode_for_zone(path: Path, width: int, height: int, fit: Fit) -> QImage:
     ``cover``: exactly the zone size, cropped centrally; ``stretch``: exactly the zone size.
     Each intermediate picture is let go as soon as the next exists (see player/picture.py)."""
     try:
-        with Image.open(path) as img:
+        with open_regular(path) as fh, Image.open(fh) as img:
             if problem := too_large(img.size):
                 raise ImageError(f"{path.name}: {problem}")
             out = load_upright(img, reduce_to(width, height))
