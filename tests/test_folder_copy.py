@@ -603,3 +603,22 @@ def test_a_fifo_on_the_share_is_refused_not_waited_for(tmp_path: Path) -> None:
     result = _within(30, lambda: copy_file_atomic(tmp_path / "pipe", folder / "kopie.png"))
     assert isinstance(result.get("error"), OSError) and not (folder / "kopie.png").exists(), result
     assert sorted(p.name for p in folder.iterdir()) == ["bilder", "screen.json"]  # no temp file left behind
+
+
+def test_a_name_written_by_a_mac_is_found_under_the_name_the_document_uses(tmp_path: Path) -> None:
+    """A Mac writes "Bäume" with a + combining diaeresis (NFD); the document, typed elsewhere, has the single
+    character ä (NFC). Both are the same name to a person; before, the picture was "not available"."""
+    import unicodedata
+
+    folder = tmp_path / "stick"
+    nfd = unicodedata.normalize("NFD", "Grünflächen/Bäume im Park.png")
+    solid_image(folder / nfd, RED)
+    ref = unicodedata.normalize("NFC", "Grünflächen/Bäume im Park.png")
+    assert ref != nfd and not (folder / ref).exists()
+    write_screen(folder, one_zone([{"type": "image", "src": ref, "duration": 1}], width=320, height=180))
+    source, copy = copy_of(tmp_path, folder)
+    assert source.resolve(ref) == (folder / nfd).resolve()
+    assert source.resolve(unicodedata.normalize("NFC", "Grünflächen/../../stick/x.png")) is None
+    files = referenced_files(source, source.load().screen)
+    copied: list[str] = []
+    assert copy.update(files, lambda r, _p: copied.append(r), NO_STOP) == [] and copied == [ref]

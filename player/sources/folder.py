@@ -39,11 +39,33 @@ class FolderSource:
         try:
             root = self.root.resolve()
             path = (root / ref).resolve()
+            if not path.is_file():
+                path = _same_name_other_form(root, ref) or path
             if not path.is_relative_to(root) or not path.is_file():
                 return None
         except (OSError, ValueError, RuntimeError):  # a NUL in the name, a symlink loop, an unreadable folder
             return None
         return path
+
+
+def _same_name_other_form(root: Path, ref: str) -> Path | None:
+    """The file *ref* names when its name on disk is in another Unicode form: a Mac writes "Bäume.png" with the
+    ä as a + combining diaeresis (NFD), the document typed elsewhere has the single character (NFC). Looked up
+    only when the plain name is missing: one directory listing per part of the path."""
+    import unicodedata
+
+    path = root
+    for part in Path(ref).parts:
+        nearest = path / part
+        if part in (".", "..") or nearest.exists():
+            path = nearest
+            continue
+        want = unicodedata.normalize("NFC", part)
+        matches = [entry for entry in os.listdir(path) if unicodedata.normalize("NFC", entry) == want]
+        if len(matches) != 1:
+            return None
+        path = path / matches[0]
+    return path.resolve()
 
 
 FOLDER_PDF_DIR = "folder-pdf"  # below cache_dir: first pages of a folder source's PDFs, rendered once
