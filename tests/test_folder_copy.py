@@ -622,3 +622,29 @@ def test_a_name_written_by_a_mac_is_found_under_the_name_the_document_uses(tmp_p
     files = referenced_files(source, source.load().screen)
     copied: list[str] = []
     assert copy.update(files, lambda r, _p: copied.append(r), NO_STOP) == [] and copied == [ref]
+
+
+def test_a_copy_in_use_is_marked_so_another_player_keeps_it(qtbot: QtBot, tmp_path: Path, fast_checks: None,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stick that stays unchanged for weeks: its copy is not updated, so its time said "not played for a week" and
+    a player started on another folder with the same cache (staff trying a layout) removed it. The playing player
+    now marks its copy as in use (hourly; here at every check)."""
+    import time
+
+    import player.sources.folder_copy
+
+    folder = stick(tmp_path)
+    config = write_config(tmp_path, source={"type": "folder", "path": str(folder)})
+    controller, copy = started_and_copied(qtbot, config, folder)
+    try:
+        week_ago = time.time() - 8 * 86400
+        os.utime(copy, (week_ago, week_ago))
+        monkeypatch.setattr(player.sources.folder_copy, "IN_USE_MARK_S", 0.0)
+        qtbot.waitUntil(lambda: copy.stat().st_mtime > time.time() - 3600, timeout=10_000)
+        other = stick(tmp_path / "andere")
+        source, other_copy = copy_of(tmp_path / "andere", other)
+        other_copy.root = copy_dir(config.cache_dir, other)  # the same cache as the playing player
+        assert other_copy.update(referenced_files(source, source.load().screen), lambda *_: None, NO_STOP) == []
+        assert (copy / "screen.json").is_file() and (copy / "bilder" / "rot.png").is_file()
+    finally:
+        controller.stop()

@@ -12,7 +12,7 @@ took the pictures and videos with it: the layout stayed, its media were gone. No
 - the document is copied last, only when all its files are in and only if it is still the one that was loaded: a
   copy with a document is a complete state;
 - files the document no longer references are then removed from the copy, and so are copies of other folders not
-  updated for a week;
+  in use for a week (a playing player marks its copy: mark_in_use);
 - when the folder cannot be read at start (stick not plugged in, share not mounted) or its document is broken,
   the player shows the copy (player/ui/runtime.py);
 - the copy is limited to ``cache.quota_mb`` and leaves the disk's last 5 % free; what does not fit plays from the
@@ -23,6 +23,7 @@ Every file is written atomically (temp file, fsync, rename). Disk I/O: call ever
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
@@ -46,6 +47,7 @@ log = logging.getLogger(__name__)
 
 COPY_DIR = "folder-copy"
 OTHER_COPIES_KEPT_S = 7 * 86400  # a copy of another folder not updated for this long is removed
+IN_USE_MARK_S = 3600.0  # how often a player marks the copy it plays from as in use (see mark_in_use)
 
 
 def copy_dir(cache_dir: Path, folder: Path) -> Path:
@@ -54,6 +56,14 @@ def copy_dir(cache_dir: Path, folder: Path) -> Path:
     slug = re.sub(r"[^A-Za-z0-9]+", "_", absolute).strip("_")[-60:] or "root"
     name = f"{slug}-{zlib.crc32(absolute.encode('utf-8', 'surrogateescape')):08x}"
     return Path(os.path.abspath(cache_dir)) / COPY_DIR / name
+
+
+def mark_in_use(cache_dir: Path, folder: Path) -> None:
+    """Marks the copy of *folder* as in use (its time: now), so that a player on another folder with the same cache
+    does not take it for a copy nobody plays (_drop_other_copies). A copy is also marked whenever it is updated,
+    but a stick that stays unchanged, or a copy played while the stick is away, is not updated for weeks."""
+    with contextlib.suppress(OSError):
+        os.utime(copy_dir(cache_dir, folder))
 
 
 def referenced_files(source: FolderSource, screen: Screen) -> dict[str, Path | None]:

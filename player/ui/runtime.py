@@ -39,9 +39,10 @@ from player.config import Config
 from player.content import Content, MediaResolver
 from player.layouts import DocumentError
 from player.model import Screen
+from player.sources import folder_copy
 from player.sources.base import SetupNeeded, SourceError
 from player.sources.folder import FolderSource, folder_media
-from player.sources.folder_copy import FolderCopy, file_stamp, referenced_files
+from player.sources.folder_copy import FolderCopy, file_stamp, mark_in_use, referenced_files
 from player.texts import text
 from player.ui.items import load_view_module
 from player.ui.screens import SetupInfo
@@ -416,6 +417,7 @@ class ContentController(QObject):
         source = FolderSource(self.folder, timezone=self.config.timezone)
         seen_doc: object = None
         force = True  # the first pass loads (a folder missing at start included); sync_now() loads again
+        marked: float | None = None
         while not self._stop.is_set():
             try:
                 doc = file_stamp(source.document_path)
@@ -424,6 +426,9 @@ class ContentController(QObject):
                     self._load_folder(source, doc)
                 else:
                     self._check_folder_files()
+                if marked is None or time.monotonic() - marked >= folder_copy.IN_USE_MARK_S:
+                    mark_in_use(Path(self.config.cache_dir), source.root)  # played from the folder or its copy
+                    marked = time.monotonic()
             except Exception as exc:  # noqa: BLE001 - the folder must stay watched whatever one pass meets
                 log.error("folder source %s: %s: %s", self.folder, type(exc).__name__, exc)
             force = self._wake.wait(FOLDER_CHECK_S)
