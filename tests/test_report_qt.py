@@ -96,5 +96,34 @@ def test_on_gui_thread_runs_the_callable_on_the_gui_thread(qtbot) -> None:
     call = on_gui_thread(lambda x: seen.append(x and threading.current_thread() is threading.main_thread()))
     worker = threading.Thread(target=call, args=(True,))
     worker.start()
-    worker.join()
-    qtbot.waitUntil(lambda: seen == [True], timeout=2000)
+    qtbot.waitUntil(lambda: not worker.is_alive(), timeout=10_000)  # the worker waits for the GUI thread's turn
+    assert seen == [True]
+
+
+def test_a_remote_command_reports_what_its_gui_action_really_did(qtbot, tmp_path) -> None:  # noqa: ANN001
+    """reload runs on the GUI thread; the command thread waits for it, so a reload that fails is reported to the hub
+    as failed (before, "ok" went to the hub before the action had run). Against a Parse REST stand-in on 127.0.0.1."""
+    import threading
+
+    from player.parse_rest import ParseClient
+    from player.report import ScreenRef
+    from player.report.commands import CommandActions, CommandChannel, CommandLedger
+    from test_report_commands_hub import ParseHub, RecordingSystem, command, screen_on
+
+    def broken_reload() -> None:
+        raise RuntimeError("no content to show again")
+
+    hub = ParseHub()
+    try:
+        screen = screen_on(hub)
+        reload_id = command(hub, screen, "reload")
+        actions = CommandActions(reload=on_gui_thread(broken_reload), sync_now=on_gui_thread(lambda: None))
+        channel = CommandChannel(ParseClient(hub.url, "app", timeout=(2, 10)), ScreenRef("u-1"),
+                                 CommandLedger(tmp_path / "commands.sqlite"), actions, RecordingSystem())
+        worker = threading.Thread(target=channel.run, args=(0.0,))
+        worker.start()
+        qtbot.waitUntil(lambda: not worker.is_alive(), timeout=30_000)  # the GUI thread runs reload meanwhile
+        assert hub.row("SteleScreenCommand", reload_id)["result"] == "failed: no content to show again"
+        channel.ledger.close()
+    finally:
+        hub.close()

@@ -19,10 +19,11 @@ import itertools
 import logging
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, datetime
 from typing import Any
 
-from PySide6.QtCore import QBuffer, QByteArray, QEvent, QIODevice, QObject, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QBuffer, QByteArray, QEvent, QIODevice, QObject, Qt, QThread, QTimer, Signal, Slot
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QWidget
 
@@ -80,16 +81,39 @@ class _GuiInvoker(QObject):
 _invoker: _GuiInvoker | None = None
 
 
-def on_gui_thread(fn: Callable[..., Any]) -> Callable[..., None]:
-    """Wrap ``fn`` so that calling it from any thread runs it on the GUI thread (queued, returns at once).
-    Create the wrapper on the GUI thread."""
+GUI_CALL_TIMEOUT_S = 30.0  # how long a remote command waits for the GUI thread to run its action
+
+
+def on_gui_thread(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap ``fn`` so that calling it from any thread runs it on the GUI thread; the caller waits for it and gets
+    its result or its exception, so a remote command reports what really happened (before, ``ok`` went to the hub
+    before the action ran). A GUI thread busier than GUI_CALL_TIMEOUT_S gives TimeoutError (the action is dropped
+    if it has not started). Called on the GUI thread itself, ``fn`` runs at once. Create the wrapper on the GUI
+    thread."""
     global _invoker
     if _invoker is None:
         _invoker = _GuiInvoker()
     invoker = _invoker
 
-    def call(*args: Any) -> None:
-        invoker.call.emit(lambda: fn(*args))
+    def call(*args: Any) -> Any:
+        if QThread.currentThread() == invoker.thread():
+            return fn(*args)
+        outcome: Future[Any] = Future()
+
+        def run() -> None:
+            if not outcome.set_running_or_notify_cancel():
+                return  # the caller stopped waiting
+            try:
+                outcome.set_result(fn(*args))
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiting caller
+                outcome.set_exception(exc)
+
+        invoker.call.emit(run)
+        try:
+            return outcome.result(timeout=GUI_CALL_TIMEOUT_S)
+        except FutureTimeout:
+            outcome.cancel()
+            raise TimeoutError(f"the screen did not get to it within {GUI_CALL_TIMEOUT_S:.0f} s") from None
 
     return call
 
