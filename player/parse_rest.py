@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "HubError",
+    "HubLoginError",
     "HubUnavailable",
     "ParseClient",
     "decode_date",
@@ -68,6 +69,12 @@ class HubUnavailable(HubError):
     request surely did not reach the hub (no connection could be opened), so a write did not happen."""
 
     never_sent = False
+
+
+class HubLoginError(HubError):
+    """``POST /login`` was refused (wrong username/password, a locked user; Parse answers 404 with error 101) or gave
+    no session token. It is about the credentials, not about the request that needed the login: its ``code`` (often
+    101 "object not found") must not be read as an answer about that request's object."""
 
 
 # --------------------------------------------------------------------------------------------------
@@ -351,14 +358,20 @@ class ParseClient:
     def login(self) -> str:
         """Log in with username/password; stores and returns the session token."""
         if not self.username or self.password is None:
-            raise HubError(f"{self.server_url}: login needs a username and a password", url=self.server_url)
+            raise HubLoginError(f"{self.server_url}: login needs a username and a password", url=self.server_url)
         with self._login_lock:
-            doc = self._request_once("POST", "/login", params=None,
-                                     json_body={"username": self.username, "password": self.password},
-                                     data=None, content_type=None, timeout=None, with_session=False)
+            try:
+                doc = self._request_once("POST", "/login", params=None,
+                                         json_body={"username": self.username, "password": self.password},
+                                         data=None, content_type=None, timeout=None, with_session=False)
+            except HubUnavailable:
+                raise  # not reachable / server error: not a verdict on the credentials
+            except HubError as exc:
+                raise HubLoginError(str(exc), url=exc.url, status=exc.status, code=exc.code) from exc
             token = doc.get("sessionToken") if isinstance(doc, Mapping) else None
             if not isinstance(token, str) or not token:
-                raise HubError(f"{self._url('/login')}: answer carries no sessionToken", url=self._url("/login"))
+                raise HubLoginError(f"{self._url('/login')}: answer carries no sessionToken",
+                                    url=self._url("/login"))
             self._session_token = token
             return token
 

@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from player.parse_rest import ParseClient, pointer
+from player.parse_rest import HubError, ParseClient, pointer
 from player.report import ScreenRef
 from player.report.commands import CommandActions, CommandChannel, CommandLedger
 from player.report.queue import DeliveryLoop
@@ -373,3 +373,86 @@ def test_a_corrupt_ledger_is_set_aside_and_commands_go_on(hub: ParseHub, tmp_pat
     again.run(0.0)
     assert system.calls == ["reboot"] and calls == ["sync"]
     again.ledger.close()
+
+
+# --------------------------------------------------------------------------------- fix: a refused login is no refusal
+def login_channel(hub: ParseHub, ledger_path: Path, calls: list[str]) -> CommandChannel:
+    """A channel whose client logs in as the hub user (as the player does)."""
+    client = ParseClient(hub.url, "app", username="screen", password="pw", timeout=(2, 10))
+    actions = CommandActions(reload=lambda: calls.append("reload"), sync_now=lambda: calls.append("sync"))
+    return CommandChannel(client, ScreenRef("u-1"), CommandLedger(ledger_path), actions, RecordingSystem())
+
+
+def session_expired_and_password_wrong(hub: ParseHub, methods: tuple[str, ...]) -> None:
+    """The session token expired (Parse 209) and the re-login is refused (HTTP 404, Parse 101, as Parse answers a
+    wrong password or a deleted user)."""
+    hub.refuse("POST", "/login", 404, 101, "Invalid username/password.")
+    for method in methods:
+        hub.refuse(method, "/classes/SteleScreenCommand", 400, 209, "Invalid session token")
+
+
+@pytest.mark.parametrize("methods", [("GET", "PUT"), ("PUT",)], ids=["poll-and-put", "put-only"])
+def test_a_refused_login_does_not_give_up_owed_results(hub: ParseHub, tmp_path: Path,
+                                                       methods: tuple[str, ...]) -> None:
+    screen = screen_on(hub)
+    cid = command(hub, screen, "reload")
+    hub.refuse("PUT", f"/classes/SteleScreenCommand/{cid}", 500, 1, "Internal server error.")
+    calls: list[str] = []
+    ch = login_channel(hub, tmp_path / "commands.sqlite", calls)
+    ch.run(0.0)
+    assert calls == ["reload"] and [r["id"] for r in ch.ledger.unreported()] == [cid]  # owed
+
+    hub.refusals.clear()
+    session_expired_and_password_wrong(hub, methods)
+    for i in range(1, 8):  # several polls while the hub user's password is wrong
+        with pytest.raises(HubError):
+            ch.run(i * 60.0)
+    assert [r["id"] for r in ch.ledger.unreported()] == [cid]  # still owed, not given up
+    assert ch.ledger.get(cid)["reported"] == 0
+
+    hub.refusals.clear()  # the password is mended
+    ch.run(8 * 60.0)
+    assert hub.row("SteleScreenCommand", cid)["result"] == "ok" and ch.ledger.unreported() == []
+    assert calls == ["reload"]
+    ch.ledger.close()
+
+
+@pytest.mark.parametrize("status", [401, 403, 408, 429])
+def test_answers_about_the_caller_are_not_refusals_of_the_result(hub: ParseHub, tmp_path: Path, status: int) -> None:
+    screen = screen_on(hub)
+    cid = command(hub, screen, "sync")
+    hub.refuse("PUT", f"/classes/SteleScreenCommand/{cid}", status, 0, "not now")
+    calls: list[str] = []
+    ch = channel(hub, tmp_path / "commands.sqlite", calls, RecordingSystem())
+    for i in range(8):  # more polls than MAX_REFUSALS
+        try:
+            ch.run(i * 60.0)
+        except HubError as exc:
+            assert exc.status == status
+    assert ch.ledger.get(cid)["reported"] == 0  # still owed
+    hub.refusals.clear()
+    ch.run(8 * 60.0)
+    assert hub.row("SteleScreenCommand", cid)["result"] == "ok" and calls == ["sync"]
+    ch.ledger.close()
+
+
+def test_refusals_count_once_per_poll_interval(hub: ParseHub, tmp_path: Path) -> None:
+    """LiveQuery events start extra runs: five quick events must not give a refused result up within seconds."""
+    screen = screen_on(hub)
+    cid = command(hub, screen, "sync")
+    hub.refuse("PUT", f"/classes/SteleScreenCommand/{cid}", 400, 142, "beforeSave: result not allowed")
+    calls: list[str] = []
+    ch = channel(hub, tmp_path / "commands.sqlite", calls, RecordingSystem())
+    ch.run(0.0)
+    for second in range(1, 12):  # an administrator sends a burst of commands: an event (and a run) each
+        command(hub, screen, "reload")
+        ch.on_live_event()
+        ch.run(float(second))
+    assert ch.ledger.get(cid)["reported"] == 0  # one refusal so far
+    assert hub.count("PUT", f"/classes/SteleScreenCommand/{cid}") == 1  # not offered again within the interval
+    run_polls(ch, range(1, 4))
+    assert ch.ledger.get(cid)["reported"] == 0  # 4 refusals, a poll apart
+    ch.run(4 * 60.0)
+    assert ch.ledger.get(cid)["reported"] == 1  # the 5th: given up
+    assert hub.count("PUT", f"/classes/SteleScreenCommand/{cid}") == 5
+    ch.ledger.close()

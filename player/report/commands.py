@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from player.parse_rest import HubError, HubUnavailable, ParseClient, decode_date, parse_date
+from player.parse_rest import HubError, HubLoginError, HubUnavailable, ParseClient, decode_date, parse_date
 from player.report import ScreenRef
 from player.report.queue import CorruptDatabase, hub_unreachable, is_corrupt, open_state_db, set_aside_corrupt
 
@@ -48,7 +48,9 @@ WHITELIST = IDEMPOTENT | {"restart", "reboot"}
 REFUSED_UNKNOWN = "refused: unknown command"
 INTERRUPTED = "interrupted by restart"
 OBJECT_NOT_FOUND = 101
-MAX_REFUSALS = 5  # a result the hub refuses this many times is given up (the command is not run again)
+INVALID_SESSION_TOKEN = 209
+NOT_ABOUT_THE_ROW = frozenset({401, 403, 408, 429})  # who asks / how often, not this row: never a refusal
+MAX_REFUSALS = 5  # a result the hub refuses this many times, a poll interval apart, is given up (not run again)
 KEEP_FINISHED_S = 30 * 86400  # finished + reported commands are forgotten locally after 30 days
 POLL_MAX_ROWS = 10_000  # pending rows read per poll (in pages of the client's page size)
 BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
@@ -94,6 +96,14 @@ class CommandActions:
     sync_now: Callable[[], None] | None = None
     screenshot_now: Callable[[], None] | None = None
     set_display: Callable[[bool], None] | None = None
+
+
+def _not_a_refusal(exc: HubError) -> bool:
+    """An error answer that says nothing about the row written or read: the login was refused (wrong password,
+    locked user: Parse error 101 from ``/login``), the session token or the keys were refused, a proxy timed out,
+    too many requests. Such an answer is never counted as the hub refusing a result."""
+    return (isinstance(exc, HubLoginError) or exc.status in NOT_ABOUT_THE_ROW
+            or exc.code == INVALID_SESSION_TOKEN)
 
 
 def _boot_id() -> str:
@@ -248,10 +258,12 @@ class CommandChannel:
         self._boot_id = _boot_id()
         self._unreported = bool(ledger.unreported())  # results the hub does not have yet: send them first
         self.executed: list[str] = []  # command ids run by this process (for tests and the log)
-        self._offline: HubError | None = None  # the hub could not be reached while results were being written
+        self._halt: HubError | None = None  # unreachable / login refused while writing results: no more this run
         self._last_server_error: str | None = None
         self._tried: set[str] = set()  # results written (or tried) in this run
         self._losses_seen = 0  # ledger losses (corrupt file set aside) whose pending commands were dealt with
+        self._now = 0.0  # `run`'s instant (the sender loop's monotonic clock)
+        self._refused_at: dict[str, float] = {}  # command id -> instant of the last refusal counted (this process)
 
     def on_live_event(self) -> None:
         """A SteleScreenCommand was created/updated (LiveQuery): fetch now."""
@@ -265,8 +277,9 @@ class CommandChannel:
     def run(self, now: float) -> None:
         self._live.clear()
         self._last_poll = now
+        self._now = now
         self._unreported = False
-        self._offline = None
+        self._halt = None
         self._tried = set()
         poll_error: HubError | None = None
         pending: set[str] | None = None
@@ -277,12 +290,15 @@ class CommandChannel:
             self._unreported = bool(self.ledger.unreported())
             raise
         except HubError as exc:
+            if _not_a_refusal(exc):  # the login or the keys were refused: a result PUT would fare no better
+                self._unreported = bool(self.ledger.unreported())
+                raise
             poll_error = exc
         self._report_unreported()
         if pending is not None:
             self.ledger.forget_old(pending)
-        if self._offline is not None:
-            raise self._offline
+        if self._halt is not None:
+            raise self._halt
         if poll_error is not None:
             raise poll_error
 
@@ -382,19 +398,24 @@ class CommandChannel:
         self._report(cid, result, done_at)
 
     def _report(self, cid: str, result: str, done_at: datetime) -> None:
-        """Write the result to the hub. Never raises: when the hub cannot be reached the error is kept for the end
-        of `run` (and no more writes are tried in this run); a server error answer (5xx) leaves the result for the
-        next poll; a refusal (4xx) is counted in the ledger, and after `MAX_REFUSALS` of them the result is given up
-        (it stays in the ledger, so the command never runs again). None of these holds up the polls."""
-        if self._offline is not None or cid in self._tried:
+        """Write the result to the hub. Never raises: when the hub cannot be reached, or the login (the keys, a
+        rate limit) is refused, the error is kept for the end of `run` (and no more writes are tried in this run);
+        a server error answer (5xx) leaves the result for the next poll; a refusal of this row (any other 4xx) is
+        counted in the ledger, at most once per poll interval (LiveQuery events start extra runs), and after
+        `MAX_REFUSALS` of them the result is given up (it stays in the ledger, so the command never runs again).
+        None of these holds up the polls."""
+        if self._halt is not None or cid in self._tried:
             return
+        refused_at = self._refused_at.get(cid)
+        if refused_at is not None and 0 <= self._now - refused_at < self.poll_s:
+            return  # refused less than a poll interval ago: offered again with a later poll
         self._tried.add(cid)
         try:
             self.client.update(self.class_name, cid, {"doneAt": parse_date(done_at), "result": result})
         except HubError as exc:
-            if hub_unreachable(exc):
+            if hub_unreachable(exc) or _not_a_refusal(exc):
                 self._unreported = True  # sent again as soon as the hub answers (the ledger remembers it)
-                self._offline = exc
+                self._halt = exc
                 return
             if isinstance(exc, HubUnavailable):  # a server error answer (5xx): tried again with the next poll
                 if str(exc) != self._last_server_error:
@@ -407,6 +428,7 @@ class CommandChannel:
                             "101: the row was deleted or is not writable for the screen's user); not run again",
                             cid, result[:60])
             else:
+                self._refused_at[cid] = self._now
                 refusals = self.ledger.refused(cid)
                 if refusals < MAX_REFUSALS:
                     if refusals == 1:
@@ -419,6 +441,6 @@ class CommandChannel:
 
     def _report_unreported(self) -> None:
         for row in self.ledger.unreported():
-            if self._offline is not None:
+            if self._halt is not None:
                 return
             self._report(row["id"], row["result"], decode_date(row["done_at"]) or self.clock())
