@@ -30,7 +30,7 @@ Fault = Callable[[str, str, Any], "tuple[int, Any] | None"]  # (method, path, bo
 
 class ParseStandIn:
     """Just enough of Parse REST for the reporting channels: classes (query by equality / ``$in`` / pointer, create,
-    update, delete) and ``/batch``. ``faults`` are asked first, in order; ``requests`` logs (method, path)."""
+    update, delete), ``/batch`` and ``/login`` (any user). ``faults`` are asked first, in order; ``requests`` logs (method, path)."""
 
     def __init__(self) -> None:
         self.rows: dict[str, dict[str, dict[str, Any]]] = {}
@@ -106,6 +106,8 @@ class ParseStandIn:
                 status, doc = self._rest(sub["method"], sub["path"].removeprefix("/parse"), sub.get("body"), {})
                 out.append({"success": doc} if status < 400 else {"error": doc})
             return 200, out
+        if path == "/login" and method == "POST":
+            return 200, {"objectId": "user1", "sessionToken": "r:stand-in"}
         return self._rest(method, path, body, query)
 
     def _rest(self, method: str, path: str, body: Any, query: dict[str, list[str]]) -> tuple[int, Any]:
@@ -218,27 +220,92 @@ def test_records_of_an_unknown_send_that_arrived_are_dropped_and_the_rest_goes_o
 def test_a_hub_that_limits_batch_size_gets_smaller_batches(hub: ParseStandIn, tmp_path: Path, caplog) -> None:
     hub.batch_limit = 20  # Parse Server with requestComplexity.batchRequestLimit = 20: HTTP 400 for the whole batch
     outbox = Outbox(tmp_path / "o.sqlite")
-    ids = fill(outbox, 120)
+    ids = fill(outbox, 100)
     channel = ProofChannel(outbox, ParseClient(hub.url, "app"), screen_on(hub), flush_s=0)
     loop = DeliveryLoop([channel], monotonic=lambda: 0.0)
     with caplog.at_level(logging.INFO, logger="player.report"):
         loop.run_once()
     rows = proof_rows(hub)
     assert sorted(r["clientId"] for r in rows) == sorted(ids) and outbox.count() == 0  # all there, none twice
-    assert channel.batch_size == 12  # 50 refused, 25 refused, 12 accepted: kept for the rest of the process
-    assert hub.count("POST", "/batch") == 2 + 10
+    assert channel.batch_size == 12  # 50 refused, 25 refused, 12 accepted
+    assert hub.count("POST", "/batch") == 2 + 9
     (line,) = [r.getMessage() for r in caplog.records]
     assert "refused a /batch of 50" in line and "exceeds the limit of 20" in line and "12 per batch" in line
 
-    fill(outbox, 30)  # later plays go in batches of 12 straight away
+    fill(outbox, 20)  # later plays go in batches of 12 straight away
     loop.run_once()
-    assert hub.count("POST", "/batch") == 12 + 3 and outbox.count() == 0
+    assert hub.count("POST", "/batch") == 11 + 2 and outbox.count() == 0
     outbox.close()
 
 
-def test_a_single_record_the_hub_refuses_as_a_whole_counts_as_its_failure(hub: ParseStandIn, tmp_path: Path) -> None:
-    hub.faults.append(lambda method, path, body: (400, {"code": 111, "error": "bad field"})
-                      if path == "/batch" else None)
+def test_the_batch_size_grows_back_when_the_hub_takes_batches_again(
+        hub: ParseStandIn, tmp_path: Path, caplog) -> None:
+    hub.batch_limit = 3
+    outbox = Outbox(tmp_path / "o.sqlite")
+    channel = ProofChannel(outbox, ParseClient(hub.url, "app"), screen_on(hub), flush_s=0, batch_size=8)
+
+    def send(n: int) -> None:
+        fill(outbox, n)
+        while outbox.count():
+            channel.run(0.0)
+
+    with caplog.at_level(logging.INFO, logger="player.report"):
+        send(4)  # 4 refused, then 2 + 2
+        assert channel.batch_size == 2 and hub.count("POST", "/batch") == 3
+        hub.batch_limit = None  # the hub's administrator lifted the limit
+        send(16)  # 8 more batches of 2: ten taken at that size, so 4 is tried next
+        assert channel.batch_size == 4 and hub.count("POST", "/batch") == 11
+        send(40)  # ten batches of 4 (none refused)
+        assert channel.batch_size == 8 and hub.count("POST", "/batch") == 21
+        send(8)
+        assert channel.batch_size == 8 and hub.count("POST", "/batch") == 22
+        hub.batch_limit = 3  # a limit again, for good
+        send(24)  # 8 refused, 4 refused, ten batches of 2; 4 is tried again: refused, 2 + 2 (no new log line)
+        assert channel.batch_size == 2 and hub.count("POST", "/batch") == 22 + 2 + 10 + 1 + 2
+    assert len(proof_rows(hub)) == 4 + 16 + 40 + 8 + 24 and outbox.count() == 0
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 3, lines  # one line per settled change: to 2, back to 8, to 2 again
+    assert "2 per batch" in lines[0] and "takes batches of 8 again" in lines[1] and "2 per batch" in lines[2]
+    outbox.close()
+
+
+@pytest.mark.parametrize("refusal", ["rate limit", "login"])
+def test_a_refusal_that_is_not_about_size_backs_the_channel_off_and_blames_no_record(
+        hub: ParseStandIn, tmp_path: Path, refusal: str) -> None:
+    if refusal == "rate limit":  # e.g. a proxy's or Parse Server's rateLimit
+        hub.faults.append(lambda method, path, body: (429, {"error": "Too many requests"})
+                          if path == "/batch" else None)
+        client = ParseClient(hub.url, "app")
+    else:  # the shared hub user's password was changed: every login fails
+        hub.faults.append(lambda method, path, body: (404, {"code": 101, "error": "Invalid username/password."})
+                          if path == "/login" else None)
+        client = ParseClient(hub.url, "app", username="stele", password="old")
+    ref = screen_on(hub)
+    outbox = Outbox(tmp_path / "o.sqlite")
+    fill(outbox, 60)
+    channel = ProofChannel(outbox, client, ref, flush_s=0)  # always due: only the backoff holds it
+    clock = [1000.0]
+    loop = DeliveryLoop([channel], monotonic=lambda: clock[0])
+    for _ in range(30):  # five minutes, a new play every 10 s and the loop looking every 10 s
+        fill(outbox, 1)
+        loop.run_once()
+        clock[0] += 10
+    tries = hub.count("POST", "/batch") + hub.count("POST", "/login")
+    assert 1 <= tries <= 5  # 60 s, 120 s, 240 s, ... of backoff: not one request (or login) per new play
+    assert channel.batch_size == 50  # not halved: smaller batches would not help
+    assert all(r.failures == 0 and not r.attempted for r in outbox.pending("proof", 1000))  # nobody's fault
+    assert outbox.count() == 90 and loop._error_until.get(channel.name, 0) > clock[0]
+    hub.faults.clear()
+    batches = hub.count("POST", "/batch")
+    clock[0] += 3600
+    loop.run_once()
+    assert outbox.count() == 0 and len(proof_rows(hub)) == 90 and hub.count("POST", "/batch") == batches + 2
+    outbox.close()
+
+
+def test_a_single_record_too_large_for_the_hub_counts_as_its_failure(hub: ParseStandIn, tmp_path: Path) -> None:
+    hub.faults.append(lambda method, path, body: (413, {"error": "Request Entity Too Large"})
+                      if path == "/batch" else None)  # a proxy's body size limit, too small even for one record
     outbox = Outbox(tmp_path / "o.sqlite")
     fill(outbox, 2)
     channel = ProofChannel(outbox, ParseClient(hub.url, "app"), screen_on(hub), flush_s=0)

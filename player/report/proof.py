@@ -33,6 +33,19 @@ KIND = "proof"
 BATCH_SIZE = 50
 MAX_FAILURES = 10  # a record the hub refuses this many times is dropped (with a log line)
 MAX_BATCHES_PER_RUN = 20  # then other channels get their turn; the loop comes back at once
+GROW_AFTER = 10  # batches the hub took at a reduced size before the size is doubled again (up to the configured)
+PARSE_INVALID_JSON = 107  # Parse Server's code for a /batch over requestComplexity.batchRequestLimit (HTTP 400)
+
+
+def _batch_too_large(exc: HubError) -> bool:
+    """The hub refused a /batch for its size, so a smaller one may pass: HTTP 413 (a proxy's body size limit) or
+    Parse Server's batchRequestLimit (HTTP 400, code 107, "Batch request contains N sub-requests, which exceeds the
+    limit of M."). Any other refusal of the whole request (401/403/408/429, a failed login, ...) is not about size:
+    smaller batches would only mean more refused requests."""
+    if exc.status == 413:
+        return True
+    text = str(exc).lower()
+    return exc.status == 400 and exc.code == PARSE_INVALID_JSON and "sub-requests" in text and "exceeds" in text
 
 
 @dataclass
@@ -154,14 +167,16 @@ class ProofChannel:
         self.client = client
         self.screen = screen
         self.flush_s = flush_s
-        self.batch_size = max(1, min(batch_size, BATCH_SIZE))
+        self.batch_size = self.max_batch_size = max(1, min(batch_size, BATCH_SIZE))
+        self._taken_at_size = 0  # batches the hub took in a row at the current, reduced size
+        self._announced = self.batch_size  # the size last logged (a refused trial of a larger one logs nothing)
         self.class_name = class_name
         self.on_ready: Callable[[], None] | None = None
         self._new = 0
         self._empty = outbox.count(KIND) == 0
         self._last_run = -math.inf
         self._held_until: float | None = None  # the oldest records wait for their earlier send to settle
-        self._shrunk: tuple[int, str] | None = None  # (size, answer) of a refused /batch, until logged once
+        self._shrunk: tuple[int, str] | None = None  # (size, answer) of the first refused /batch, until logged
         self._progress = False  # the last _send removed records from the outbox (or may go on with a smaller size)
         self.sent = 0  # rows created on the hub by this process
         self.found_existing = 0  # rows whose earlier, unknown send turned out to have arrived
@@ -248,22 +263,30 @@ class ProofChannel:
                 self.outbox.unmark_attempted(fresh)
             raise
         except HubError as exc:
-            if exc.status is None or not 400 <= exc.status < 500:
+            if isinstance(exc, HubUnavailable) or exc.status is None or not 400 <= exc.status < 500:
                 raise
-            # The hub refused the request as a whole, e.g. Parse Server's requestComplexity.batchRequestLimit or a
-            # proxy's body size limit: nothing of it was stored. Smaller batches; one record alone fails as itself.
+            # Refused as a whole with a 4xx (or the login before it failed): nothing of it was stored.
             self.outbox.unmark_attempted([r.id for r in records])
+            if not _batch_too_large(exc):
+                raise  # the channel's own error: the sender backs off; no record is to blame
+            # Parse Server's batchRequestLimit or a proxy's body size limit: smaller batches; one record alone
+            # that is still too large fails as itself.
+            self._taken_at_size = 0
             if len(records) > 1:
                 if self._shrunk is None:
                     self._shrunk = (len(records), str(exc))
                 self.batch_size = max(1, len(records) // 2)
                 return None
             results = [{"error": str(exc)}]
+        else:
+            self._took_batch(len(records))
         if self._shrunk is not None and (results or self.batch_size == 1):
             size, answer = self._shrunk
-            log.warning("proof of play: the hub refused a /batch of %d (%s); sending %d per batch from now on",
-                        size, answer, self.batch_size)
             self._shrunk = None
+            if self.batch_size < self._announced:
+                log.warning("proof of play: the hub refused a /batch of %d (%s); sending %d per batch from now on",
+                            size, answer, self.batch_size)
+                self._announced = self.batch_size
         done: list[int] = []
         failed: list[Record] = []
         for record, result in zip(records, results, strict=False):
@@ -282,3 +305,20 @@ class ProofChannel:
         self.sent += len(done)
         self._progress = bool(done or give_up or found)
         return None
+
+    def _took_batch(self, size: int) -> None:
+        """The hub answered a /batch of ``size`` records. After GROW_AFTER full ones at a reduced size, the size is
+        doubled (up to the configured one); a limit that still holds halves it again, without a new log line."""
+        if size < self.batch_size:  # fewer were waiting: says nothing about the current size
+            return
+        if size > self._announced:
+            self._announced = size
+            if size == self.max_batch_size:
+                log.info("proof of play: the hub takes batches of %d again", size)
+        if self.batch_size >= self.max_batch_size:
+            return
+        self._taken_at_size += 1
+        if self._taken_at_size >= GROW_AFTER:
+            self._taken_at_size = 0
+            self.batch_size = min(self.max_batch_size, self.batch_size * 2)
+            log.debug("proof of play: trying %d per batch", self.batch_size)
