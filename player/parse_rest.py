@@ -403,6 +403,7 @@ class ParseClient:
             order_text += ",objectId"  # a total order: skip-paging over ties would repeat or lose rows
         offset = skip or 0
         last_id: str | None = None
+        seen: set[str] = set()
         while len(results) < wanted:
             page = min(self.page_size, wanted - len(results))
             params = dict(base, limit=str(page))
@@ -423,6 +424,12 @@ class ParseClient:
             if not isinstance(rows, list):
                 raise HubError(f"GET {self._url(path)}: answer has no results list", url=self._url(path))
             rows = [r for r in rows if isinstance(r, dict)]
+            ids = {oid for r in rows if isinstance(oid := r.get("objectId"), str)}
+            if rows and ids and ids <= seen:  # a hub that ignores skip (or the keyset): the same page again
+                log.warning("GET %s: the hub answered a page of rows already read; stopping after %d rows",
+                            self._url(path), len(results))
+                break
+            seen |= ids
             results.extend(rows)
             if len(rows) < page:
                 break
@@ -433,6 +440,48 @@ class ParseClient:
                     break
                 last_id = new_last
         return results[:wanted]
+
+    def query_all(self, class_name: str, where: Mapping[str, Any] | None = None, *, max_rows: int | None = None,
+                  include: str | Sequence[str] | None = None,
+                  timeout: Any = None) -> tuple[list[dict[str, Any]], bool]:
+        """Every object of *class_name* matching *where*, paged by key: ``order=objectId`` and each page asks for
+        ids after the last one read. Only an empty page ends it, so a hub whose ``maxLimit`` caps pages below
+        `page_size` (a short page is not the last one) or that ignores ``skip`` cannot cut the set short.
+
+        Returns ``(rows, complete)`` in the hub's objectId order; ``complete`` is True only when paging ended on an
+        empty page (not at *max_rows*, `max_results`, or a page that repeated rows already read: one warning)."""
+        wanted = self.max_results if max_rows is None else max(0, min(max_rows, self.max_results))
+        path = f"/classes/{self._cls(class_name)}"
+        base: dict[str, Any] = {"order": "objectId"}
+        if include:
+            base["include"] = include if isinstance(include, str) else ",".join(include)
+        results: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        last_id: str | None = None
+        while len(results) < wanted:
+            page_where: dict[str, Any] = dict(where or {})
+            if last_id is not None:
+                after = {"objectId": {"$gt": last_id}}
+                page_where = {"$and": [page_where, after]} if "objectId" in page_where else dict(page_where, **after)
+            params = dict(base, limit=str(min(self.page_size, wanted - len(results))))
+            if page_where:
+                params["where"] = json.dumps(page_where, separators=(",", ":"), ensure_ascii=False)
+            doc = self.request("GET", path, params=params, timeout=timeout)
+            rows = doc.get("results") if isinstance(doc, Mapping) else None
+            if not isinstance(rows, list):
+                raise HubError(f"GET {self._url(path)}: answer has no results list", url=self._url(path))
+            if not rows:
+                return results, True
+            fresh = [r for r in rows if isinstance(r, dict) and isinstance(r.get("objectId"), str)
+                     and r["objectId"] not in seen]
+            if not fresh:
+                log.warning("GET %s: the hub answered a page of rows already read (it ignores the objectId "
+                            "constraint?); stopping after %d rows", self._url(path), len(results))
+                return results, False
+            seen.update(r["objectId"] for r in fresh)
+            results.extend(fresh)
+            last_id = fresh[-1]["objectId"]
+        return results[:wanted], False
 
     def get(self, class_name: str, object_id: str, include: str | Sequence[str] | None = None,
             *, timeout: Any = None) -> dict[str, Any]:

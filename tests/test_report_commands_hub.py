@@ -30,14 +30,19 @@ from player.report.queue import DeliveryLoop
 
 class ParseHub:
     """Just enough of Parse Server's REST API for reporting: classes (where with equality, pointers, ``$exists``,
-    ``$ne``, ``$in``, ``$nin``; order, skip, limit, keys), PUT, POST, DELETE, /batch and /files.
+    ``$ne``, ``$in``, ``$nin``, ``$gt``, ``$lt``, ``$and``; order, skip, limit, keys), PUT, POST, DELETE, /batch
+    and /files.
 
-    ``refuse(method, path_prefix, status, code)`` makes matching requests fail the way Parse Server answers them."""
+    ``refuse(method, path_prefix, status, code)`` makes matching requests fail the way Parse Server answers them.
+    ``max_limit``: Parse Server's ``maxLimit`` option (pages shorter than the ``limit`` asked for).
+    ``stuck_queries``: a broken hub (or a caching proxy) that ignores ``skip`` and objectId constraints."""
 
     def __init__(self) -> None:
         self.rows: dict[str, dict[str, dict[str, Any]]] = {}
         self.calls: list[tuple[str, str]] = []
         self.refusals: list[tuple[str, str, int, int, str]] = []
+        self.max_limit: int | None = None
+        self.stuck_queries = False
         self.lock = threading.Lock()
         self._ids = itertools.count(1)
         self._tick = itertools.count(1)
@@ -105,17 +110,22 @@ class ParseHub:
         self.rows.setdefault(class_name, {})[oid] = dict(fields, objectId=oid, createdAt=next(self._tick))
         return oid
 
-    @staticmethod
-    def _matches(doc: dict[str, Any], where: dict[str, Any]) -> bool:
+    @classmethod
+    def _matches(cls, doc: dict[str, Any], where: dict[str, Any]) -> bool:
         for key, want in where.items():
             have = doc.get(key)
-            if isinstance(want, dict) and want.get("__type") == "Pointer":
+            if key == "$and":
+                if not all(cls._matches(doc, part) for part in want):
+                    return False
+            elif isinstance(want, dict) and want.get("__type") == "Pointer":
                 if not isinstance(have, dict) or have.get("objectId") != want.get("objectId"):
                     return False
             elif isinstance(want, dict):
                 for op, arg in want.items():
                     if (op == "$exists" and (key in doc) != arg) or (op == "$ne" and have == arg) \
-                            or (op == "$in" and have not in arg) or (op == "$nin" and have in arg):
+                            or (op == "$in" and have not in arg) or (op == "$nin" and have in arg) \
+                            or (op == "$gt" and not (have is not None and have > arg)) \
+                            or (op == "$lt" and not (have is not None and have < arg)):
                         return False
             elif have != want:
                 return False
@@ -149,13 +159,17 @@ class ParseHub:
         table = self.rows.setdefault(parts[1], {})
         if method == "GET":
             where = json.loads(query.get("where", ["{}"])[0])
+            if self.stuck_queries:
+                where = {k: v for k, v in where.items() if k not in ("objectId", "$and")}
+                query = {k: v for k, v in query.items() if k != "skip"}
             found = [d for d in table.values() if self._matches(d, where)]
             for key in reversed(query.get("order", [""])[0].split(",")):
                 field = key.lstrip("-")
                 if field:
                     found.sort(key=lambda d, f=field: str(d.get(f, "")).zfill(12), reverse=key.startswith("-"))
             skip = int(query.get("skip", ["0"])[0])
-            found = found[skip:skip + int(query.get("limit", ["100"])[0])]
+            limit = int(query.get("limit", ["100"])[0])
+            found = found[skip:skip + min(limit, self.max_limit or limit)]
             if "keys" in query:
                 wanted = set(query["keys"][0].split(",")) | {"objectId", "createdAt"}
                 found = [{k: v for k, v in d.items() if k in wanted} for d in found]
@@ -455,4 +469,60 @@ def test_refusals_count_once_per_poll_interval(hub: ParseHub, tmp_path: Path) ->
     ch.run(4 * 60.0)
     assert ch.ledger.get(cid)["reported"] == 1  # the 5th: given up
     assert hub.count("PUT", f"/classes/SteleScreenCommand/{cid}") == 5
+    ch.ledger.close()
+
+
+# --------------------------------------------------------------------------------- fix: paging the poll by key
+def test_a_hub_with_a_max_limit_does_not_hide_newer_commands(hub: ParseHub, tmp_path: Path) -> None:
+    """Parse Server's maxLimit (here 50) answers shorter pages than asked for: a short page is not the last."""
+    hub.max_limit = 50
+    screen = screen_on(hub)
+    stuck = [read_only_command(hub, screen, "sync") for _ in range(60)]
+    calls: list[str] = []
+    system = RecordingSystem()
+    ledger_path = tmp_path / "commands.sqlite"
+    ch = channel(hub, ledger_path, calls, system)
+    ch.run(0.0)
+    assert calls == ["sync"] * 60  # all of them seen (and run once)
+    reboot = command(hub, screen, "reboot")
+    before = hub.count("GET", "/classes/SteleScreenCommand")
+    ch.run(60.0)
+    assert system.calls == ["reboot"] and hub.row("SteleScreenCommand", reboot)["result"] == "ok"
+    assert hub.count("GET", "/classes/SteleScreenCommand") - before == 3  # 50 + 11 rows, then an empty page
+
+    # 31 days later: the stuck rows beyond the first page are still known as pending, so none is forgotten
+    ch.ledger.close()
+    with sqlite3.connect(ledger_path) as db:
+        db.execute("UPDATE commands SET started = started - 31 * 86400")
+    ch = channel(hub, ledger_path, calls, system)
+    run_polls(ch, range(2, 4))
+    assert calls == ["sync"] * 60 and system.calls == ["reboot"]
+    assert all("doneAt" not in hub.row("SteleScreenCommand", cid) for cid in stuck)
+    ch.ledger.close()
+
+
+def test_a_hub_that_answers_the_same_page_again_costs_two_requests(hub: ParseHub, tmp_path: Path,
+                                                                    caplog: pytest.LogCaptureFixture) -> None:
+    screen = screen_on(hub)
+    for _ in range(130):
+        read_only_command(hub, screen, "sync")
+    calls: list[str] = []
+    ledger_path = tmp_path / "commands.sqlite"
+    ch = channel(hub, ledger_path, calls, RecordingSystem())
+    ch.run(0.0)
+    assert calls == ["sync"] * 130
+    ch.ledger.close()
+    with sqlite3.connect(ledger_path) as db:  # old enough to be forgotten, if the poll were taken as complete
+        db.execute("UPDATE commands SET started = started - 31 * 86400")
+
+    hub.stuck_queries = True  # from now on every page is the first one
+    caplog.set_level(logging.WARNING, logger="player.parse_rest")
+    ch = channel(hub, ledger_path, calls, RecordingSystem())
+    before = hub.count("GET", "/classes/SteleScreenCommand")
+    run_polls(ch, range(1, 4))
+    assert hub.count("GET", "/classes/SteleScreenCommand") - before == 3 * 2
+    assert len([r for r in caplog.records if "already read" in r.getMessage()]) == 3  # one per poll
+    hub.stuck_queries = False
+    ch.run(4 * 60.0)
+    assert calls == ["sync"] * 130  # nothing was forgotten on the strength of a truncated poll
     ch.ledger.close()

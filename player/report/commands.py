@@ -17,7 +17,9 @@ then says so (``"ok: player restarted"``, ``"ok: system rebooted"`` when the boo
 
 The ledger forgets a command 30 days after its result went to the hub, but never while the hub still lists it as
 pending (a row the screen may read but not write, whose result could not be written): a command runs at most once.
-The poll pages through all pending rows, so such rows cannot hide newer commands behind Parse's page limit.
+The poll pages through all pending rows by key (objectId) until an empty page, so such rows cannot hide newer
+commands behind a page limit (also not behind a hub's ``maxLimit``); only a poll that saw every pending row may let the
+ledger forget.
 """
 
 from __future__ import annotations
@@ -308,18 +310,21 @@ class CommandChannel:
         if screen is None:
             return None
         losses = self.ledger.losses
-        # all pending rows, page by page: rows whose result cannot be written stay pending for good and must not
-        # crowd newer commands out of a single page. No `keys`: Parse Server on PostgreSQL answers an empty list
-        # when a key names a column the class does not have (e.g. `args` on a hub whose admins never set it)
-        rows = self.client.query(self.class_name, {"screen": screen, "doneAt": {"$exists": False}},
-                                 order="createdAt", limit=POLL_MAX_ROWS)
+        # all pending rows, paged by key until an empty page: rows whose result cannot be written stay pending for
+        # good and must not crowd newer commands out of a page (nor out of a page shortened by the hub's maxLimit).
+        # No `keys`: Parse Server on PostgreSQL answers an empty list when a key names a column the class does not
+        # have (e.g. `args` on a hub whose admins never set it)
+        rows, complete = self.client.query_all(self.class_name, {"screen": screen, "doneAt": {"$exists": False}},
+                                               max_rows=POLL_MAX_ROWS)
+        rows.sort(key=lambda d: (created if isinstance(created := d.get("createdAt"), str) else "",
+                                 str(d.get("objectId"))))  # run in the order they were given
         pending: set[str] = set()
         for doc in rows:
             cid = doc.get("objectId")
             if isinstance(cid, str):
                 pending.add(cid)
                 self._handle(cid, doc)
-        if len(rows) >= POLL_MAX_ROWS:
+        if not complete:  # not every pending row was seen: nothing may be forgotten on this basis
             return None
         self._losses_seen = losses  # every command pending when the ledger was lost has been dealt with
         return pending
