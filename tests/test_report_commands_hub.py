@@ -526,3 +526,23 @@ def test_a_hub_that_answers_the_same_page_again_costs_two_requests(hub: ParseHub
     ch.run(4 * 60.0)
     assert calls == ["sync"] * 130  # nothing was forgotten on the strength of a truncated poll
     ch.ledger.close()
+
+
+# --------------------------------------------------------------------------------- fix: a poll answered with an error
+@pytest.mark.parametrize(("status", "code"), [(500, 1), (502, 0), (400, 102)])
+def test_owed_results_are_sent_when_the_poll_gets_an_error_answer(hub: ParseHub, tmp_path: Path, status: int,
+                                                                   code: int) -> None:
+    screen = screen_on(hub)
+    cid = command(hub, screen, "sync")
+    hub.refuse("PUT", f"/classes/SteleScreenCommand/{cid}", 500, 1, "Internal server error.")
+    calls: list[str] = []
+    ch = channel(hub, tmp_path / "commands.sqlite", calls, RecordingSystem())
+    ch.run(0.0)
+    assert ch.ledger.get(cid)["reported"] == 0  # owed
+    hub.refusals.clear()
+    hub.refuse("GET", "/classes/SteleScreenCommand", status, code, "query failed")  # the PUT works again
+    with pytest.raises(HubError):
+        ch.run(60.0)  # the poll's error is the run's error ...
+    assert hub.row("SteleScreenCommand", cid)["result"] == "ok"  # ... but the result went to the hub
+    assert calls == ["sync"]
+    ch.ledger.close()

@@ -288,11 +288,10 @@ class CommandChannel:
         try:
             # new commands first: a result the hub will not take must never keep a later command from running
             pending = self._poll()
-        except HubUnavailable:
-            self._unreported = bool(self.ledger.unreported())
-            raise
         except HubError as exc:
-            if _not_a_refusal(exc):  # the login or the keys were refused: a result PUT would fare no better
+            # unreachable, or the login / the keys refused: a result PUT would fare no better. Any other error
+            # answer to the poll (4xx or 5xx) is about the query: the results owed are still sent
+            if hub_unreachable(exc) or _not_a_refusal(exc):
                 self._unreported = bool(self.ledger.unreported())
                 raise
             poll_error = exc
