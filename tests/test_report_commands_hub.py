@@ -14,7 +14,7 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -107,7 +107,7 @@ class ParseHub:
     # ------------------------------------------------------------------ server side
     def _insert(self, class_name: str, fields: dict[str, Any]) -> str:
         oid = f"id{next(self._ids):06d}"
-        self.rows.setdefault(class_name, {})[oid] = dict(fields, objectId=oid, createdAt=next(self._tick))
+        self.rows.setdefault(class_name, {})[oid] = {"createdAt": next(self._tick), **fields, "objectId": oid}
         return oid
 
     @classmethod
@@ -545,4 +545,31 @@ def test_owed_results_are_sent_when_the_poll_gets_an_error_answer(hub: ParseHub,
         ch.run(60.0)  # the poll's error is the run's error ...
     assert hub.row("SteleScreenCommand", cid)["result"] == "ok"  # ... but the result went to the hub
     assert calls == ["sync"]
+    ch.ledger.close()
+
+
+# --------------------------------------------------------------------------------- fix: commands newer than the loss
+def test_a_command_created_after_the_ledger_was_lost_runs(hub: ParseHub, tmp_path: Path) -> None:
+    screen = screen_on(hub)
+    ledger_path = tmp_path / "commands.sqlite"
+    ledger = CommandLedger(ledger_path)
+    earlier = (datetime.now(UTC) - timedelta(hours=1)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    before = hub.add("SteleScreenCommand", {"screen": screen, "command": "reboot", "createdAt": earlier})
+    ledger.start(before, "reboot")  # the process died here
+    ledger.close()
+    tear_header(ledger_path)
+
+    calls: list[str] = []
+    system = RecordingSystem()
+    ch = channel(hub, ledger_path, calls, system)  # the ledger is set aside now
+    hub.refuse("GET", "/classes/SteleScreenCommand", 503, 1, "down")  # the first polls fail (hub down) ...
+    for i in range(2):
+        with pytest.raises(HubError):
+            ch.run(i * 60.0)
+    later = (datetime.now(UTC) + timedelta(minutes=1)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    after = hub.add("SteleScreenCommand", {"screen": screen, "command": "restart", "createdAt": later})
+    hub.refusals.clear()  # ... meanwhile the administrator sent a restart; the hub is back
+    ch.run(120.0)
+    assert hub.row("SteleScreenCommand", before)["result"] == "interrupted by restart"  # may have run: not again
+    assert system.calls == ["restart"] and hub.row("SteleScreenCommand", after)["result"] == "ok"
     ch.ledger.close()

@@ -121,12 +121,14 @@ class CommandLedger:
     A corrupt file (torn header: "file is not a database"; a torn page: "database disk image is malformed"), found
     when it is opened or by any later statement, is moved aside as ``<name>.corrupt-<UTC timestamp>`` with one log
     line and the ledger starts empty; `losses` counts how often that happened, so that the channel treats the
-    commands then pending on the hub as interrupted (they may have run already) instead of running them."""
+    commands then pending on the hub as interrupted (they may have run already) instead of running them; `lost_at` is
+    when that last happened (commands created on the hub after it cannot have run)."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
         self.losses = 0
+        self.lost_at: datetime | None = None
         self._db = self._open()
 
     def _open(self) -> sqlite3.Connection:
@@ -142,6 +144,7 @@ class CommandLedger:
                                    "interrupted, they are not run)")
         if attempts > 1:  # the file was corrupt and set aside
             self.losses += 1
+            self.lost_at = datetime.now(UTC)
         return db
 
     def _do(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
@@ -158,6 +161,7 @@ class CommandLedger:
                           "(commands pending on the hub now count as interrupted, they are not run)", self.path,
                           exc, ", ".join(m.name for m in moved) or "(nothing to move)")
                 self.losses += 1
+                self.lost_at = datetime.now(UTC)
                 self._db = self._open()
                 return work(self._db)
 
@@ -338,7 +342,7 @@ class CommandChannel:
             log.warning("remote command %s refused: unknown command %r", cid, command[:60])
             self._finish(cid, command, REFUSED_UNKNOWN)
             return
-        if known is None and self.ledger.losses != self._losses_seen:
+        if known is None and self.ledger.losses != self._losses_seen and not self._created_after_loss(doc):
             # the ledger was corrupt and started empty: this command may have run before; like a command found
             # started after a restart it is not run again unless it is idempotent
             if command not in IDEMPOTENT:
@@ -367,6 +371,13 @@ class CommandChannel:
         self.executed.append(cid)
         result = self._execute(command, doc.get("args"))
         self._finish(cid, command, result)
+
+    def _created_after_loss(self, doc: dict[str, Any]) -> bool:
+        """The command was created on the hub after the ledger was set aside, so it cannot have run before
+        (unknown or unreadable ``createdAt``: it may have)."""
+        created = decode_date(doc.get("createdAt"))
+        lost = self.ledger.lost_at
+        return created is not None and lost is not None and created > lost
 
     def _execute(self, command: str, _args: Any) -> str:
         a = self.actions
