@@ -298,3 +298,32 @@ def test_the_outbox_wal_shrinks_again_after_a_large_transaction(tmp_path: Path) 
         box.enqueue("proof", {"i": i})
     assert (tmp_path / "o.sqlite-wal").stat().st_size <= 4 * 1024 * 1024  # not the 6 MB the big one left
     box.close()
+
+
+def test_a_sign_that_the_hub_is_back_ends_a_channels_own_error_wait(tmp_path: Path) -> None:
+    hub = ParseStandIn()
+    try:
+        # the hub restarts behind its proxy: 502 to everything for ten minutes (a channel's own error since e236b8b)
+        hub.faults.append(lambda method, path, body: (502, {"error": "bad gateway"}))
+        outbox = Outbox(tmp_path / "o.sqlite")
+        fill(outbox, 5)
+        proof = ProofChannel(outbox, ParseClient(hub.url, "app"), screen_on(hub), flush_s=0, settle_s=0)
+        clock = [1000.0]
+        loop = DeliveryLoop([proof], monotonic=lambda: clock[0])
+        while clock[0] < 1600:
+            clock[0] = max(clock[0] + 1, loop._next_wake())
+            loop.run_once()
+        tries = len(hub.requests)
+        assert 4 <= tries <= 10  # backed off (5 s, 10 s, ... up to 10 min)
+        hub.faults.clear()  # the hub is back
+        clock[0] += 1
+        loop.run_once()
+        assert len(hub.requests) == tries  # nothing said so yet: the channel still waits its own backoff
+        loop.retry_now()  # a LiveQuery event or reconnect
+        loop.run_once()
+        # at once, not minutes later: the lookup of the records whose send got a 502, then the send
+        assert hub.requests[tries:] == [("GET", "/classes/SteleProofOfPlay"), ("POST", "/batch")]
+        assert outbox.count() == 0
+        outbox.close()
+    finally:
+        hub.close()

@@ -11,7 +11,7 @@ kinds in `drop_first` (proof of play) are dropped, with one log line per pruning
 `DeliveryLoop` is the one sender thread: it runs the due `Channel`s; when the hub is unreachable (no connection, no
 answer in time) every channel waits with exponential backoff (5 s doubling to 10 min, jittered). An error answer
 (HTTP 5xx or 4xx) is the failure of that one channel only: it alone waits (its own backoff) while the others go
-on. `wake()` cuts a wait short.
+on. `wake()` looks again at once (a wait still holds); `retry_now()` (the hub is back) ends every wait.
 
 No Qt in here; every method is thread-safe. `submit()` never blocks: the GUI thread may call it.
 """
@@ -435,8 +435,11 @@ class DeliveryLoop:
         self._wake.set()
 
     def retry_now(self) -> None:
-        """A sign that the hub is back (e.g. a LiveQuery event): end a backoff wait and try at once."""
+        """A sign that the hub is back (e.g. a LiveQuery event or reconnect): end the outage wait and every channel's
+        own error wait (a proxy answers 502 while the hub restarts) and try at once. A channel that fails again
+        goes on with its doubled wait."""
         self._blocked_until = 0.0
+        self._error_until.clear()
         self._wake.set()
 
     def stop(self, timeout: float = 10.0) -> None:
