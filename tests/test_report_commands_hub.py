@@ -150,8 +150,11 @@ class ParseHub:
         if path == "/batch":
             out = []
             for req in json.loads(raw)["requests"]:
+                body = req.get("body") or {}
+                params = {k: [v if isinstance(v, str) else json.dumps(v)] for k, v in body.items()} \
+                    if req["method"] == "GET" else {}
                 status, doc = self._answer(req["method"], req["path"].removeprefix("/parse"),
-                                           json.dumps(req.get("body") or {}).encode(), {})
+                                           json.dumps(body).encode(), params)
                 out.append({"success": doc} if status < 400 else {"error": doc})
             return 200, out
         if parts[0] != "classes":
@@ -167,13 +170,14 @@ class ParseHub:
                 field = key.lstrip("-")
                 if field:
                     found.sort(key=lambda d, f=field: str(d.get(f, "")).zfill(12), reverse=key.startswith("-"))
+            total = len(found)
             skip = int(query.get("skip", ["0"])[0])
             limit = int(query.get("limit", ["100"])[0])
             found = found[skip:skip + min(limit, self.max_limit or limit)]
             if "keys" in query:
                 wanted = set(query["keys"][0].split(",")) | {"objectId", "createdAt"}
                 found = [{k: v for k, v in d.items() if k in wanted} for d in found]
-            return 200, {"results": found}
+            return 200, {"results": found, **({"count": total} if query.get("count") == ["1"] else {})}
         if method == "POST":
             return 201, {"objectId": self._insert(parts[1], json.loads(raw))}
         doc = table.get(parts[2]) if len(parts) > 2 else None
@@ -572,4 +576,30 @@ def test_a_command_created_after_the_ledger_was_lost_runs(hub: ParseHub, tmp_pat
     ch.run(120.0)
     assert hub.row("SteleScreenCommand", before)["result"] == "interrupted by restart"  # may have run: not again
     assert system.calls == ["restart"] and hub.row("SteleScreenCommand", after)["result"] == "ok"
+    ch.ledger.close()
+
+
+# --------------------------------------------------------------------------------- fix: a re-registered screen
+def test_reporting_follows_the_screen_when_it_is_registered_again(hub: ParseHub, tmp_path: Path) -> None:
+    """The screen's SteleScreen row is deleted; the hub source creates it again: commands for the new row run."""
+    from player.sources.parse_hub import HubSource
+
+    source = HubSource(ParseClient(hub.url, "app", timeout=(2, 10)), tmp_path, live_query=False)
+    ref = ScreenRef(source.device_id)
+    source.screen_listeners.append(ref.set_object_id)  # what player.ui.app wires through the content controller
+    system = RecordingSystem()
+    ch = CommandChannel(ParseClient(hub.url, "app", timeout=(2, 10)), ref,
+                        CommandLedger(tmp_path / "commands.sqlite"), CommandActions(), system)
+    state = source.fetch(None).state  # registers the screen
+    first = hub.rows["SteleScreen"].copy().popitem()[0]
+    ch.run(0.0)
+    with hub.lock:
+        del hub.rows["SteleScreen"][first]  # an administrator deleted the screen's row
+    state = source.fetch(state).state  # ... and the screen registered again
+    (second,) = hub.rows["SteleScreen"]
+    assert second != first
+    reboot = command(hub, pointer("SteleScreen", second), "reboot")
+    ch.on_live_event()  # LiveQuery (subscribed to the new row's commands) pushes it
+    ch.run(1.0)
+    assert system.calls == ["reboot"] and hub.row("SteleScreenCommand", reboot)["result"] == "ok"
     ch.ledger.close()

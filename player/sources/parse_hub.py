@@ -152,6 +152,8 @@ class HubSource:
         self._command_screen: str | None = None  # SteleScreen objectId the command subscription is for
         self._on_command: Callable[[], None] | None = None
         self._screen_id: str | None = None  # this screen's SteleScreen objectId, once a fetch met it
+        # told this screen's SteleScreen objectId whenever a fetch meets a new one (first time, re-registration)
+        self.screen_listeners: list[Callable[[str], None]] = []
         self.last_problems: list[str] = []
 
     # ---- identity
@@ -391,7 +393,14 @@ class HubSource:
                 log.debug("LiveQuery: also watching %s", ", ".join(added))
 
     def _push_commands(self, screen_id: str) -> None:
-        """Once this screen's SteleScreen objectId is known: LiveQuery for the commands addressed to it (only)."""
+        """Once this screen's SteleScreen objectId is known: LiveQuery for the commands addressed to it (only),
+        and `screen_listeners` are told when it is new (e.g. reporting's ScreenRef after a re-registration)."""
+        if screen_id != self._screen_id:
+            for listener in list(self.screen_listeners):
+                try:
+                    listener(screen_id)
+                except Exception:  # a listener's bug must not stop the sync
+                    log.exception("screen id listener failed")
         self._screen_id = screen_id
         live = self._live
         if live is None or self._on_command is None or screen_id == self._command_screen:

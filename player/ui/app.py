@@ -281,6 +281,7 @@ def attach_reporting(config: Config, window: PlayerWindow, controller, power) ->
         link.reporter = ScreenReporter(window, reporting.now_playing, reporting.proof, reporting.screenshots,
                                        screenshot_interval_s=config["report"]["screenshot_interval_s"])
         controller.change_listeners.append(reporting.on_live_event)
+        controller.screen_listeners.append(reporting.screen.set_object_id)  # a re-registered screen's new id
         reporting.start()
 
     window.ctx.bridge.submit(build, ready, lambda exc: log.error("reporting to the hub is off: %s", exc))

@@ -181,6 +181,7 @@ class ContentController(QObject):
         self.files: dict[str, str] = {}  # media reference -> SHA-256 of the snapshot on screen (and the one before)
         self._shown_files: dict[str, str] = {}
         self.change_listeners: list[Callable[[], None]] = []  # told when the source pushes a command (or reconnects)
+        self.screen_listeners: list[Callable[[str], None]] = []  # told the hub's (new) objectId of this screen
         self._folder_state: _FolderState | None = None  # the folder being copied (content thread only)
 
     # ------------------------------------------------------------------ public API (GUI thread)
@@ -312,6 +313,7 @@ class ContentController(QObject):
         """Sources that can push changes (the hub's LiveQuery) wake the sync at once; polling stays as safety net
         at the hub's own interval. A pushed command for this screen wakes only the change listeners (the command
         poll), not the sync."""
+        getattr(service.source, "screen_listeners", []).append(lambda oid: [f(oid) for f in self.screen_listeners])
         watch = getattr(service.source, "watch", None)
         if watch is None:
             return None
