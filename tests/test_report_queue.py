@@ -241,6 +241,29 @@ def test_outbox_with_a_torn_page_is_set_aside_at_open(tmp_path: Path, caplog) ->
     assert sum("moved it aside" in r.getMessage() for r in caplog.records) == 1
 
 
+def test_an_outbox_damaged_while_running_is_set_aside_once_and_reporting_goes_on(tmp_path: Path, caplog) -> None:
+    path = tmp_path / "o.sqlite"
+    _filled_outbox(path)
+    box = Outbox(path)  # fine at the start
+    sent = box.pending("proof", 50)  # a batch a channel is sending meanwhile
+    with open(path, "r+b") as fh:  # then the card damages a page
+        fh.seek(4096 * 40)
+        fh.write(b"\x5a" * 4096)
+    with sqlite3.connect(path) as other:  # a write elsewhere makes the outbox read the file again
+        other.execute("INSERT INTO outbox(kind, client_id, payload, size, created) VALUES ('x', 'y', '{}', 2, 0)")
+    with caplog.at_level(logging.INFO, logger="player.report.queue"):
+        cids = [box.enqueue("proof", {"n": i}) for i in range(5)]  # one group of plays after the other
+        box.remove([r.id for r in sent])  # the batch arrived: its ids are no records of the new file
+        assert [r.client_id for r in box.pending("proof", 50)] == cids and box.count() == 5
+    assert len(list(tmp_path.glob("o.sqlite.corrupt-*Z"))) == 1  # (with its -wal and -shm)
+    (line,) = [r.getMessage() for r in caplog.records]  # one line, not one per group of plays
+    assert "malformed" in line and "moved it aside" in line and "empty outbox" in line
+    box.close()
+    box = Outbox(path)  # the new file is sound
+    assert box.count() == 5
+    box.close()
+
+
 def test_an_unopenable_outbox_is_an_error_and_is_not_set_aside(tmp_path: Path) -> None:
     path = tmp_path / "o.sqlite"
     path.mkdir()  # "unable to open database file": not a damaged file, so nothing is discarded

@@ -249,20 +249,48 @@ class Outbox:
         with self._lock:
             if self._closed:
                 raise sqlite3.ProgrammingError("outbox is closed")
-            self._db.execute("BEGIN IMMEDIATE")
             try:
-                self._db.executemany("INSERT OR IGNORE INTO outbox(kind, client_id, payload, size, created) "
-                                     "VALUES (?, ?, ?, ?, ?)", encoded)
-                self._recount()
-                self._prune()
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                self._recount()
-                raise
+                self._insert_locked(encoded)
+            except sqlite3.DatabaseError as exc:
+                if not self._recover(exc):
+                    raise
+                self._insert_locked(encoded)  # into the new, empty file
         for kind, n in added.items():
             for listener in list(self._listeners):
                 listener(kind, n)
+
+    def _insert_locked(self, encoded: list[tuple[str, str, str, int, float]]) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.executemany("INSERT OR IGNORE INTO outbox(kind, client_id, payload, size, created) "
+                                 "VALUES (?, ?, ?, ?, ?)", encoded)
+            self._recount()
+            self._prune()
+            self._db.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):  # a damaged file may refuse this too: the first error counts
+                self._db.execute("ROLLBACK")
+                self._recount()
+            raise
+
+    def _recover(self, exc: sqlite3.Error) -> bool:
+        """Under the lock: SQLite found the file damaged while running (a card failing after the start): move it
+        aside like `open_state_db` does at the start and go on with an empty outbox (one log line). False, with
+        nothing done, for any other error."""
+        if not is_corrupt(exc) or self._closed:
+            return False
+        with contextlib.suppress(sqlite3.Error):
+            self._db.close()
+        moved = set_aside_corrupt(self.path)
+        log.error("report outbox %s became corrupt (%s): moved it aside as %s; reporting goes on with an empty "
+                  "outbox", self.path, exc, ", ".join(p.name for p in moved) or "(nothing to move)")
+        self._db, (count, size) = open_state_db(self.path, _prepare_outbox, what="report outbox",
+                                                then="reporting starts with an empty outbox")
+        # ids go on far above the old file's (ms since 1970), so an id a channel read from it before cannot name a
+        # record of the new file (`remove`, `note_failure` of an earlier batch then touch nothing)
+        self._db.execute("INSERT INTO sqlite_sequence(name, seq) VALUES ('outbox', ?)", (int(time.time() * 1000),))
+        self._count, self._bytes = int(count), int(size)
+        return True
 
     def _recount(self) -> None:
         count, size = self._db.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM outbox").fetchone()
@@ -303,23 +331,32 @@ class Outbox:
                         dropped, "/".join(self.drop_first), _ts(first_ts), _ts(last_ts))
 
     # ------------------------------------------------------------------------------------------ reading
-    def pending(self, kind: str, limit: int = 50) -> list[Record]:
+    def _read(self, fn: Callable[[], _T], empty: _T) -> _T:
+        """Run ``fn`` under the lock; a damaged file is set aside (`_recover`) and ``empty`` is the answer."""
         with self._lock:
-            rows = self._db.execute(
-                "SELECT id, kind, client_id, payload, created, attempted, failures FROM outbox "
-                "WHERE kind = ? ORDER BY id LIMIT ?", (kind, limit)).fetchall()
+            try:
+                return fn()
+            except sqlite3.DatabaseError as exc:
+                if not self._recover(exc):
+                    raise
+                return empty
+
+    def pending(self, kind: str, limit: int = 50) -> list[Record]:
+        rows: list[Any] = self._read(lambda: self._db.execute(
+            "SELECT id, kind, client_id, payload, created, attempted, failures FROM outbox "
+            "WHERE kind = ? ORDER BY id LIMIT ?", (kind, limit)).fetchall(), [])
         return [Record(r[0], r[1], r[2], json.loads(r[3]), r[4], bool(r[5]), r[6], float(r[5])) for r in rows]
 
     def oldest_created(self, kind: str) -> float | None:
-        with self._lock:
-            row = self._db.execute("SELECT MIN(created) FROM outbox WHERE kind = ?", (kind,)).fetchone()
+        row = self._read(lambda: self._db.execute("SELECT MIN(created) FROM outbox WHERE kind = ?",
+                                                  (kind,)).fetchone(), None)
         return None if row is None or row[0] is None else float(row[0])
 
     def count(self, kind: str | None = None) -> int:
-        with self._lock:
-            if kind is None:
-                return self._count
-            return int(self._db.execute("SELECT COUNT(*) FROM outbox WHERE kind = ?", (kind,)).fetchone()[0])
+        if kind is None:
+            return self._count
+        return int(self._read(lambda: self._db.execute("SELECT COUNT(*) FROM outbox WHERE kind = ?",
+                                                       (kind,)).fetchone()[0], 0))
 
     @property
     def size_bytes(self) -> int:
@@ -348,17 +385,22 @@ class Outbox:
         if not ids:
             return
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
             try:
-                for start in range(0, len(ids), 500):
-                    chunk = list(ids[start:start + 500])
-                    self._db.execute(sql.format(",".join("?" * len(chunk))), chunk)
-                if recount:
-                    self._recount()
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    for start in range(0, len(ids), 500):
+                        chunk = list(ids[start:start + 500])
+                        self._db.execute(sql.format(",".join("?" * len(chunk))), chunk)
+                    if recount:
+                        self._recount()
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    with contextlib.suppress(sqlite3.Error):
+                        self._db.execute("ROLLBACK")
+                    raise
+            except sqlite3.DatabaseError as exc:
+                if not self._recover(exc):  # else: these records were in the file set aside
+                    raise
 
     def add_listener(self, fn: Callable[[str, int], None]) -> None:
         """``fn(kind, n)`` is called (on the writing thread) after ``n`` records of ``kind`` were committed."""
