@@ -127,3 +127,28 @@ def test_a_remote_command_reports_what_its_gui_action_really_did(qtbot, tmp_path
         channel.ledger.close()
     finally:
         hub.close()
+
+
+def test_a_command_waiting_for_the_gui_thread_ends_when_the_player_stops(qtbot) -> None:  # noqa: ANN001
+    """At exit the GUI thread runs no more events; a command waiting for it gives up at once when the player says it
+    is stopping (before, the exit waited for the sender's join, 10 s, and the command for 30 s)."""
+    import threading
+
+    stopping = threading.Event()
+    ran: list[bool] = []
+    call = on_gui_thread(lambda: ran.append(True), stopping)
+    outcome: dict[str, BaseException] = {}
+
+    def command() -> None:
+        try:
+            call()
+        except RuntimeError as exc:
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=command)
+    worker.start()  # the GUI thread does not get to the call: this test does not run its event loop meanwhile
+    stopping.set()
+    worker.join(20)
+    assert not worker.is_alive() and str(outcome.get("error")) == "the player is stopping"
+    qtbot.wait(50)  # events run again: the dropped action must not run late
+    assert ran == []

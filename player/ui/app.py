@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -232,9 +233,11 @@ class ReportingLink:
         self.reporting: Reporting | None = None
         self.reporter: ScreenReporter | None = None
         self._stopped = False
+        self.stopping = threading.Event()  # a remote command waiting for the GUI thread gives up (on_gui_thread)
 
     def stop(self) -> None:
         self._stopped = True
+        self.stopping.set()  # before the sender is joined: a command waiting for the (stopped) GUI thread ends
         if self.reporter is not None:
             self.reporter.stop()
         if self.reporting is not None:
@@ -259,9 +262,9 @@ def attach_reporting(config: Config, window: PlayerWindow, controller, power) ->
         if link.reporter is not None:
             link.reporter.take_screenshot()
 
-    actions = CommandActions(reload=on_gui_thread(reload_now), sync_now=controller.sync_now,
-                             screenshot_now=on_gui_thread(take_screenshot),
-                             set_display=on_gui_thread(power.override))
+    actions = CommandActions(reload=on_gui_thread(reload_now, link.stopping), sync_now=controller.sync_now,
+                             screenshot_now=on_gui_thread(take_screenshot, link.stopping),
+                             set_display=on_gui_thread(power.override, link.stopping))
 
     def build() -> Reporting:
         hub = make_hub_source(config)  # its own ParseClient: reporting runs on its own thread

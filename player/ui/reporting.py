@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import itertools
 import logging
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -84,12 +86,13 @@ _invoker: _GuiInvoker | None = None
 GUI_CALL_TIMEOUT_S = 30.0  # how long a remote command waits for the GUI thread to run its action
 
 
-def on_gui_thread(fn: Callable[..., Any]) -> Callable[..., Any]:
+def on_gui_thread(fn: Callable[..., Any], stopping: threading.Event | None = None) -> Callable[..., Any]:
     """Wrap ``fn`` so that calling it from any thread runs it on the GUI thread; the caller waits for it and gets
     its result or its exception, so a remote command reports what really happened (before, ``ok`` went to the hub
-    before the action ran). A GUI thread busier than GUI_CALL_TIMEOUT_S gives TimeoutError (the action is dropped
-    if it has not started). Called on the GUI thread itself, ``fn`` runs at once. Create the wrapper on the GUI
-    thread."""
+    before the action ran). A GUI thread busier than GUI_CALL_TIMEOUT_S gives TimeoutError, and *stopping* set
+    (the player exits: its GUI thread runs no more events) gives RuntimeError at once; either way the action is
+    dropped if it has not started. Called on the GUI thread itself, ``fn`` runs at once. Create the wrapper on
+    the GUI thread."""
     global _invoker
     if _invoker is None:
         _invoker = _GuiInvoker()
@@ -109,11 +112,17 @@ def on_gui_thread(fn: Callable[..., Any]) -> Callable[..., Any]:
                 outcome.set_exception(exc)
 
         invoker.call.emit(run)
-        try:
-            return outcome.result(timeout=GUI_CALL_TIMEOUT_S)
-        except FutureTimeout:
-            outcome.cancel()
-            raise TimeoutError(f"the screen did not get to it within {GUI_CALL_TIMEOUT_S:.0f} s") from None
+        deadline = time.monotonic() + GUI_CALL_TIMEOUT_S
+        while True:
+            try:  # in short waits, to notice the player stopping
+                return outcome.result(timeout=min(0.25, max(0.0, deadline - time.monotonic())))
+            except FutureTimeout:
+                if stopping is not None and stopping.is_set():
+                    outcome.cancel()
+                    raise RuntimeError("the player is stopping") from None
+                if time.monotonic() >= deadline:
+                    outcome.cancel()
+                    raise TimeoutError(f"the screen did not get to it within {GUI_CALL_TIMEOUT_S:.0f} s") from None
 
     return call
 
