@@ -713,7 +713,10 @@ def read_json(path: Path, max_bytes: int = 20_000_000) -> Any:
             size = os.fstat(fh.fileno()).st_size
             if size > max_bytes:
                 raise DocumentError([f"{path}: $: file is {size} bytes, more than the {max_bytes} allowed"])
-            text = fh.read(max_bytes + 1).decode("utf-8")
+            data = fh.read(max_bytes + 1)
+        if len(data) > max_bytes:  # grew while it was read
+            raise DocumentError([f"{path}: $: file is more than the {max_bytes} bytes allowed"])
+        text = data.decode("utf-8")
     except FileNotFoundError:
         raise DocumentError([f"{path}: $: file not found"]) from None
     except UnicodeDecodeError as exc:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import errno
 import logging
 import math
 import os
@@ -65,6 +66,7 @@ class Prepared:
     derived: dict[str, str] = field(default_factory=dict)  # ref -> sha of the file to show
     refused: dict[str, str] = field(default_factory=dict)  # ref -> one-line reason
     created: int = 0  # derived files made in this run (not found in the cache)
+    short_of_room: set[str] = field(default_factory=set)  # refused refs that disk room may let through later
 
 
 def variant_for(box: tuple[int, int]) -> str:
@@ -329,6 +331,8 @@ def render_pdf(src: Path, box: tuple[int, int], out_dir: Path,
         out.unlink(missing_ok=True)
         lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
         msg = lines[-1] if lines else f"renderer exited with code {proc.returncode}"
+        if any(f"[Errno {code}]" in msg for code in (errno.ENOSPC, errno.EDQUOT)):  # the page did not fit the disk
+            raise PrepareError(f"{NO_ROOM}: {msg.removeprefix('PrepareError: ')}")
         if proc.returncode < 0 or "MemoryError" in msg or "bad_alloc" in msg:
             msg = (f"PDF refused: rendering the first page needs more than {memory_bytes // 2**20} MB "
                    "(a 'PDF bomb'?); simplify or re-export it")
@@ -408,9 +412,13 @@ def prepare_files(cache: ContentCache, screen: Screen, files: Mapping[str, str],
             derived = prepare_one(cache, sha, box)
         except PrepareError as exc:
             result.refused[ref] = f"'{ref}': {exc}"
+            if str(exc).startswith(NO_ROOM):
+                result.short_of_room.add(ref)
             continue
         except (OSError, InvalidHashError) as exc:
             result.refused[ref] = f"'{ref}': cannot prepare ({exc})"
+            if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                result.short_of_room.add(ref)
             continue
         if derived is not None:
             result.derived[ref] = derived

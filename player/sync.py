@@ -137,6 +137,9 @@ class SyncService:
         self._recover_pending = False  # recover() found the cache busy: it runs before the next sync
         self._busy_logged = False
         self._repair = False  # the booted snapshot lacks files: the next sync fetches them although nothing changed
+        # pictures or PDF pages of the current snapshot not prepared for want of disk room (and, at start, any made
+        # while the player was down): prepared again at the next sync, also when the source is unchanged
+        self._prepare_again = True
 
     # ------------------------------------------------------------------ construction
 
@@ -250,6 +253,27 @@ class SyncService:
                         "fetches them again", snap.id, len(missing), ", ".join(sorted(missing)[:3]))
         return content
 
+    def _prepare_current_again(self) -> None:
+        """Prepares the current snapshot's pictures and PDF pages again (those made already are found in the cache);
+        when any is new, the snapshot is shown again with it. For copies refused for want of disk room: without
+        this, an unchanged source never got them, not even after a restart."""
+        self._prepare_again = False
+        current = self.snapshots.load_current()
+        if current is None:
+            return
+        try:
+            loaded = load_screen_dict(current.document, f"snapshot {current.id}", self.templates_dir,
+                                      self.config.timezone)
+        except DocumentError:
+            return  # load_current said so already
+        prepared = prepare_files(self.cache, loaded.screen, current.files, should_stop=self._stopping)
+        self._prepare_again = bool(prepared.short_of_room)
+        if prepared.created and self.on_published is not None:
+            log.info("sync: snapshot %s: %d pictures or PDF pages prepared now that there is room", current.id,
+                     prepared.created)
+            self.on_published(Content(loaded.screen, build_resolver(self.cache, loaded.screen, current.files,
+                                                                    current.id), current, loaded.defects))
+
     def verify_current(self) -> int:
         """Re-hash the current snapshot's files (call after boot, with the content already on screen: on a Pi this
         reads the whole snapshot from the SD card). A damaged file is removed and the next sync fetches it again,
@@ -324,6 +348,8 @@ class SyncService:
         if isinstance(answer, NotModified):
             if answer.state is not None and answer.state != previous:
                 self._save_source_state(self.snapshots.current_id(), answer.state)
+            if self._prepare_again:
+                self._prepare_current_again()
             log.debug("sync: %s unchanged", self.source.name)
             return SyncOutcome("unchanged", snapshot_id=self.snapshots.current_id())
         if answer.setup is not None:
@@ -410,6 +436,8 @@ class SyncService:
                 if self.on_published is not None:
                     self.on_published(Content(screen, build_resolver(self.cache, screen, files, current.id),
                                               current, defects))
+            elif self._prepare_again:
+                self._prepare_current_again()
             log.info("sync: content unchanged (%d files, %d downloaded) in %.1f s", len(files), downloaded,
                      time.monotonic() - started)
             return SyncOutcome("unchanged", snapshot_id=current.id, files=len(files), downloaded=downloaded,
@@ -417,6 +445,7 @@ class SyncService:
         snap = Snapshot.new(answer.document, files, source=self.source.name, clock=self.clock.now)
         self.cache.pin(snapshot_pin(snap.id), snap.shas)
         prepared = prepare_files(self.cache, screen, files, should_stop=self._stopping)
+        self._prepare_again = bool(prepared.short_of_room)
         defects.extend(f"{self.source.name}: media {line}" for line in prepared.refused.values())
         if self._stopping():
             self.cache.unpin(snapshot_pin(snap.id))

@@ -260,3 +260,34 @@ def test_a_picture_s_copy_for_the_screen_leaves_the_disk_s_last_share_free(tmp_p
         filler.unlink()  # room again: the next sync makes the copy
         prepared = prepare_files(cache, screen, {"p.jpg": sha})
         assert prepared.refused == {} and prepared.created == 1
+
+
+def test_a_pdf_page_refused_for_room_is_rendered_once_there_is_room(tmp_path: Path) -> None:
+    """A timetable PDF whose page (rendered at sync for its zone) does not fit the disk's room is refused; once there
+    is room, the next sync renders it and shows the snapshot again although the source is unchanged. Before, the
+    timetable stayed blank until the source's content changed, also across restarts."""
+    import io
+
+    from player.content import Content
+    from screens import photo_like
+
+    buf = io.BytesIO()
+    photo_like((1600, 900)).save(buf, "PDF", resolution=72)  # a page full of detail: its rendering is large
+    with small_filesystem(tmp_path / "cache", 8) as cache_dir, FaultServer({"/s/plan.pdf": buf.getvalue()}) as srv:
+        srv.set_file("/s/screen.json", json.dumps(image_doc(["plan.pdf"])).encode(), "application/json")
+        config = load(write_config(tmp_path, srv.url("/s/screen.json"), cache_dir=cache_dir))
+        published: list[Content] = []
+        service = SyncService.from_config(config, on_published=published.append)
+        try:
+            service.recover()
+            filler = fill(cache_dir, leave_bytes=_room(cache_dir)[1] + len(buf.getvalue()) + 200_000)
+            assert service.sync_once().result == "published"
+            assert published[-1].resolver("plan.pdf") is None  # refused: no room for the page
+            assert service.sync_once().result == "unchanged" and len(published) == 1  # still no room: nothing new
+            filler.unlink()
+            assert service.sync_once().result == "unchanged"
+            assert len(published) == 2, "the page was not rendered although there is room now"
+            page = published[-1].resolver("plan.pdf")
+            assert page is not None and page.is_file()
+        finally:
+            service.close()

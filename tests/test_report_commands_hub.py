@@ -570,12 +570,38 @@ def test_a_command_created_after_the_ledger_was_lost_runs(hub: ParseHub, tmp_pat
     for i in range(2):
         with pytest.raises(HubError):
             ch.run(i * 60.0)
-    later = (datetime.now(UTC) + timedelta(minutes=1)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    later = (datetime.now(UTC) + timedelta(hours=3)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     after = hub.add("SteleScreenCommand", {"screen": screen, "command": "restart", "createdAt": later})
     hub.refusals.clear()  # ... meanwhile the administrator sent a restart; the hub is back
     ch.run(120.0)
     assert hub.row("SteleScreenCommand", before)["result"] == "interrupted by restart"  # may have run: not again
     assert system.calls == ["restart"] and hub.row("SteleScreenCommand", after)["result"] == "ok"
+    ch.ledger.close()
+
+
+def test_a_command_from_just_before_the_loss_is_not_run_again_when_the_screen_clock_lags(hub: ParseHub,
+                                                                                       tmp_path: Path) -> None:
+    """The power cut that damaged the ledger also left the Pi's clock behind (fake-hwclock: the time saved up to an
+    hour before). A reboot created 10 min before the cut, already started, looks "created after the loss" to the
+    lagging clock; it must not run a second time."""
+    import player.report.commands as commands
+
+    screen = screen_on(hub)
+    ledger_path = tmp_path / "commands.sqlite"
+    ledger = CommandLedger(ledger_path)
+    ten_min_ago = (datetime.now(UTC) - timedelta(minutes=10)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    reboot = hub.add("SteleScreenCommand", {"screen": screen, "command": "reboot", "createdAt": ten_min_ago})
+    ledger.start(reboot, "reboot")  # the power went here
+    ledger.close()
+    tear_header(ledger_path)
+    calls: list[str] = []
+    system = RecordingSystem()
+    ch = channel(hub, ledger_path, calls, system)
+    assert ch.ledger.lost_at is not None
+    ch.ledger.lost_at -= timedelta(hours=1)  # the clock at boot, before NTP: an hour behind
+    ch.run(0.0)
+    assert system.calls == [] and hub.row("SteleScreenCommand", reboot)["result"] == "interrupted by restart"
+    assert commands.LOSS_CLOCK_MARGIN >= timedelta(hours=1)
     ch.ledger.close()
 
 
@@ -595,11 +621,34 @@ def test_reporting_follows_the_screen_when_it_is_registered_again(hub: ParseHub,
     ch.run(0.0)
     with hub.lock:
         del hub.rows["SteleScreen"][first]  # an administrator deleted the screen's row
-    state = source.fetch(state).state  # ... and the screen registered again
+    source.fetch(state)  # ... and the screen registered again (a setup answer: the sync saves no new state)
     (second,) = hub.rows["SteleScreen"]
     assert second != first
     reboot = command(hub, pointer("SteleScreen", second), "reboot")
     ch.on_live_event()  # LiveQuery (subscribed to the new row's commands) pushes it
     ch.run(1.0)
     assert system.calls == ["reboot"] and hub.row("SteleScreenCommand", reboot)["result"] == "ok"
+    told: list[str] = []
+    source.screen_listeners.append(told.append)
+    hub.refuse("POST", "/batch", 503, 1, "down")  # the next check fails half-way
+    with pytest.raises(HubError):
+        source.fetch(state)  # the state saved before the re-registration still names the deleted row
+    assert told == [] and ref._object_id == second, "the deleted row's id came back"
     ch.ledger.close()
+
+
+def test_a_refused_login_does_not_switch_batch_requests_off(hub: ParseHub, tmp_path: Path) -> None:
+    """The hub source checks for changes with one batch request. When the session expired and the re-login is
+    refused, that says nothing about batch requests: before, the source switched them off for the process (a
+    request per class from then on, each with its own failed login of the user all the steles share)."""
+    from player.parse_rest import HubLoginError
+    from player.sources.parse_hub import HubSource
+
+    client = ParseClient(hub.url, "app", username="screen", password="pw", timeout=(2, 10))
+    source = HubSource(client, tmp_path, live_query=False)
+    source.fingerprint()  # works: batch requests are fine
+    hub.refuse("POST", "/login", 404, 101, "Invalid username/password.")
+    hub.refuse("POST", "/batch", 400, 209, "Invalid session token")
+    with pytest.raises(HubLoginError):
+        source.fingerprint()
+    assert source._batch_works

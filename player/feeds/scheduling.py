@@ -19,6 +19,7 @@ import importlib
 import importlib.machinery
 import inspect
 import logging
+import re
 import types
 from pathlib import Path
 from typing import Any
@@ -101,12 +102,19 @@ def _dist_info(distribution: str) -> Path | None:
     if spec is None or not spec.submodule_search_locations:
         return None
     site = Path(next(iter(spec.submodule_search_locations))).parent
+    # exactly "<name>-<version>.dist-info" (case and _/- as installers spell it): "apscheduler_di-0.1.dist-info" is
+    # another distribution; of several versions (a stale one left behind) the highest
+    pattern = re.compile(re.escape(distribution).replace("\\-", "[-_]") + r"-([^-]+)\.dist-info", re.IGNORECASE)
     try:
-        found = sorted(path for path in site.iterdir() if path.name.endswith(".dist-info")
-                       and path.name.lower().replace("_", "-").startswith(distribution + "-"))
+        found = [(match.group(1), path) for path in site.iterdir() if (match := pattern.fullmatch(path.name))]
     except OSError:
         return None
-    return found[-1] if found else None
+    return max(found, key=lambda item: _version_key(item[0]))[1] if found else None
+
+
+def _version_key(version: str) -> tuple[tuple[int, str], ...]:
+    """Orders "3.9" before "3.10" (a string sort does not)."""
+    return tuple((int(part), "") if part.isdigit() else (-1, part) for part in re.split(r"[.+!-]", version))
 
 
 def _version(metadata: Path) -> str | None:

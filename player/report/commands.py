@@ -31,7 +31,7 @@ import subprocess
 import threading
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -113,6 +113,9 @@ def _boot_id() -> str:
         return BOOT_ID.read_text().strip()
     except OSError:
         return ""
+
+
+LOSS_CLOCK_MARGIN = timedelta(hours=2)  # how far the screen's clock may lag the hub's after a power cut
 
 
 class CommandLedger:
@@ -374,10 +377,14 @@ class CommandChannel:
 
     def _created_after_loss(self, doc: dict[str, Any]) -> bool:
         """The command was created on the hub after the ledger was set aside, so it cannot have run before
-        (unknown or unreadable ``createdAt``: it may have)."""
+        (unknown or unreadable ``createdAt``: it may have). ``createdAt`` is the hub's clock, ``lost_at`` the
+        screen's, which after a power cut (what damages the ledger) may lag: a Pi without a clock battery boots with
+        the time saved before (hourly, by fake-hwclock) until NTP answers. So a command counts as later only from
+        LOSS_CLOCK_MARGIN after ``lost_at`` on; one sent within that while the screen was off is reported
+        interrupted (the administrator sends it again) rather than a reboot run twice."""
         created = decode_date(doc.get("createdAt"))
         lost = self.ledger.lost_at
-        return created is not None and lost is not None and created > lost
+        return created is not None and lost is not None and created > lost + LOSS_CLOCK_MARGIN
 
     def _execute(self, command: str, _args: Any) -> str:
         a = self.actions

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import player
-from player.parse_rest import HubError, ParseClient, parse_date
+from player.parse_rest import HubError, HubLoginError, ParseClient, parse_date
 from player.report import ScreenRef
 from player.system.device import DeviceFacts, collect_device_facts
 
@@ -151,7 +151,7 @@ class StatusChannel:
             try:
                 self.client.update(self.class_name, self._row_id, fields)
             except HubError as exc:
-                if exc.code != OBJECT_NOT_FOUND:
+                if exc.code != OBJECT_NOT_FOUND or isinstance(exc, HubLoginError):  # a refused login: not the row
                     raise
                 self._row_id = None  # an admin deleted the row: create it again
         if self._row_id is None:

@@ -62,8 +62,10 @@ def mark_in_use(cache_dir: Path, folder: Path) -> None:
     """Marks the copy of *folder* as in use (its time: now), so that a player on another folder with the same cache
     does not take it for a copy nobody plays (_drop_other_copies). A copy is also marked whenever it is updated,
     but a stick that stays unchanged, or a copy played while the stick is away, is not updated for weeks."""
+    root = copy_dir(cache_dir, folder)
     with contextlib.suppress(OSError):
-        os.utime(copy_dir(cache_dir, folder))
+        if time.time() - root.stat().st_mtime > IN_USE_MARK_S * 24:  # a write a day at most (an SD card), a week kept
+            os.utime(root)
 
 
 def referenced_files(source: FolderSource, screen: Screen) -> dict[str, Path | None]:

@@ -34,7 +34,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from player.identity import device_id
-from player.parse_rest import HubError, HubUnavailable, ParseClient, decode_file_url, decode_geopoint, pointer
+from player.parse_rest import (
+    HubError,
+    HubLoginError,
+    HubUnavailable,
+    ParseClient,
+    decode_file_url,
+    decode_geopoint,
+    pointer,
+)
 from player.sources.base import NotModified, SetupNeeded, SourceError, SourceResult, SourceState
 from player.sources.livequery import LiveQueryClient, live_query_url
 from player.sources.names import screen_name
@@ -179,7 +187,9 @@ class HubSource:
                   and previous.get("device") == device and isinstance(previous.get("fingerprint"), dict))
         extra = [c for c in (previous or {}).get("classes", []) if isinstance(c, str)] if usable else []
         self._push_classes(extra)
-        if usable and previous is not None and isinstance(previous.get("screen"), str):
+        if usable and previous is not None and isinstance(previous.get("screen"), str) and self._screen_id is None:
+            # the id saved by the last sync, to watch commands before the first fetch; only while none is known:
+            # after a re-registration the saved one is the deleted row's until a sync saves again
             self._push_commands(previous["screen"])
         fingerprint = self.fingerprint(extra)
         if usable and previous is not None and fingerprint == previous["fingerprint"]:
@@ -233,7 +243,7 @@ class HubSource:
             try:
                 answers = self.client.batch([{"method": "GET", "path": f"/classes/{cls}", "body": body}
                                              for cls, body in wanted])
-            except HubUnavailable:
+            except (HubUnavailable, HubLoginError):  # a refused login says nothing about batch requests
                 raise
             except HubError as exc:
                 log.info("hub %s: batch GET not supported (%s); checking class by class", self.client.server_url,
