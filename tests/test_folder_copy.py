@@ -618,7 +618,9 @@ def test_a_name_written_by_a_mac_is_found_under_the_name_the_document_uses(tmp_p
     write_screen(folder, one_zone([{"type": "image", "src": ref, "duration": 1}], width=320, height=180))
     source, copy = copy_of(tmp_path, folder)
     assert source.resolve(ref) == (folder / nfd).resolve()
-    assert source.resolve(unicodedata.normalize("NFC", "Grünflächen/../../stick/x.png")) is None
+    solid_image(tmp_path / unicodedata.normalize("NFD", "Äußeres.png"), RED)  # beside the folder, not in it
+    assert source.resolve(unicodedata.normalize("NFC", "../Äußeres.png")) is None
+    assert source.resolve(unicodedata.normalize("NFC", "Grünflächen/../../Äußeres.png")) is None
     files = referenced_files(source, source.load().screen)
     copied: list[str] = []
     assert copy.update(files, lambda r, _p: copied.append(r), NO_STOP) == [] and copied == [ref]

@@ -310,3 +310,18 @@ def test_malloc_tuning_finds_mallopt_in_the_process_itself() -> None:
 
     assert platform.libc_ver()[0] == "glibc"  # the player's targets (Pi OS, Debian) all use glibc
     assert tune_malloc() is True
+
+
+def test_the_stand_in_metadata_reads_apscheduler_s_own_dist_info(tmp_path: Path) -> None:
+    """"apscheduler_di-0.1.0.dist-info" (a plug-in, another distribution) sorts after "APScheduler-3.11.3.dist-info"
+    and was taken for it; of two versions left side by side the higher one counts, by number ("3.9" < "3.10")."""
+    from player.feeds.scheduling import dist_info_in, own_metadata
+
+    for name in ("APScheduler-3.9.1.dist-info", "APScheduler-3.10.4.dist-info", "apscheduler_di-0.1.0.dist-info",
+                 "apschedulerx-9.0.dist-info"):
+        (tmp_path / name).mkdir()
+    assert dist_info_in(tmp_path, "apscheduler") == tmp_path / "APScheduler-3.10.4.dist-info"
+    assert dist_info_in(tmp_path, "requests") is None
+    metadata = own_metadata()  # the real one in this environment
+    assert metadata.version("APScheduler") == metadata.version("apscheduler") != ""
+    assert {entry.name for entry in metadata.entry_points(group="apscheduler.triggers")} >= {"interval", "cron", "date"}

@@ -101,7 +101,11 @@ def _dist_info(distribution: str) -> Path | None:
     spec = importlib.machinery.PathFinder.find_spec(distribution)
     if spec is None or not spec.submodule_search_locations:
         return None
-    site = Path(next(iter(spec.submodule_search_locations))).parent
+    return dist_info_in(Path(next(iter(spec.submodule_search_locations))).parent, distribution)
+
+
+def dist_info_in(site: Path, distribution: str) -> Path | None:
+    """The ``.dist-info`` folder of *distribution* in *site* (a site-packages folder), None if there is none."""
     # exactly "<name>-<version>.dist-info" (case and _/- as installers spell it): "apscheduler_di-0.1.dist-info" is
     # another distribution; of several versions (a stale one left behind) the highest
     pattern = re.compile(re.escape(distribution).replace("\\-", "[-_]") + r"-([^-]+)\.dist-info", re.IGNORECASE)
