@@ -350,3 +350,27 @@ def test_a_sign_that_the_hub_is_back_ends_a_channels_own_error_wait(tmp_path: Pa
         outbox.close()
     finally:
         hub.close()
+
+
+def test_a_channel_the_hub_refuses_is_not_retried_at_every_sign_of_life(tmp_path: Path) -> None:
+    """A channel the hub refuses (403: a class-level permission) keeps its own backoff when a LiveQuery event comes;
+    before, each event ran it again (60 runs in 5 min instead of 3 at one event every 5 s)."""
+    hub = ParseStandIn()
+    try:
+        hub.faults.append(lambda method, path, body: (403, {"code": 119, "error": "Permission denied"}))
+        outbox = Outbox(tmp_path / "o.sqlite")
+        fill(outbox, 5)
+        proof = ProofChannel(outbox, ParseClient(hub.url, "app"), screen_on(hub), flush_s=0, settle_s=0)
+        clock = [1000.0]
+        loop = DeliveryLoop([proof], monotonic=lambda: clock[0])
+        loop.run_once()
+        tries = len(hub.requests)
+        assert tries >= 1
+        for _ in range(60):  # a LiveQuery event every 5 s for 5 min
+            clock[0] += 5
+            loop.retry_now()
+            loop.run_once()
+        assert len(hub.requests) <= tries * 6, f"{len(hub.requests) - tries} more requests in 5 min"
+        outbox.close()
+    finally:
+        hub.close()

@@ -462,6 +462,7 @@ class DeliveryLoop:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._error_until: dict[str, float] = {}
+        self._server_error: set[str] = set()  # channels whose last failure was a server error (5xx), not a refusal
         self._error_backoff: dict[str, float] = {}
         self._last_error: dict[str, str] = {}
         self.online: bool | None = None  # None: not tried yet
@@ -477,11 +478,12 @@ class DeliveryLoop:
         self._wake.set()
 
     def retry_now(self) -> None:
-        """A sign that the hub is back (e.g. a LiveQuery event or reconnect): end the outage wait and every channel's
-        own error wait (a proxy answers 502 while the hub restarts) and try at once. A channel that fails again
-        goes on with its doubled wait."""
+        """A sign that the hub is back (e.g. a LiveQuery event or reconnect): end the outage wait and the error wait
+        of every channel whose last answer was a server error (a proxy answers 502 while the hub restarts) and try
+        at once. A channel that fails again goes on with its doubled wait; one the hub refused (4xx) keeps its wait."""
         self._blocked_until = 0.0
-        self._error_until.clear()
+        for name in list(self._server_error):  # not a channel the hub refuses (4xx): it would only be refused again
+            self._error_until.pop(name, None)
         self._wake.set()
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -509,12 +511,17 @@ class DeliveryLoop:
                     return
                 # an error answer: this channel's own failure (server errors are often brief: retry sooner)
                 first = self.backoff_first_s if isinstance(exc, HubUnavailable) else ERROR_RETRY_S
+                if isinstance(exc, HubUnavailable):
+                    self._server_error.add(ch.name)
+                else:
+                    self._server_error.discard(ch.name)
                 self._channel_error(ch.name, str(exc), first)
             except Exception as exc:  # a bug in one channel must not end reporting
                 log.exception("report channel %s failed", ch.name)
                 self._channel_error(ch.name, f"{type(exc).__name__}: {exc}", ERROR_RETRY_S)
             else:
                 ran = True
+                self._server_error.discard(ch.name)
                 self._error_until.pop(ch.name, None)
                 self._error_backoff.pop(ch.name, None)
                 if self._last_error.pop(ch.name, None) is not None:
