@@ -574,10 +574,16 @@ class Downloader:
             except requests.exceptions.RequestException as exc:
                 raise FetchError(url, f"connection lost ({_short(exc)})", retryable=True) from None
             data = bytes(buf)
-            sha = self.cache.put_bytes(
-                data, origin=url, etag=resp.headers.get("ETag"), last_modified=resp.headers.get("Last-Modified"),
-                suffix=_suffix_for(resp.headers.get("Content-Type")),
-            )
+            try:
+                sha = self.cache.put_bytes(
+                    data, origin=url, etag=resp.headers.get("ETag"), last_modified=resp.headers.get("Last-Modified"),
+                    suffix=_suffix_for(resp.headers.get("Content-Type")),
+                )
+            except CacheFullError as exc:
+                # the quota is taken by the content on screen (pinned): go on with the document uncached (the next
+                # check is a full GET instead of a 304); the new content may well fit once the old is released
+                log.info("fetch: %s: not cached (%s); the sync goes on with it", url, exc)
+                return DocumentResult(data, hashlib.sha256(data).hexdigest(), False)
             return DocumentResult(data, sha, False)
 
 

@@ -37,7 +37,7 @@ from typing import Any
 from PIL import Image
 
 from player.atomic import temp_prefix
-from player.cache import ContentCache, InvalidHashError
+from player.cache import CacheFullError, ContentCache, InvalidHashError
 from player.content import MediaResolver
 from player.model import ImageItem, Screen, VideoItem
 from player.picture import load_upright, orientation, stored_box, too_large
@@ -414,6 +414,10 @@ def prepare_files(cache: ContentCache, screen: Screen, files: Mapping[str, str],
             result.refused[ref] = f"'{ref}': {exc}"
             if str(exc).startswith(NO_ROOM):
                 result.short_of_room.add(ref)
+            continue
+        except CacheFullError as exc:  # the quota is taken by pinned content: the original plays as it is
+            result.refused[ref] = f"'{ref}': no room in the cache quota for its copy for the screen ({exc})"
+            result.short_of_room.add(ref)
             continue
         except (OSError, InvalidHashError) as exc:
             result.refused[ref] = f"'{ref}': cannot prepare ({exc})"

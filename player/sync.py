@@ -444,16 +444,20 @@ class SyncService:
                                bytes_downloaded=nbytes)
         snap = Snapshot.new(answer.document, files, source=self.source.name, clock=self.clock.now)
         self.cache.pin(snapshot_pin(snap.id), snap.shas)
-        prepared = prepare_files(self.cache, screen, files, should_stop=self._stopping)
-        self._prepare_again = bool(prepared.short_of_room)
-        defects.extend(f"{self.source.name}: media {line}" for line in prepared.refused.values())
-        if self._stopping():
+        try:
+            prepared = prepare_files(self.cache, screen, files, should_stop=self._stopping)
+            self._prepare_again = bool(prepared.short_of_room)
+            defects.extend(f"{self.source.name}: media {line}" for line in prepared.refused.values())
+            if self._stopping():
+                self.cache.unpin(snapshot_pin(snap.id))
+                return self._failed(["sync interrupted (stopping)"])
+            if any(not self.cache.has(sha) for sha in files.values()):
+                self.cache.unpin(snapshot_pin(snap.id))
+                return self._refused("snapshot refused: files vanished from the cache before publishing; will retry")
+            released = self.snapshots.save(snap)
+        except BaseException:  # not published (a full disk while saving it...): its pin would hold the files till a restart
             self.cache.unpin(snapshot_pin(snap.id))
-            return self._failed(["sync interrupted (stopping)"])
-        if any(not self.cache.has(sha) for sha in files.values()):
-            self.cache.unpin(snapshot_pin(snap.id))
-            return self._refused("snapshot refused: files vanished from the cache before publishing; will retry")
-        released = self.snapshots.save(snap)
+            raise
         self._repair = False
         for sid in released:
             self.cache.unpin(snapshot_pin(sid))

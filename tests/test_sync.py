@@ -484,3 +484,55 @@ def test_progress_is_logged_after_30_s_without_a_line(srv: FaultServer, tmp_path
         assert len(_progress_lines(caplog)) >= 19  # a line per file (each one took "31 s"), not per 10 %
     finally:
         env.close()
+
+
+# ------------------------------------------------------------------------------------ the quota taken by pinned content
+def test_a_copy_for_the_screen_that_does_not_fit_the_quota_does_not_stop_the_sync(srv: FaultServer,
+                                                                                   tmp_path: Path) -> None:
+    """The quota holds the originals but not a picture's copy scaled for its zone: before, the CacheFullError escaped
+    the preparation, the sync failed with a traceback every time (never publishing) and left a pin behind each
+    time. Now the picture plays from its original and the snapshot is published."""
+    import io
+    import random
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.frombytes("RGB", (1000, 1000), random.Random(1).randbytes(3_000_000)).save(buf, "PNG")
+    big = buf.getvalue()
+    doc = screen_doc(["big.png"])
+    doc["layouts"]["main"]["zones"][0].update(width=640, height=360)
+    body = json.dumps(doc).encode()
+    srv.set_file("/s/big.png", big)
+    srv.set_file("/s/screen.json", body, "application/json")
+    e = make_env(srv, tmp_path, quota=len(big) + len(body) + 1000)
+    try:
+        outcomes = [e.service.sync_once() for _ in range(2)]
+        assert [o.result for o in outcomes] == ["published", "unchanged"], outcomes
+        assert e.published[-1].resolver("big.png") == e.cache.path_of(e.published[-1].snapshot.files["big.png"])
+        assert len([name for name in e.cache.pin_sets() if name.startswith("snapshot:")]) == 1
+    finally:
+        e.close()
+
+
+def test_a_new_document_is_read_although_the_content_on_screen_fills_the_quota(srv: FaultServer,
+                                                                                tmp_path: Path) -> None:
+    """The snapshot on screen (pinned) fills the quota; the new screen.json does not fit into the cache beside it.
+    Before, every sync failed on caching the document and the screen kept the old content for good; the new
+    content (a smaller picture) fits once the old is released."""
+    doc1 = json.dumps(screen_doc(["noise.png"])).encode()
+    doc2 = json.dumps(screen_doc(["red.png"], {"name": "Rathaus " + "x" * 2000})).encode()
+    srv.set_file("/s/noise.png", NOISE)
+    srv.set_file("/s/red.png", RED)
+    srv.set_file("/s/screen.json", doc1, "application/json")
+    e = make_env(srv, tmp_path, quota=len(NOISE) + len(doc1) + 500)
+    try:
+        first = e.service.sync_once()
+        assert first.result == "published"
+        e.service.mark_on_screen(first.snapshot_id)
+        srv.set_file("/s/screen.json", doc2, "application/json")
+        second = e.service.sync_once()
+        assert second.result == "published", second
+        assert e.published[-1].screen.layouts["main"].zones[0].items[0].src == "red.png"
+    finally:
+        e.close()
