@@ -237,3 +237,30 @@ def test_a_remote_off_while_the_schedule_has_the_display_off_changes_nothing(qtb
         power.override(False)
         assert power.on is False and power.reason == "remote command"
         assert received(server) == ["STATUS=playing", "READY=1\nSTATUS=display off (remote command) until Wed 06:00"]
+
+
+def test_a_remote_command_holds_until_the_next_scheduled_change(qtbot) -> None:  # noqa: ANN001
+    """A remote "display off" at 11:00 (schedule 06:00-22:00) holds until 22:00: not only until the timer's hourly
+    look (before, the display came back on at 12:00) or a clock jump. At 22:00 the schedule takes over again."""
+    from player.system.display_power import NullDisplayPower
+
+    clock = FakeClock(datetime(2026, 12, 1, 10, 0, tzinfo=UTC))  # 11:00 in Berlin: on
+    window = shown_window(qtbot, clock, WorkerBridge())
+    power = DisplayPowerController(window, PowerSchedule({"daily": "06:00-22:00"}, tz=BERLIN), NullDisplayPower(),
+                                   clock, BERLIN, WorkerBridge(workers=1))
+    window.clock_jumped.connect(power.apply_schedule)
+    power.start()
+    assert power.on is True
+    power.override(False)
+    for hour in (11, 15, 20):  # the timer looks every hour (12:00, 16:00, 21:00 in Berlin)
+        clock.set(datetime(2026, 12, 1, hour, 0, tzinfo=UTC))
+        power._timer.timeout.emit()
+        assert power.on is False and power.reason == "remote command", hour
+    window._check_clock_jump()  # a look after a clock jump changes nothing either
+    assert power.on is False
+    clock.set(datetime(2026, 12, 1, 21, 0, 1, tzinfo=UTC))  # 22:00:01: the scheduled change (off) has come
+    power._timer.timeout.emit()
+    assert power.on is False and power.reason == "schedule"
+    clock.set(datetime(2026, 12, 2, 5, 0, 1, tzinfo=UTC))  # 06:00 the next morning: on again, as scheduled
+    power._timer.timeout.emit()
+    assert power.on is True

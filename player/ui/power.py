@@ -70,6 +70,8 @@ class DisplayPowerController(QObject):
         self.reason = ""
         self.next_change: datetime | None = None
         self._applied: bool | None = None  # what the backend was last told (worker side, under _switch_lock)
+        # a remote command's state and the scheduled change it holds until (None: until the schedule itself changes)
+        self._override: tuple[bool, datetime | None] | None = None
         self._switch_lock = threading.Lock()
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -79,7 +81,7 @@ class DisplayPowerController(QObject):
     def start(self) -> None:
         self.apply_schedule()
 
-    def apply_schedule(self) -> None:
+    def apply_schedule(self, *, schedule_changed: bool = False) -> None:
         now = self.clock.now()
         self._timer.stop()
         if self.schedule.always_on:
@@ -92,6 +94,12 @@ class DisplayPowerController(QObject):
             if state.next_change is not None:
                 ms = int((state.next_change - now).total_seconds() * 1000) + 5
                 self._timer.start(max(1, min(ms, MAX_TIMER_MS)))
+        if self._override is not None:
+            held_until = self._override[1]
+            if not schedule_changed and (held_until is None or now < held_until):
+                self.rescheduled.emit()  # the timer's hourly look or a clock jump: the remote command still holds
+                return
+            self._override = None  # the scheduled change it waited for has come (or a new schedule)
         self._set(on, reason)
         self.reason = reason  # also when the state stays (now from the content's schedule, say): rescheduled says so
         self.rescheduled.emit()
@@ -116,11 +124,13 @@ class DisplayPowerController(QObject):
             except ValueError as exc:
                 self.schedule, self.schedule_origin = self.file_schedule, "config"
                 log.error("display power schedule of the content is unusable (%s); using player.toml's", exc)
-        self.apply_schedule()
+        self.apply_schedule(schedule_changed=True)
 
     def override(self, on: bool) -> None:
-        """A remote command (display on/off): holds until the schedule changes next. The state it asks for already:
-        nothing changes (the reason stays; the schedule would set it back at its next look)."""
+        """A remote command (display on/off): holds until the schedule's next change (as it was when the command
+        came; with no power schedule until the content brings one), not only until the timer's hourly look or a
+        clock jump. The state it asks for already: nothing switches."""
+        self._override = (on, self.next_change)
         self._set(on, reason="remote command")
 
     def _set(self, on: bool, reason: str) -> None:
