@@ -202,3 +202,33 @@ def test_at_boot_the_floor_comes_from_the_cached_snapshot_and_its_sync(qtbot, tm
     finally:
         if controller is not None:
             controller.stop()
+
+
+def test_an_interrupt_plays_on_when_an_overlay_starts_underneath(qtbot) -> None:  # noqa: ANN001
+    """An emergency interrupt 18:00-19:00; a banner overlay starts at 18:10 and the main layout stays. The interrupt's
+    stage plays on (before, it was rebuilt: its slideshow started over and showed its background until ready), and
+    the overlay, once on, plays on when the interrupt ends."""
+    def layout(color: str, text: str) -> dict:
+        return {"width": 320, "height": 180, "background": color, "zones": [{
+            "id": "z", "x": 0, "y": 0, "width": 320, "height": 180,
+            "items": [{"type": "text", "text": f"{text} {k}", "duration": 5} for k in range(3)]}]}
+
+    doc = {"version": 1, "layouts": {"day": layout("#ff0000", "Tag"), "alarm": layout("#00ff00", "Warnung"),
+                                     "banner": layout("#0000ff", "Hinweis")},
+           "schedule": {"default": "day", "entries": [
+               {"id": "a", "layout": "alarm", "mode": "interrupt", "start": "2026-12-24T18:00",
+                "end": "2026-12-24T19:00"},
+               {"id": "o", "layout": "banner", "mode": "overlay", "start": "2026-12-24T18:10",
+                "end": "2026-12-24T20:00"}]}}
+    clock = FakeClock(datetime(2026, 12, 24, 17, 0, tzinfo=UTC))  # 18:00 in Berlin
+    window = make_window(qtbot, clock)
+    window.show_screen(load_screen_dict(doc, "s.json").screen, lambda _r: None)
+    interrupt = window.interrupt
+    assert interrupt is not None and interrupt.name == "alarm"
+    clock.set(datetime(2026, 12, 24, 17, 10, tzinfo=UTC))  # 18:10: the overlay starts under the interrupt
+    window._switch_timer.timeout.emit()
+    assert [o.name for o in window.overlays] == ["banner"] and window.interrupt is interrupt
+    banner = window.overlays[0]
+    clock.set(datetime(2026, 12, 24, 18, 0, tzinfo=UTC))  # 19:00: the interrupt ends
+    window._switch_timer.timeout.emit()
+    assert window.interrupt is None and window.overlays == [banner]

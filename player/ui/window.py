@@ -276,20 +276,29 @@ class PlayerWindow(QWidget, ScreenFollower):
         # main layout: build the new one hidden, show it when its first frame is ready, then drop the old one
         if self.main is None or self.main.name != main_name or self.main.layout_model is not layouts.get(main_name):
             self._replace_main(layouts[main_name])
+        # overlays and the interrupt: a stage whose layout is unchanged plays on (a ticker does not jump back, an
+        # emergency slideshow does not start over because something underneath it changed)
+        kept: dict[str, Stage] = {}
         for old in self.overlays:
-            old.stop()
-            old.deleteLater()
+            if old.name in overlay_names and old.name not in kept and old.layout_model is layouts.get(old.name):
+                kept[old.name] = old
+            else:
+                old.stop()
+                old.deleteLater()
         self.overlays = []
         for name in overlay_names:
-            stage = self._make_stage(layouts[name], transparent=True)
-            stage.show()
-            stage.start()
+            stage = kept.pop(name, None)
+            if stage is None:
+                stage = self._make_stage(layouts[name], transparent=True)
+                stage.show()
+                stage.start()
             self.overlays.append(stage)
-        if self.interrupt is not None:
+        if self.interrupt is not None and (self.interrupt.name != interrupt_name
+                                           or self.interrupt.layout_model is not layouts.get(interrupt_name or "")):
             self.interrupt.stop()
             self.interrupt.deleteLater()
             self.interrupt = None
-        if interrupt_name is not None:
+        if interrupt_name is not None and self.interrupt is None:
             self.interrupt = self._make_stage(layouts[interrupt_name], transparent=False)
             self.interrupt.show()
             self.interrupt.start()
