@@ -419,11 +419,7 @@ class ParseClient:
                     params["skip"] = str(offset)
             if page_where:
                 params["where"] = json.dumps(page_where, separators=(",", ":"), ensure_ascii=False)
-            doc = self.request("GET", path, params=params, timeout=timeout)
-            rows = doc.get("results") if isinstance(doc, Mapping) else None
-            if not isinstance(rows, list):
-                raise HubError(f"GET {self._url(path)}: answer has no results list", url=self._url(path))
-            rows = [r for r in rows if isinstance(r, dict)]
+            rows = [r for r in self._results(path, params, timeout) if isinstance(r, dict)]
             ids = {oid for r in rows if isinstance(oid := r.get("objectId"), str)}
             if rows and ids and ids <= seen:  # a hub that ignores skip (or the keyset): the same page again
                 log.warning("GET %s: the hub answered a page of rows already read; stopping after %d rows",
@@ -440,6 +436,14 @@ class ParseClient:
                     break
                 last_id = new_last
         return results[:wanted]
+
+    def _results(self, path: str, params: dict[str, Any], timeout: Any) -> list[Any]:
+        """One page of a query: the answer's ``results`` list (HubError when the answer has none)."""
+        doc = self.request("GET", path, params=params, timeout=timeout)
+        rows = doc.get("results") if isinstance(doc, Mapping) else None
+        if not isinstance(rows, list):
+            raise HubError(f"GET {self._url(path)}: answer has no results list", url=self._url(path))
+        return rows
 
     def query_all(self, class_name: str, where: Mapping[str, Any] | None = None, *, max_rows: int | None = None,
                   include: str | Sequence[str] | None = None,
@@ -466,10 +470,7 @@ class ParseClient:
             params = dict(base, limit=str(min(self.page_size, wanted - len(results))))
             if page_where:
                 params["where"] = json.dumps(page_where, separators=(",", ":"), ensure_ascii=False)
-            doc = self.request("GET", path, params=params, timeout=timeout)
-            rows = doc.get("results") if isinstance(doc, Mapping) else None
-            if not isinstance(rows, list):
-                raise HubError(f"GET {self._url(path)}: answer has no results list", url=self._url(path))
+            rows = self._results(path, params, timeout)
             if not rows:
                 return results, True
             fresh = [r for r in rows if isinstance(r, dict) and isinstance(r.get("objectId"), str)

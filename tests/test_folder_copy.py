@@ -650,3 +650,21 @@ def test_a_copy_in_use_is_marked_so_another_player_keeps_it(qtbot: QtBot, tmp_pa
         assert (copy / "screen.json").is_file() and (copy / "bilder" / "rot.png").is_file()
     finally:
         controller.stop()
+
+
+
+def test_a_mac_written_picture_replaced_on_the_stick_is_copied_again(qtbot: QtBot, tmp_path: Path,
+                                                                     fast_checks: None) -> None:
+    """The picture's name on the stick is in decomposed Unicode (a Mac), the document's in the usual form: the
+    5 s check must look at the file the load found, or a new version of it is never noticed."""
+    import unicodedata
+
+    folder = tmp_path / "stick"
+    nfd = folder / unicodedata.normalize("NFD", "Bäume.png")
+    solid_image(nfd, RED)
+    write_screen(folder, one_zone([{"type": "image", "src": "Bäume.png", "duration": 1}], width=320, height=180))
+    with playing(qtbot, tmp_path, folder) as (published, copy, _cache_dir):
+        solid_image(nfd, BLUE, size=(200, 100))
+        new = nfd.read_bytes()
+        qtbot.waitUntil(lambda: (copy / "Bäume.png").read_bytes() == new, timeout=15_000)
+        assert len(published) == 1

@@ -15,20 +15,19 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from parsefake import JsonServer, RecordingSystem
 from player.parse_rest import HubError, ParseClient, pointer
 from player.report import ScreenRef
 from player.report.commands import CommandActions, CommandChannel, CommandLedger
 from player.report.queue import DeliveryLoop
 
 
-class ParseHub:
+class ParseHub(JsonServer):
     """Just enough of Parse Server's REST API for reporting: classes (where with equality, pointers, ``$exists``,
     ``$ne``, ``$in``, ``$nin``, ``$gt``, ``$lt``, ``$and``; order, skip, limit, keys), PUT, POST, DELETE, /batch
     and /files.
@@ -46,46 +45,7 @@ class ParseHub:
         self.lock = threading.Lock()
         self._ids = itertools.count(1)
         self._tick = itertools.count(1)
-        hub = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _serve(self, method: str) -> None:
-                url = urlsplit(self.path)
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                path = url.path.removeprefix("/parse")
-                status, doc = hub.answer(method, path, raw, parse_qs(url.query))
-                body = json.dumps(doc).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_GET(self) -> None:  # noqa: N802 - stdlib naming
-                self._serve("GET")
-
-            def do_POST(self) -> None:  # noqa: N802 - stdlib naming
-                self._serve("POST")
-
-            def do_PUT(self) -> None:  # noqa: N802 - stdlib naming
-                self._serve("PUT")
-
-            def do_DELETE(self) -> None:  # noqa: N802 - stdlib naming
-                self._serve("DELETE")
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_port}/parse"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.serve()
 
     # ------------------------------------------------------------------ test side
     def add(self, class_name: str, fields: dict[str, Any]) -> str:
@@ -197,19 +157,6 @@ def hub() -> Iterator[ParseHub]:
     server = ParseHub()
     yield server
     server.close()
-
-
-class RecordingSystem:
-    """Restart and reboot of the machine: recorded, not done (the one edge a test cannot run)."""
-
-    def __init__(self) -> None:
-        self.calls: list[str] = []
-
-    def restart_player(self) -> None:
-        self.calls.append("restart")
-
-    def reboot(self) -> None:
-        self.calls.append("reboot")
 
 
 def screen_on(hub: ParseHub, uuid: str = "u-1") -> dict[str, str]:
@@ -553,19 +500,24 @@ def test_owed_results_are_sent_when_the_poll_gets_an_error_answer(hub: ParseHub,
 
 
 # --------------------------------------------------------------------------------- fix: commands newer than the loss
-def test_a_command_created_after_the_ledger_was_lost_runs(hub: ParseHub, tmp_path: Path) -> None:
+def _reboot_started_then_ledger_lost(hub: ParseHub, tmp_path: Path, age: timedelta
+                                    ) -> tuple[dict[str, str], str, CommandChannel, RecordingSystem]:
+    """A reboot created *age* ago was started when the process died, and the ledger was torn (a power cut); a new
+    channel sets it aside. Returns the screen, the reboot's id, the channel and the recorded system."""
     screen = screen_on(hub)
     ledger_path = tmp_path / "commands.sqlite"
     ledger = CommandLedger(ledger_path)
-    earlier = (datetime.now(UTC) - timedelta(hours=1)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    before = hub.add("SteleScreenCommand", {"screen": screen, "command": "reboot", "createdAt": earlier})
-    ledger.start(before, "reboot")  # the process died here
+    created = (datetime.now(UTC) - age).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    reboot = hub.add("SteleScreenCommand", {"screen": screen, "command": "reboot", "createdAt": created})
+    ledger.start(reboot, "reboot")  # the process died here
     ledger.close()
     tear_header(ledger_path)
-
-    calls: list[str] = []
     system = RecordingSystem()
-    ch = channel(hub, ledger_path, calls, system)  # the ledger is set aside now
+    return screen, reboot, channel(hub, ledger_path, [], system), system
+
+
+def test_a_command_created_after_the_ledger_was_lost_runs(hub: ParseHub, tmp_path: Path) -> None:
+    screen, before, ch, system = _reboot_started_then_ledger_lost(hub, tmp_path, timedelta(hours=1))
     hub.refuse("GET", "/classes/SteleScreenCommand", 503, 1, "down")  # the first polls fail (hub down) ...
     for i in range(2):
         with pytest.raises(HubError):
@@ -586,17 +538,7 @@ def test_a_command_from_just_before_the_loss_is_not_run_again_when_the_screen_cl
     lagging clock; it must not run a second time."""
     import player.report.commands as commands
 
-    screen = screen_on(hub)
-    ledger_path = tmp_path / "commands.sqlite"
-    ledger = CommandLedger(ledger_path)
-    ten_min_ago = (datetime.now(UTC) - timedelta(minutes=10)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    reboot = hub.add("SteleScreenCommand", {"screen": screen, "command": "reboot", "createdAt": ten_min_ago})
-    ledger.start(reboot, "reboot")  # the power went here
-    ledger.close()
-    tear_header(ledger_path)
-    calls: list[str] = []
-    system = RecordingSystem()
-    ch = channel(hub, ledger_path, calls, system)
+    _screen, reboot, ch, system = _reboot_started_then_ledger_lost(hub, tmp_path, timedelta(minutes=10))
     assert ch.ledger.lost_at is not None
     ch.ledger.lost_at -= timedelta(hours=1)  # the clock at boot, before NTP: an hour behind
     ch.run(0.0)

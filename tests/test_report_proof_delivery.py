@@ -13,13 +13,12 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from parsefake import JsonServer
 from player.parse_rest import ParseClient
 from player.report import ScreenRef
 from player.report.proof import ProofChannel, ProofRecorder
@@ -28,7 +27,7 @@ from player.report.queue import DeliveryLoop, Outbox
 Fault = Callable[[str, str, Any], "tuple[int, Any] | None"]  # (method, path, body) -> (status, answer) or None
 
 
-class ParseStandIn:
+class ParseStandIn(JsonServer):
     """Just enough of Parse REST for the reporting channels: classes (query by equality / ``$in`` / pointer, create,
     update, delete), ``/batch`` and ``/login`` (any user). ``faults`` are asked first, in order; ``requests`` logs (method, path)."""
 
@@ -39,44 +38,7 @@ class ParseStandIn:
         self.batch_limit: int | None = None  # like Parse Server's requestComplexity.batchRequestLimit
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
-        hub = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _serve(self, method: str) -> None:
-                url = urlsplit(self.path)
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                status, answer = hub.answer(method, url.path.removeprefix("/parse"), raw, parse_qs(url.query))
-                data = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_GET(self) -> None:
-                self._serve("GET")
-
-            def do_POST(self) -> None:
-                self._serve("POST")
-
-            def do_PUT(self) -> None:
-                self._serve("PUT")
-
-            def do_DELETE(self) -> None:
-                self._serve("DELETE")
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_port}/parse"
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.serve()
 
     def count(self, method: str, path_prefix: str) -> int:
         with self._lock:

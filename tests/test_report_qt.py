@@ -105,10 +105,11 @@ def test_a_remote_command_reports_what_its_gui_action_really_did(qtbot, tmp_path
     as failed (before, "ok" went to the hub before the action had run). Against a Parse REST stand-in on 127.0.0.1."""
     import threading
 
+    from parsefake import RecordingSystem
     from player.parse_rest import ParseClient
     from player.report import ScreenRef
     from player.report.commands import CommandActions, CommandChannel, CommandLedger
-    from test_report_commands_hub import ParseHub, RecordingSystem, command, screen_on
+    from test_report_commands_hub import ParseHub, command, screen_on
 
     def broken_reload() -> None:
         raise RuntimeError("no content to show again")

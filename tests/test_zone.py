@@ -403,15 +403,21 @@ def test_an_item_kept_past_its_window_goes_when_the_one_after_it_fails(qtbot, tm
     widget.stop()
 
 
-def test_a_failed_item_is_tried_again_while_the_zone_waits_for_a_far_window(qtbot, tmp_path: Path) -> None:
-    """p (always valid) is missing at 10:00; the only other item opens at 11:00. The zone shows its background and
-    looks at p again when its skip ends (RETRY_FAILED_S), not only at 11:00."""
+def _picture_missing_and_text_at_eleven(qtbot, tmp_path: Path):  # noqa: ANN001, ANN202
+    """Started at 10:00 Berlin: p (always valid) is missing, t opens at 11:00; the zone shows its background."""
     clock = FakeClock(datetime(2026, 12, 1, 9, 0, 0, tzinfo=UTC))
     widget = make_zone(qtbot, [
         {"type": "image", "id": "p", "src": "p.png", "duration": 10},
         {"type": "text", "id": "t", "text": "T", "duration": 10, "valid": {"times": [{"from": "11:00", "to": "12:00"}]}},
     ], tmp_path, clock=clock)
     widget.start()
+    return widget, clock
+
+
+def test_a_failed_item_is_tried_again_while_the_zone_waits_for_a_far_window(qtbot, tmp_path: Path) -> None:
+    """p (always valid) is missing at 10:00; the only other item opens at 11:00. The zone shows its background and
+    looks at p again when its skip ends (RETRY_FAILED_S), not only at 11:00."""
+    widget, clock = _picture_missing_and_text_at_eleven(qtbot, tmp_path)
     assert widget.current is None and widget._validity_timer.isActive()
     remaining = widget._validity_timer.remainingTime()
     assert remaining <= 61_000, "the failed picture is not looked at again until 11:00"
@@ -425,12 +431,7 @@ def test_a_failed_item_is_tried_again_while_the_zone_waits_for_a_far_window(qtbo
 def test_a_failed_item_s_skip_does_not_grow_when_the_clock_is_set_back(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
     """p is missing at 10:00 and skipped until 10:01; then the clock is set back an hour (NTP after a wrong RTC). The
     skip still ends within RETRY_FAILED_S of the new time: before, p stayed off for 61 minutes."""
-    clock = FakeClock(datetime(2026, 12, 1, 9, 0, 0, tzinfo=UTC))
-    widget = make_zone(qtbot, [
-        {"type": "image", "id": "p", "src": "p.png", "duration": 10},
-        {"type": "text", "id": "t", "text": "T", "duration": 10, "valid": {"times": [{"from": "11:00", "to": "12:00"}]}},
-    ], tmp_path, clock=clock)
-    widget.start()
+    widget, clock = _picture_missing_and_text_at_eleven(qtbot, tmp_path)
     assert widget.current is None
     clock.set(datetime(2026, 12, 1, 8, 0, 0, tzinfo=UTC))
     widget.recheck()  # what the window does after a clock jump

@@ -446,7 +446,7 @@ class ContentController(QObject):
         if state is None:
             return
         now_s = time.time()
-        now = {ref: file_stamp(state.source.root / ref) for ref in state.watched}
+        now = {ref: _stamp(state.source, state.files, ref) for ref in state.watched}
         changed = {ref for ref, stamp in now.items() if stamp != state.seen.get(ref)}
         # (within 2 s of the clock only: a Pi without a clock battery may run hours behind the files' times)
         settled = {ref for ref, stamp in now.items() if ref in changed and state.pending.get(ref) == stamp
@@ -536,7 +536,7 @@ class ContentController(QObject):
             resolver.content_dir = [source.root, copy.root]
         watched = tuple(ref for ref in files if copy.target(ref) is not None)
         state = _FolderState(source, copy, files, use_copy, doc_stamp, watched,
-                             seen={ref: file_stamp(source.root / ref) for ref in watched})
+                             seen={ref: _stamp(source, files, ref) for ref in watched})
         self._folder_state = state
         self._publish(Content(loaded.screen, resolver, None, loaded.defects))
         self._copy_folder(state)
@@ -567,6 +567,14 @@ class _FolderState:
     retry_s: float = 0.0
     last_problem: str | None = None
 
+
+
+def _stamp(source: FolderSource, files: dict[str, Path | None], ref: str) -> tuple[int, int] | None:
+    """Size and time of the file *ref* names: by its plain name, else where the load found it (a name a Mac wrote
+    in another Unicode form: FolderSource.resolve), so that a change to it is seen as well."""
+    stamp = file_stamp(source.root / ref)
+    found = files.get(ref)
+    return stamp if stamp is not None or found is None else file_stamp(found)
 
 class _WindowLink(QObject):
     """Receives the controller's signals on the GUI thread (a QObject receiver makes the connections queued)."""

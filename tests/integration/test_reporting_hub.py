@@ -23,6 +23,7 @@ import requests
 from PIL import Image
 
 from hubserver import TestHub
+from parsefake import RecordingSystem
 from player.parse_rest import ParseClient
 from player.report import Reporting, ScreenRef
 from player.report.commands import CommandActions, CommandChannel, CommandLedger
@@ -350,19 +351,6 @@ def test_screenshot_waits_while_offline_and_only_the_newest_is_sent(clean_hub: T
 
 
 # ------------------------------------------------------------------------------------------ commands
-
-
-class RecordingSystem:
-    """Stands in for systemctl restart/reboot (the machine cannot be rebooted in a test)."""
-
-    def __init__(self) -> None:
-        self.calls: list[str] = []
-
-    def restart_player(self) -> None:
-        self.calls.append("restart")
-
-    def reboot(self) -> None:
-        self.calls.append("reboot")
 
 
 def make_commands(hub: TestHub, tmp_path: Path, screen_uuid: str, calls: list[str],
