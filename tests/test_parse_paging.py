@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from player.parse_rest import ParseClient
-from tests.test_report_commands_hub import ParseHub
+from test_report_commands_hub import ParseHub
 
 
 @pytest.fixture
