@@ -3,7 +3,8 @@
 Used by the hub source (configuration) and by the live-data feeds. No Qt, no global state.
 
 Error model (every error is one line naming the URL and the problem):
-- `HubUnavailable` (a `HubError`): connection refused/reset, timeout, HTTP 5xx. Retrying later may help.
+- `HubUnavailable` (a `HubError`): connection refused/reset, timeout, HTTP 5xx, an answer not complete within the
+  total time of a request (see `split_timeout`). Retrying later may help.
 - `HubError`: everything else the hub answers wrongly: invalid JSON, a body larger than `max_body_bytes`,
   a Parse error (`code`, `error`) such as a missing class field or a permission problem.
 
@@ -17,6 +18,7 @@ import json
 import logging
 import math
 import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
@@ -44,6 +46,7 @@ __all__ = [
     "parse_date",
     "pointer",
     "read_body_limited",
+    "split_timeout",
 ]
 
 INVALID_SESSION_TOKEN = 209
@@ -51,6 +54,7 @@ OBJECT_NOT_FOUND = 101
 DEFAULT_PAGE_SIZE = 100
 DEFAULT_MAX_RESULTS = 100_000
 BATCH_CHUNK = 50
+DEFAULT_TOTAL_TIMEOUT_S = 60.0
 
 
 class HubError(Exception):
@@ -93,9 +97,56 @@ def new_session() -> requests.Session:
     return requests.Session()
 
 
-def read_body_limited(response: requests.Response, max_bytes: int, url: str) -> bytes:
-    """Read a streamed response, refusing it as soon as more than *max_bytes* arrived."""
+def split_timeout(timeout: Any) -> tuple[Any, float]:
+    """A request's ``timeout`` -> (what requests takes, the total seconds the whole request may last).
+
+    ``(connect, read)`` or one number are requests' timeouts, which bound each socket operation, not the request: a
+    hub that sends its answer a few bytes at a time could hold it for hours. The total defaults to
+    `DEFAULT_TOTAL_TIMEOUT_S` (60 s) or connect + read when that is longer; ``(connect, read, total)`` sets it."""
+    if isinstance(timeout, tuple | list) and len(timeout) == 3:
+        connect, read, total = timeout
+        if total is not None:
+            return (connect, read), float(total)
+        timeout = (connect, read)
+    parts = list(timeout) if isinstance(timeout, tuple | list) else [timeout, timeout]
+    given = sum(float(p) for p in parts if isinstance(p, int | float) and not isinstance(p, bool))
+    return timeout, max(DEFAULT_TOTAL_TIMEOUT_S, given)
+
+
+def _cut_off(response: requests.Response) -> None:
+    """Shut the response's socket for reading, so a read blocked in another thread returns at once."""
+    raw = response.raw
+    try:
+        raw.shutdown()  # urllib3 >= 2.3
+        return
+    except (AttributeError, ValueError, RuntimeError, OSError):
+        pass
+    # older urllib3: the socket under http.client's response (the connection gave it up for "Connection: close")
+    sock: Any = raw
+    for name in ("_fp", "fp", "raw", "_sock"):
+        sock = getattr(sock, name, None)
+    if sock is not None:
+        import socket  # loaded with requests anyway; not at import (a player with local content never needs it)
+
+        try:
+            sock.shutdown(socket.SHUT_RD)
+        except OSError:
+            pass
+
+
+def read_body_limited(response: requests.Response, max_bytes: int, url: str, *, started: float | None = None,
+                      total_s: float | None = None) -> bytes:
+    """Read a streamed response, refusing it as soon as more than *max_bytes* arrived. With *total_s*, the request
+    (begun at `time.monotonic()` *started*, else now) must be read completely within that many seconds: the read is
+    cut off when the time is up (`HubUnavailable`)."""
     import requests
+
+    expired = threading.Event()
+    timer: threading.Timer | None = None
+
+    def late() -> HubUnavailable:
+        return HubUnavailable(f"{url}: the answer was not complete within {total_s:g} s (the hub sends too slowly)",
+                              url=url)
 
     declared = response.headers.get("Content-Length")
     if declared is not None:
@@ -106,6 +157,19 @@ def read_body_limited(response: requests.Response, max_bytes: int, url: str) -> 
                                f"{max_bytes} bytes", url=url, status=response.status_code)
         except ValueError:
             pass
+    if total_s is not None:
+        remaining = (time.monotonic() if started is None else started) + total_s - time.monotonic()
+        if remaining <= 0:
+            response.close()
+            raise late()
+
+        def expire() -> None:
+            expired.set()
+            _cut_off(response)
+
+        timer = threading.Timer(remaining, expire)
+        timer.daemon = True
+        timer.start()
     chunks: list[bytes] = []
     total = 0
     try:
@@ -115,12 +179,22 @@ def read_body_limited(response: requests.Response, max_bytes: int, url: str) -> 
                 raise HubError(f"{url}: response body exceeds the limit of {max_bytes} bytes",
                                url=url, status=response.status_code)
             chunks.append(chunk)
-    except (requests.Timeout, requests.ConnectionError) as exc:
-        raise HubUnavailable(f"{url}: connection failed while reading the response "
-                             f"({type(exc).__name__})", url=url) from exc
-    except requests.RequestException as exc:
-        raise HubError(f"{url}: reading the response failed ({type(exc).__name__})", url=url) from exc
+        if expired.is_set():  # the cut-off ended a body without Content-Length early
+            raise late()
+    except HubError:
+        raise
+    except Exception as exc:
+        if expired.is_set():  # the cut-off ended the read (short body, EOF, a TLS error)
+            raise late() from exc
+        if isinstance(exc, requests.Timeout | requests.ConnectionError):
+            raise HubUnavailable(f"{url}: connection failed while reading the response "
+                                 f"({type(exc).__name__})", url=url) from exc
+        if isinstance(exc, requests.RequestException):
+            raise HubError(f"{url}: reading the response failed ({type(exc).__name__})", url=url) from exc
+        raise
     finally:
+        if timer is not None:
+            timer.cancel()
         response.close()
     return b"".join(chunks)
 
@@ -157,11 +231,13 @@ def get_json(url: str, *, session: requests.Session | None = None, params: Mappi
              max_body_bytes: int = 10_000_000, verify: bool | str = True) -> Any:
     """GET *url* and return its JSON document, with the same limits and errors as `ParseClient`."""
     sess = session or new_session()
+    request_timeout, total_s = split_timeout(timeout)
     try:
-        response = _send(sess, "GET", url, timeout=timeout, params=params, headers=dict(headers or {}),
+        started = time.monotonic()
+        response = _send(sess, "GET", url, timeout=request_timeout, params=params, headers=dict(headers or {}),
                          verify=verify)
         status = response.status_code
-        body = read_body_limited(response, max_body_bytes, url)
+        body = read_body_limited(response, max_body_bytes, url, started=started, total_s=total_s)
     finally:
         if session is None:
             sess.close()
@@ -257,11 +333,23 @@ def geopoint(lat: float, lon: float) -> dict[str, Any]:
     return {"__type": "GeoPoint", "latitude": float(lat), "longitude": float(lon)}
 
 
+def _asks_near(value: Any) -> bool:
+    """Whether a where document holds a ``$nearSphere`` (or ``$near``) constraint anywhere."""
+    if isinstance(value, Mapping):
+        return any(key in ("$near", "$nearSphere") or _asks_near(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_asks_near(item) for item in value)
+    return False
+
+
 # --------------------------------------------------------------------------------------------------
 
 
 class ParseClient:
-    """Parse REST API client. Thread-safe for concurrent requests (requests.Session is shared)."""
+    """Parse REST API client. Thread-safe for concurrent requests (requests.Session is shared).
+
+    ``timeout`` (also per call): ``(connect, read)`` seconds for each socket operation, and a total for the whole
+    request, 60 s or connect + read when longer, or set as a third element (`split_timeout`)."""
 
     def __init__(self, server_url: str, app_id: str, rest_key: str | None = None, js_key: str | None = None,
                  username: str | None = None, password: str | None = None,
@@ -338,10 +426,12 @@ class ParseClient:
             headers["Content-Type"] = "application/json; charset=utf-8"
         elif content_type:
             headers["Content-Type"] = content_type
-        response = _send(self.session, method, url, timeout=timeout or self.timeout, params=params,
+        request_timeout, total_s = split_timeout(timeout or self.timeout)
+        started = time.monotonic()
+        response = _send(self.session, method, url, timeout=request_timeout, params=params,
                          data=body, headers=headers, verify=self.verify)
         status = response.status_code
-        raw = read_body_limited(response, self.max_body_bytes, url)
+        raw = read_body_limited(response, self.max_body_bytes, url, started=started, total_s=total_s)
         if status >= 500:
             raise HubUnavailable(f"{method} {url}: server error HTTP {status}", url=url, status=status)
         doc = _decode_json(raw, url, status) if raw.strip() else {}
@@ -388,6 +478,14 @@ class ParseClient:
 
         Without an `order`, pages follow `objectId` (robust against inserts while paging); with an order,
         pages use limit/skip.
+
+        A hub whose ``maxLimit`` is below `page_size` answers short pages that are not the last one. When more than
+        one page may be needed (`limit=None` or above `page_size`), the first page asks for ``count=1`` (Parse counts
+        the whole query, whatever limit and skip) and a short page ends paging only once that many rows were read;
+        a hub that gives no count ends it at the first short page. A full page never ends paging early because of the
+        count (an estimated count cannot cut a query short). An empty page or a page of rows already read ends
+        paging (one warning). Queries with a smaller `limit`, or with ``$nearSphere`` (MongoDB-backed Parse Server
+        fails such a count, parse-server issue 5961), ask no count: one request, a short page is the last.
         """
         wanted = self.max_results if limit is None else max(0, min(limit, self.max_results))
         base: dict[str, Any] = {}
@@ -404,9 +502,14 @@ class ParseClient:
         offset = skip or 0
         last_id: str | None = None
         seen: set[str] = set()
+        ask_count = wanted > self.page_size and not _asks_near(where)
+        counted: int | None = None  # the hub's count of the whole query (first page), None: not asked / not given
         while len(results) < wanted:
             page = min(self.page_size, wanted - len(results))
             params = dict(base, limit=str(page))
+            if ask_count:
+                params["count"] = "1"
+                ask_count = False  # the first page only
             page_where: dict[str, Any] = dict(where or {})
             if keyset:
                 params["order"] = "objectId"
@@ -419,7 +522,10 @@ class ParseClient:
                     params["skip"] = str(offset)
             if page_where:
                 params["where"] = json.dumps(page_where, separators=(",", ":"), ensure_ascii=False)
-            rows = [r for r in self._results(path, params, timeout) if isinstance(r, dict)]
+            answer, count = self._page(path, params, timeout)
+            rows = [r for r in answer if isinstance(r, dict)]
+            if "count" in params:
+                counted = count
             ids = {oid for r in rows if isinstance(oid := r.get("objectId"), str)}
             if rows and ids and ids <= seen:  # a hub that ignores skip (or the keyset): the same page again
                 log.warning("GET %s: the hub answered a page of rows already read; stopping after %d rows",
@@ -428,7 +534,14 @@ class ParseClient:
             seen |= ids
             results.extend(rows)
             if len(rows) < page:
-                break
+                unread = None if counted is None else counted - (skip or 0) - len(results)
+                if unread is None or unread <= 0:
+                    break  # the last page (or a hub without a count: as if it were)
+                if not rows:
+                    log.warning("GET %s: the hub counted %d rows but answered an empty page after %d; stopping",
+                                self._url(path), counted, len(results))
+                    break
+                # a short page with rows still to come: the hub caps pages (maxLimit below page_size)
             offset += len(rows)
             if keyset:
                 new_last = rows[-1].get("objectId")
@@ -439,11 +552,19 @@ class ParseClient:
 
     def _results(self, path: str, params: dict[str, Any], timeout: Any) -> list[Any]:
         """One page of a query: the answer's ``results`` list (HubError when the answer has none)."""
+        return self._page(path, params, timeout)[0]
+
+    def _page(self, path: str, params: dict[str, Any], timeout: Any) -> tuple[list[Any], int | None]:
+        """One page of a query: the answer's ``results`` list (HubError when it has none) and its ``count`` (None
+        when absent or not a count)."""
         doc = self.request("GET", path, params=params, timeout=timeout)
         rows = doc.get("results") if isinstance(doc, Mapping) else None
         if not isinstance(rows, list):
             raise HubError(f"GET {self._url(path)}: answer has no results list", url=self._url(path))
-        return rows
+        count = doc.get("count")
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            count = None
+        return rows, count
 
     def query_all(self, class_name: str, where: Mapping[str, Any] | None = None, *, max_rows: int | None = None,
                   include: str | Sequence[str] | None = None,
