@@ -27,8 +27,10 @@ from player.parse_rest import (
     decode_geopoint,
     decode_pointer,
     geopoint,
+    get_json,
     parse_date,
     pointer,
+    split_timeout,
 )
 
 Reply = tuple[int, Any]  # status, JSON-able body (or bytes for raw)
@@ -50,6 +52,7 @@ class ScriptedServer:
         self.routes: list[tuple[str, str, Handler]] = []
         self.requests: list[Request] = []
         self.stop_streaming = threading.Event()
+        self.drip_finished = threading.Event()
         server = self
 
         class H(BaseHTTPRequestHandler):
@@ -89,6 +92,25 @@ class ScriptedServer:
                     return
                 if payload == "HANG":
                     server.stop_streaming.wait(10)
+                    return
+                if payload in ("DRIP", "DRIP-NOLENGTH"):  # a valid answer, 3 bytes every 0.2 s (about 5 s)
+                    data = json.dumps({"results": [{"objectId": "a1", "title": "slow"}], "result": "x"}).encode()
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    if payload == "DRIP":
+                        self.send_header("Content-Length", str(len(data)))
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    self.close_connection = True
+                    try:
+                        for start in range(0, len(data), 3):
+                            self.wfile.write(data[start:start + 3])
+                            self.wfile.flush()
+                            if server.stop_streaming.wait(0.2):
+                                return
+                    except OSError:
+                        return
+                    server.drip_finished.set()
                     return
                 data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
                 self.send_response(status)
@@ -171,6 +193,33 @@ def test_timeout_is_hub_unavailable(server: ScriptedServer) -> None:
     server.on("GET", "/classes/Event", lambda r: (200, "HANG"))
     with pytest.raises(HubUnavailable, match="no answer in time"):
         client_for(server, timeout=(1, 0.5)).query("Event", limit=1)
+
+
+@pytest.mark.parametrize("payload", ["DRIP", "DRIP-NOLENGTH"])
+def test_an_answer_dripping_in_is_cut_off_at_the_total_time(server: ScriptedServer, payload: str) -> None:
+    # each read gets a few bytes well within the read timeout, so only a total time ends the request
+    server.on("GET", "/classes/Event", lambda r: (200, payload))
+    with pytest.raises(HubUnavailable, match="not complete within 1 s") as info:
+        client_for(server, timeout=(2, 2, 1)).query("Event", limit=5)
+    assert not server.drip_finished.is_set()  # returned while the hub was still sending
+    assert "\n" not in str(info.value) and server.url + "/classes/Event" in str(info.value)
+
+
+def test_a_dripping_answer_is_cut_off_for_get_json_and_per_call_timeouts(server: ScriptedServer) -> None:
+    server.on("GET", "/warnings.json", lambda r: (200, "DRIP"))
+    server.on("POST", "/functions/mobility", lambda r: (200, "DRIP-NOLENGTH"))
+    with pytest.raises(HubUnavailable, match="not complete within 1 s"):
+        get_json(server.url + "/warnings.json", timeout=(2, 2, 1))
+    with pytest.raises(HubUnavailable, match="not complete within 1 s"):
+        client_for(server).call_function("mobility", {}, timeout=(2, 2, 1))
+    assert not server.drip_finished.is_set()
+
+
+def test_total_time_defaults_to_60_s_or_connect_plus_read() -> None:
+    assert split_timeout((5, 20)) == ((5, 20), 60.0)
+    assert split_timeout((10, 90)) == ((10, 90), 100.0)
+    assert split_timeout(45) == (45, 90.0)
+    assert split_timeout((5, 20, 7)) == ((5, 20), 7.0)
 
 
 def test_connection_refused_is_hub_unavailable() -> None:
