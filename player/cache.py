@@ -16,6 +16,7 @@ import contextlib
 import errno
 import fcntl
 import hashlib
+import json
 import logging
 import os
 import re
@@ -29,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from player.atomic import PROCESS_START, fsync_dir, owner_alive, temp_file_owner, temp_prefix
+from player.atomic import PROCESS_START, fsync_dir, owner_alive, temp_file_owner, temp_owner, temp_prefix
 
 log = logging.getLogger(__name__)
 
@@ -197,10 +198,16 @@ class ContentCache:
       A hash may be pinned before its file arrives. Derived files of a pinned source count as pinned.
     * ``touch()`` only records the use in memory; the index is updated at most every ``touch_flush_seconds``
       (and on :meth:`flush_touches`, eviction and :meth:`close`) to spare the SD card.
+    * A ``last_used`` later than the clock (stamped while the clock ran ahead, e.g. a Pi without RTC before NTP set
+      it back) is rewritten as now at the next flush, so such files age from then on instead of looking newest.
+    * :meth:`sweep_tmp` removes abandoned files from ``tmp/`` while the player runs (sync calls it on each pass).
     """
 
-    #: resumable partial downloads older than this are discarded by :meth:`check_consistency`
+    #: resumable partial downloads older than this are discarded by :meth:`check_consistency` (by file time) and by
+    #: :meth:`sweep_tmp` (unchanged this long on the monotonic clock)
     partial_max_age: float = 7 * 24 * 3600.0
+    #: :meth:`sweep_tmp` removes a temp file nobody holds once it stayed unchanged this long (seconds)
+    abandoned_after: float = 3600.0
 
     def __init__(
         self,
@@ -209,6 +216,7 @@ class ContentCache:
         *,
         touch_flush_seconds: float = 3600.0,
         clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         if quota_bytes <= 0:
             raise ValueError(f"cache quota must be positive, got {quota_bytes}")
@@ -218,6 +226,10 @@ class ContentCache:
         self.tmp_dir = self.root / "tmp"
         self.index_path = self.root / "index.sqlite"
         self._clock = clock
+        self._monotonic = monotonic
+        self._sweep_lock = threading.Lock()
+        #: tmp/ entry name -> (its (inode, size, mtime) when first seen so, monotonic time of that sighting)
+        self._tmp_seen: dict[str, tuple[tuple[int, ...], float]] = {}
         self._touch_flush_seconds = touch_flush_seconds
         self._lock = threading.RLock()
         self._pending_touches: dict[str, float] = {}
@@ -225,6 +237,7 @@ class ContentCache:
         self.files_dir.mkdir(parents=True, exist_ok=True)
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
         self._db = self._open_db()
+        self._closed = False
 
     # ------------------------------------------------------------------ database
 
@@ -265,10 +278,13 @@ class ContentCache:
             self._db.execute("COMMIT")
 
     def close(self) -> None:
-        """Write pending last-use times and close the index."""
+        """Write pending last-use times and close the index (a second call does nothing)."""
         with self._lock:
+            if self._closed:
+                return
             self.flush_touches()
             self._db.close()
+            self._closed = True
 
     def __enter__(self) -> ContentCache:
         return self
@@ -304,7 +320,7 @@ class ContentCache:
             ).fetchone()
         if row is None:
             return None
-        last_used = max(row[4], self._pending_touches.get(s, 0.0))
+        last_used = min(max(row[4], self._pending_touches.get(s, 0.0)), self._clock())  # none in the future
         return CacheEntry(row[0], row[1], row[2], row[3], last_used)
 
     def lookup_origin(self, url: str) -> OriginEntry | None:
@@ -419,8 +435,12 @@ class ContentCache:
     ) -> str:
         """Store *data* and return its SHA-256 (same semantics as :meth:`put_file`)."""
         tmp = self.new_temp_path()
-        with open(tmp, "wb") as fh:
-            fh.write(data)
+        try:
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+        except BaseException:  # a full disk: the partial file would only keep it full
+            tmp.unlink(missing_ok=True)
+            raise
         return self.put_file(tmp, expected_sha, origin=origin, etag=etag, last_modified=last_modified, suffix=suffix)
 
     def read_bytes(self, sha: str) -> bytes:
@@ -480,18 +500,29 @@ class ContentCache:
         now = self._clock()
         with self._lock:
             self._pending_touches[s] = now
-            if now - self._last_touch_flush >= self._touch_flush_seconds:
+            # a last flush "in the future" means the clock was set back: flush now (it rewrites future times)
+            if now - self._last_touch_flush >= self._touch_flush_seconds or now < self._last_touch_flush:
                 self.flush_touches()
 
     def flush_touches(self) -> None:
-        """Write buffered last-use times to the index (one transaction)."""
+        """Write buffered last-use times to the index (one transaction).
+
+        Last-use times later than now (stored while the clock ran ahead) are rewritten as now, touched or not:
+        they would otherwise rank as the newest for as long as the clock was ahead, and the files really in use be
+        evicted before them. One indexed look-up when there are none; nothing is written then."""
         with self._lock:
-            self._last_touch_flush = self._clock()
-            if not self._pending_touches:
-                return
-            items = [(t, s) for s, t in self._pending_touches.items()]
+            now = self._clock()
+            self._last_touch_flush = now
+            items = [(min(t, now), s) for s, t in self._pending_touches.items()]
             self._pending_touches.clear()
+            future = self._db.execute("SELECT 1 FROM files WHERE last_used > ? LIMIT 1", (now,)).fetchone()
+            if not items and future is None:
+                return
             with self._tx() as db:
+                if future is not None:
+                    cur = db.execute("UPDATE files SET last_used=? WHERE last_used > ?", (now, now))
+                    log.info("cache: %d files had a last use later than now (the clock was set back); "
+                             "counted as used now", cur.rowcount)
                 db.executemany("UPDATE files SET last_used=MAX(last_used, ?) WHERE sha=?", items)
 
     # ------------------------------------------------------------------ pins
@@ -707,6 +738,150 @@ class ContentCache:
                 _remove_any(p)
                 removed.append(str(p.relative_to(self.root)))
         return removed
+
+
+    # ------------------------------------------------------------------ tmp/ while running
+
+    def sweep_tmp(self, keep_urls: Iterable[str] | None = None) -> list[str]:
+        """Remove abandoned files from ``tmp/`` while the player runs; returns their names (relative to the root).
+
+        :meth:`check_consistency` cleans ``tmp/`` at start; a player running for months also needs this, or the
+        leftovers of interrupted downloads (hub outage, killed ``osc-player sync --once``, full disk) eat the disk.
+        Cheap (one listing, a stat per entry, a lock probe per unlocked partial); sync calls it on each pass, off
+        the GUI thread. Removed are:
+
+        * temp files named after a process that is gone (``osc-<owner>.*``), at once;
+        * a partial download nobody is downloading into, with its sidecar, once it stayed unchanged for
+          ``abandoned_after`` (1 h), or for ``partial_max_age`` (7 days) while it can be resumed: it has bytes and a
+          sidecar with the validator the resuming ``If-Range`` needs, and its URL is in *keep_urls* (the URLs the
+          content asks for; None: unknown, all count);
+        * a sidecar without its partial, this process's own temp files and unmarked files, once unchanged for
+          ``abandoned_after``.
+
+        Never touched: a ``.part`` (or its sidecar) whose lock a download holds (in any process; the lock is taken
+        for the removal itself, so no download can start on it meanwhile), temp files of another running process,
+        anything that changed since the last sweep. "Unchanged for" counts on the monotonic clock from the sweep that
+        first saw the file as it is, so a wall clock set back or forward (a Pi without RTC) neither removes a file
+        in use nor keeps one forever; a file is never removed by the sweep that first sees it (dead owners aside).
+        """
+        wanted = None if keep_urls is None else {hashlib.sha256(u.encode("utf-8")).hexdigest() for u in keep_urls}
+        removed: list[str] = []
+        freed = 0
+        with self._sweep_lock:
+            now = self._monotonic()
+            try:
+                entries = {e.name: e for e in os.scandir(self.tmp_dir)}
+            except OSError as exc:
+                log.warning("cache: cannot look for abandoned temp files in %s: %s", self.tmp_dir, exc)
+                return removed
+            me = temp_owner()
+            seen: dict[str, tuple[tuple[int, ...], float]] = {}
+            for name, entry in entries.items():
+                if name.endswith(".part.json") and name[: -len(".json")] in entries:
+                    continue  # goes with its partial
+                sidecar = entries.get(name + ".json") if name.endswith(".part") else None
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                    sig: tuple[int, ...] = (st.st_ino, st.st_size, st.st_mtime_ns)
+                    if sidecar is not None:
+                        sst = sidecar.stat(follow_symlinks=False)
+                        sig += (sst.st_ino, sst.st_size, sst.st_mtime_ns)
+                except OSError:
+                    continue  # gone meanwhile
+                owner = temp_file_owner(name)
+                if owner is not None and owner != me:
+                    if owner_alive(owner):
+                        continue  # an in-flight write of another running process
+                    freed += self._sweep_remove(entry, st.st_size, removed)
+                    continue
+                first = self._tmp_seen.get(name)
+                since = first[1] if first is not None and first[0] == sig else now
+                seen[name] = (sig, since)
+                idle = now - since
+                if idle < self.abandoned_after or idle <= 0:
+                    continue
+                if name.endswith((".part", ".part.json")):
+                    part = self.tmp_dir / (name if name.endswith(".part") else name[: -len(".json")])
+                    if (idle < self.partial_max_age and sidecar is not None and st.st_size > 0
+                            and (wanted is None or name[: -len(".part")] in wanted) and _resumable(part, sidecar)):
+                        continue
+                    size = st.st_size + (sidecar.stat(follow_symlinks=False).st_size if sidecar is not None else 0)
+                    if _remove_part(part, with_sidecar=sidecar is not None or name.endswith(".json")):
+                        removed += [f"{self.tmp_dir.name}/{n}" for n in (name, sidecar and sidecar.name) if n]
+                        freed += size
+                        seen.pop(name, None)
+                    continue
+                freed += self._sweep_remove(entry, st.st_size, removed)
+                seen.pop(name, None)
+            self._tmp_seen = seen
+        if removed:
+            with contextlib.suppress(OSError):
+                fsync_dir(self.tmp_dir)
+            log.info("cache: removed %d abandoned temp files (%.1f MB) from %s", len(removed), freed / 1e6,
+                     self.tmp_dir)
+        return removed
+
+    def _sweep_remove(self, entry: os.DirEntry[str], size: int, removed: list[str]) -> int:
+        path = Path(entry.path)
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+        except FileNotFoundError:
+            return 0
+        except OSError as exc:
+            log.warning("cache: cannot remove abandoned temp file %s: %s", path, exc)
+            return 0
+        removed.append(str(path.relative_to(self.root)))
+        return size
+
+
+def _resumable(part: Path, sidecar: os.DirEntry[str]) -> bool:
+    """Whether the next fetch of its URL resumes *part* (player.fetch: a sidecar naming the URL whose hash names the
+    partial, with a strong ETag or a Last-Modified for ``If-Range``)."""
+    try:
+        with open(sidecar.path, "rb") as fh:
+            meta = json.loads(fh.read(64 * 1024))
+    except (OSError, ValueError):
+        return False
+    if not isinstance(meta, dict) or not isinstance(meta.get("url"), str):
+        return False
+    if hashlib.sha256(meta["url"].encode("utf-8")).hexdigest() + ".part" != part.name:
+        return False
+    etag = meta.get("etag")
+    return bool((isinstance(etag, str) and etag and not etag.startswith("W/")) or meta.get("last_modified"))
+
+
+def _remove_part(part: Path, with_sidecar: bool) -> bool:
+    """Remove an abandoned partial (and its sidecar) unless a download holds it; the partial's lock is held while
+    removing, so a download starting meanwhile waits for it and then starts on a new file (see player.fetch)."""
+    sidecar = part.with_name(part.name + ".json")
+    try:
+        fd = os.open(part, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        fd = None
+    except OSError as exc:
+        log.warning("cache: cannot remove abandoned partial download %s: %s", part, exc)
+        return False
+    try:
+        if fd is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                if exc.errno in (errno.EAGAIN, errno.EACCES):
+                    return False  # a download has just started on it
+                raise
+            part.unlink(missing_ok=True)
+        if with_sidecar:
+            sidecar.unlink(missing_ok=True)
+    except OSError as exc:
+        log.warning("cache: cannot remove abandoned partial download %s: %s", part, exc)
+        return False
+    finally:
+        if fd is not None:
+            os.close(fd)
+    return True
 
 
 def _download_running(part: Path) -> bool:

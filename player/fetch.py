@@ -214,6 +214,14 @@ class Downloader:
         self._url_locks: dict[str, threading.Lock] = {}
         self._url_locks_guard = threading.Lock()
         self._claims = _DiskClaims()
+        #: the URLs the content asks for: those of the last fetch_many (and fetches since); None until then
+        self._wanted_urls: frozenset[str] | None = None
+
+    def sweep_tmp(self) -> list[str]:
+        """Remove abandoned files from the cache's ``tmp/`` (:meth:`ContentCache.sweep_tmp`); resumable partial
+        downloads are kept longer only while their URL is one the content still asks for (the last
+        :meth:`fetch_many`'s; any, before the first). Sync calls this on each pass; fetch_many before downloading."""
+        return self.cache.sweep_tmp(self._wanted_urls)
 
     def close(self) -> None:
         """Abort running downloads at the next chunk (they raise FetchError 'cancelled'); partials are kept."""
@@ -242,6 +250,8 @@ class Downloader:
         With the URL cached from an earlier fetch, a conditional request is made; a 304 gives
         ``from_cache=True, not_modified=True``. Raises :class:`FetchError`.
         """
+        if self._wanted_urls is not None:
+            self._wanted_urls |= {url}
         tracker = _Progress(progress, 1)
         tracker.expect(url, expected_size)
         result = self._fetch(url, expected_sha, expected_size, tracker)
@@ -280,6 +290,8 @@ class Downloader:
             tracker.finish(req.url, result.size)
             return result
 
+        self._wanted_urls = frozenset(reqs)
+        self.sweep_tmp()  # partials the content no longer asks for would take the room these downloads need
         if not reqs:
             return results
         with ThreadPoolExecutor(max_workers=min(self.max_parallel, len(reqs)), thread_name_prefix="fetch") as pool:
@@ -599,15 +611,27 @@ def _body_chunks(resp: requests.Response, encoded: bool) -> Iterator[bytes]:
 
 @contextlib.contextmanager
 def _locked_part(url: str, part: Path) -> Iterator[IO[bytes]]:
-    """Open the partial file for appending, exclusively locked against other processes."""
-    fh = open(part, "a+b")  # noqa: SIM115 - closed below
-    try:
+    """Open the partial file for appending, exclusively locked against other processes.
+
+    The cache's sweep (ContentCache.sweep_tmp) removes an abandoned partial while holding this lock: a file that is
+    no longer the one at *part* once we hold the lock was removed so, and a new one is opened."""
+    while True:
+        fh = open(part, "a+b")  # noqa: SIM115 - closed below
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
+            fh.close()
             if exc.errno in (errno.EAGAIN, errno.EACCES):
                 raise FetchError(url, "already being downloaded by another process", retryable=True) from None
             raise
+        try:
+            current = os.stat(part).st_ino
+        except FileNotFoundError:
+            current = None
+        if current == os.fstat(fh.fileno()).st_ino:
+            break
+        fh.close()  # removed (by the sweep) between our open and our lock
+    try:
         yield fh
     finally:
         with contextlib.suppress(OSError):

@@ -317,6 +317,7 @@ class SyncService:
                                           lines=(f"unexpected error: {exc!r}",))
             finally:
                 self.cache.unpin(PENDING_PIN)
+            self.downloader.sweep_tmp()  # abandoned partial downloads and temp files (docs/cache.md)
             outcome = SyncOutcome(**{**asdict(outcome), "seconds": time.monotonic() - started})
         # after the locks: the error callback may probe the network for seconds (the setup screen says why the
         # hub cannot be reached), and `osc-player sync --once` must not find the cache busy meanwhile
