@@ -241,3 +241,23 @@ def test_a_touch_rewrites_a_last_use_in_the_future_as_now(tmp_path: Path) -> Non
     cache.flush_touches()
     assert stored_last_used(cache, s) == clock.t, "and from then on it follows the uses"
     cache.close()
+
+
+def test_a_write_that_fails_leaves_no_temp_file(tmp_path: Path) -> None:
+    root = tmp_path / "c"
+    ContentCache(root, quota_bytes=10_000_000).close()
+    code = (  # a file-size limit stands in for the full SD card: the write fails half-way (EFBIG)
+        "import resource, signal, sys\n"
+        "from player.cache import ContentCache\n"
+        "cache = ContentCache(sys.argv[1], quota_bytes=10_000_000)\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (300_000, resource.RLIM_INFINITY))\n"
+        "try:\n"
+        "    cache.put_bytes(b'x' * 1_000_000)\n"
+        "except OSError as exc:\n"
+        "    print('failed', exc.errno)\n"
+        "print(sorted(p.name for p in cache.tmp_dir.iterdir()))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(root)], capture_output=True, text=True, timeout=60,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert out.stdout.splitlines() == ["failed 27", "[]"], out.stderr
