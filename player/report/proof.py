@@ -4,7 +4,9 @@
 on screen in memory and hands one record per finished play to the outbox (non-blocking; committed by the outbox's
 writer thread). `ProofChannel` sends them with Parse ``/batch`` (50 per request), idempotently: each record carries
 a client-side UUID (``clientId``); records whose last send has an unknown outcome are looked up by ``clientId``
-before they are sent again.
+before they are sent again. A batch the hub (or a firewall in front of it) refuses as a whole with a 4xx that may be
+about a record in it is sent in parts down to single records; a record refused on its own, in a run in which the hub
+took other records, is set aside after `SOLO_REFUSALS` such runs (the channel backs off between them).
 """
 
 from __future__ import annotations
@@ -14,11 +16,19 @@ import math
 import threading
 import time
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from player.parse_rest import HubError, HubUnavailable, ParseClient, decode_date, parse_date
+from player.parse_rest import (
+    INVALID_SESSION_TOKEN,
+    HubError,
+    HubLoginError,
+    HubUnavailable,
+    ParseClient,
+    decode_date,
+    parse_date,
+)
 from player.report import ScreenRef
 from player.report.queue import Outbox, Record
 
@@ -35,6 +45,10 @@ MAX_FAILURES = 10  # a record the hub refuses this many times is dropped (with a
 MAX_BATCHES_PER_RUN = 20  # then other channels get their turn; the loop comes back at once
 GROW_AFTER = 10  # batches the hub took at a reduced size before the size is doubled again (up to the configured)
 PARSE_INVALID_JSON = 107  # Parse Server's code for a /batch over requestComplexity.batchRequestLimit (HTTP 400)
+SOLO_REFUSALS = 3  # a record whose /batch the hub refuses as a whole when it is sent alone is set aside at this count
+MAX_SUSPECTS = BATCH_SIZE  # records remembered as refused on their own (sent alone, after the others)
+# 4xx answers to a whole request that say nothing about what its records contain: the same for any record
+_NOT_ABOUT_RECORDS = frozenset({401, 404, 405, 407, 408, 429})
 
 
 def _batch_too_large(exc: HubError) -> bool:
@@ -46,6 +60,24 @@ def _batch_too_large(exc: HubError) -> bool:
         return True
     text = str(exc).lower()
     return exc.status == 400 and exc.code == PARSE_INVALID_JSON and "sub-requests" in text and "exceeds" in text
+
+
+def _refuses_records(exc: HubError) -> bool:
+    """A 4xx for a whole /batch that may be about what one of its records contains: a web application firewall in
+    front of the hub (403, or 400 for an item name with markup or a very long string) or a body the hub cannot take.
+    Not a refused login of the hub user, an invalid session, 401, a wrong path, a timeout or a rate limit: those
+    hold for any record, and splitting the batch would only mean more refused requests."""
+    if isinstance(exc, HubLoginError) or exc.status is None or not 400 <= exc.status < 500:
+        return False
+    return exc.status not in _NOT_ABOUT_RECORDS and exc.code != INVALID_SESSION_TOKEN
+
+
+def _brief(value: Any, limit: int = 80) -> str:
+    """``value`` for a log line: on one line, quoted, at most ``limit`` characters of it."""
+    text = " ".join(str(value).split())
+    if len(text) > limit:
+        text = f"{text[:limit - 1]}… ({len(text)} characters)"
+    return repr(text)
 
 
 @dataclass
@@ -179,6 +211,12 @@ class ProofChannel:
         self._shrunk: tuple[int, str] | None = None  # (size, answer) of the first refused /batch, until logged
         self._progress = False  # the last _send removed records from the outbox (or may go on with a smaller size)
         self.sent = 0  # rows created on the hub by this process
+        self.given_up = 0  # records the hub refused for good: dropped or set aside, never sent again
+        self._suspects: dict[int, str] = {}  # record id -> the hub's answer: refused on its own, now sent alone
+        self._requests = 0  # /batch requests of the current run
+        self._took = False  # the hub took a /batch of the current run
+        self._alone: list[tuple[Record, HubError]] = []  # records refused on their own in the current run
+        self._gone = 0  # records that left the outbox (delivered or given up)
         self.found_existing = 0  # rows whose earlier, unknown send turned out to have arrived
         outbox.add_listener(self.records_added)
 
@@ -205,10 +243,26 @@ class ProofChannel:
         screen = self.screen.pointer(self.client)
         if screen is None:
             return
+        self._requests, self._took, self._alone = 0, False, []
+        try:
+            self._deliver(now, screen)
+            if self._took:
+                self._retry_suspects(screen)
+        except HubError:
+            self._judge_alone()
+            raise
+        refusal = self._judge_alone()
+        if refusal is not None:  # the channel backs off: a record refused on its own goes again a backoff later
+            raise refusal
+
+    def _deliver(self, now: float, screen: dict[str, str]) -> None:
         for _ in range(MAX_BATCHES_PER_RUN):
+            if self._requests >= MAX_BATCHES_PER_RUN:
+                break
             self._new = 0
-            records = self.outbox.pending(KIND, self.batch_size)
-            if not records:
+            waiting = self.outbox.pending(KIND, self.batch_size + len(self._suspects))
+            records = [r for r in waiting if r.id not in self._suspects][:self.batch_size]
+            if not records:  # none, or only records refused on their own: new plays wake the channel
                 self._empty = True
                 return
             wait = self._send(records, screen)
@@ -218,7 +272,7 @@ class ProofChannel:
             if not self._progress:  # the hub refused all of them: they are tried again at the next run, not now
                 return
             if len(records) < self.batch_size:
-                if self.outbox.count(KIND) == 0:
+                if self.outbox.count(KIND) <= len(self._suspects):
                     self._empty = True
                 return
         self._new = self.batch_size  # more waiting: come back right after the other channels
@@ -252,8 +306,23 @@ class ProofChannel:
                 return min(self.settle_s, max(0.0, oldest + self.settle_s - now))
         if not records:
             return None
+        gone, alone = self._gone, len(self._alone)
+        refusal = self._post(records, screen)
+        if refusal is not None:
+            if _batch_too_large(refusal):  # smaller batches from now on (the loop goes on with them)
+                return None
+            self._narrow(records, screen, refusal)
+        self._progress = bool(found or self._gone > gone or (self._took and len(self._alone) > alone))
+        return None
+
+    def _post(self, records: list[Record], screen: dict[str, str]) -> HubError | None:
+        """One ``/batch`` of ``records``; the hub's answer for each is settled in the outbox. Returns the hub's
+        refusal of the request as a whole when it may be about a record in it (`_refuses_records`) or, for more than
+        one record, about its size (`_batch_too_large`; the batch size is halved): nothing of it was stored. Any
+        other error is raised (the channel's own: the sender backs off; no record is to blame)."""
         fresh = [r.id for r in records if not r.attempted]
         self.outbox.mark_attempted(fresh)
+        self._requests += 1
         path = f"/classes/{self.class_name}"
         try:
             results = self.client.batch([{"method": "POST", "path": path, "body": _hub_fields(r, screen)}
@@ -268,7 +337,9 @@ class ProofChannel:
             # Refused as a whole with a 4xx (or the login before it failed): nothing of it was stored.
             self.outbox.unmark_attempted([r.id for r in records])
             if not _batch_too_large(exc):
-                raise  # the channel's own error: the sender backs off; no record is to blame
+                if _refuses_records(exc):
+                    return exc
+                raise
             # Parse Server's batchRequestLimit or a proxy's body size limit: smaller batches; one record alone
             # that is still too large fails as itself.
             self._taken_at_size = 0
@@ -276,9 +347,10 @@ class ProofChannel:
                 if self._shrunk is None:
                     self._shrunk = (len(records), str(exc))
                 self.batch_size = max(1, len(records) // 2)
-                return None
+                return exc
             results = [{"error": str(exc)}]
         else:
+            self._took = True
             self._took_batch(len(records))
         if self._shrunk is not None and (results or self.batch_size == 1):
             size, answer = self._shrunk
@@ -303,8 +375,85 @@ class ProofChannel:
         self.outbox.remove(done + [r.id for r in give_up])
         self.outbox.note_failure([r.id for r in failed if r not in give_up])
         self.sent += len(done)
-        self._progress = bool(done or give_up or found)
+        self.given_up += len(give_up)
+        self._gone += len(done) + len(give_up)
         return None
+
+    def _narrow(self, records: list[Record], screen: dict[str, str], refusal: HubError) -> None:
+        """The hub refused ``records`` as a whole, maybe for what one of them contains (a firewall's 403 for an
+        item name with markup): send them in parts, halves down to single records, so the others get through. A
+        record refused on its own is noted for `_judge_alone`. While the hub has taken nothing in this run, a
+        refused part is split into its oldest record and the rest instead: when both are refused too, the hub
+        likely refuses any record (a wrong key, a firewall blocking the screen) and the narrowing stops there."""
+        todo: list[list[Record]] = []
+        chunk: list[Record] = [replace(r, attempted=False, attempted_at=0.0) for r in records]  # none was stored
+        answer: HubError | None = refusal
+        blind = 0  # refusals while the hub took nothing in this run
+        while True:
+            if answer is not None:
+                if len(chunk) == 1:
+                    self._refused_alone(chunk[0], answer)
+                else:
+                    half = 1 if not self._took else len(chunk) // 2
+                    todo += [chunk[half:], chunk[:half]]  # the older part goes first
+                if not self._took:
+                    blind += 1
+                    if blind >= 3:
+                        return
+            if not todo or self._requests >= MAX_BATCHES_PER_RUN:  # the rest waits for the next run
+                return
+            chunk = todo.pop()
+            answer = self._post(chunk, screen)
+
+    def _refused_alone(self, record: Record, answer: HubError) -> None:
+        self._alone.append((record, answer))
+        if record.id in self._suspects or len(self._suspects) < MAX_SUSPECTS:
+            self._suspects[record.id] = str(answer)  # from now on it goes on its own, after the others
+
+    def _retry_suspects(self, screen: dict[str, str]) -> None:
+        """Records refused on their own in an earlier run go again, each alone, now that the hub took a batch in
+        this run (so a refusal is about the record, not the hub)."""
+        tried = {r.id for r, _ in self._alone}
+        ids = [i for i in self._suspects if i not in tried]
+        if not ids:
+            return
+        waiting = self.outbox.records(ids)
+        for i in set(ids) - {r.id for r in waiting}:  # delivered, pruned or set aside meanwhile
+            del self._suspects[i]
+        for record in waiting:
+            if self._requests >= MAX_BATCHES_PER_RUN:
+                return
+            alone = len(self._alone)
+            if self._send([record], screen) is None and len(self._alone) == alone:
+                self._suspects.pop(record.id, None)  # the hub answered it: stored, or a Parse error of its own
+
+    def _judge_alone(self) -> HubError | None:
+        """After a run: its records refused on their own. Only when the hub took another batch in the same run is
+        such a refusal about the record: it counts as the record's failure, and at SOLO_REFUSALS the record is set
+        aside (one log line). Returns a refusal while any of them still waits, so the channel backs off and the
+        record goes again a backoff later, not in a tight loop."""
+        alone, self._alone = self._alone, []
+        if not alone:
+            return None
+        if not self._took:  # nothing got through: the hub may refuse any record; none is blamed
+            return alone[-1][1]
+        answers = {r.id: a for r, a in alone}
+        records = self.outbox.records(list(answers))
+        give_up = [r for r in records if r.failures + 1 >= SOLO_REFUSALS]
+        for record in give_up:
+            p = record.payload
+            log.error("proof of play: the hub refused the play of item %s (zone %s, layout %s, ended %s) on its own "
+                      "%d times (%s); set aside, not sent again (clientId %s)", _brief(p.get("itemId")),
+                      _brief(p.get("zone")), _brief(p.get("layout")), _brief(p.get("end")), SOLO_REFUSALS,
+                      answers[record.id], record.client_id)
+            self._suspects.pop(record.id, None)
+        gone = {r.id for r in give_up}
+        self.outbox.remove(list(gone))
+        self.outbox.note_failure([r.id for r in records if r.id not in gone])
+        self.given_up += len(gone)
+        self._gone += len(gone)
+        waiting = [answers[r.id] for r in records if r.id not in gone]
+        return waiting[-1] if waiting else None
 
     def _took_batch(self, size: int) -> None:
         """The hub answered a /batch of ``size`` records. After GROW_AFTER full ones at a reduced size, the size is

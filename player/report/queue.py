@@ -347,6 +347,16 @@ class Outbox:
             "WHERE kind = ? ORDER BY id LIMIT ?", (kind, limit)).fetchall(), [])
         return [Record(r[0], r[1], r[2], json.loads(r[3]), r[4], bool(r[5]), r[6], float(r[5])) for r in rows]
 
+    def records(self, ids: Sequence[int]) -> list[Record]:
+        """The records among ``ids`` that are still in the outbox, oldest first."""
+        wanted = list(ids)[:500]
+        if not wanted:
+            return []
+        rows: list[Any] = self._read(lambda: self._db.execute(
+            "SELECT id, kind, client_id, payload, created, attempted, failures FROM outbox "
+            f"WHERE id IN ({','.join('?' * len(wanted))}) ORDER BY id", wanted).fetchall(), [])
+        return [Record(r[0], r[1], r[2], json.loads(r[3]), r[4], bool(r[5]), r[6], float(r[5])) for r in rows]
+
     def oldest_created(self, kind: str) -> float | None:
         row = self._read(lambda: self._db.execute("SELECT MIN(created) FROM outbox WHERE kind = ?",
                                                   (kind,)).fetchone(), None)

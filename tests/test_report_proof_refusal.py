@@ -1,0 +1,169 @@
+"""Proof of play when the hub, or a web application firewall in front of it, refuses a whole ``/batch`` because of
+what one record in it contains (an item name with ``<script>``, a very long string): the batch is narrowed down so
+the other records get through, and the record refused on its own is set aside after 3 refusals, a backoff apart.
+
+Against the Parse REST stand-in of tests/test_report_proof_delivery.py (real HTTP on 127.0.0.1, the real
+ParseClient) with a fault that refuses any batch containing a poisoned record. The loop's clock is injected; the
+backoff's jitter (0.8-1.2) only moves runs inside the bounds asserted here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from player.parse_rest import ParseClient
+from player.report.proof import ProofChannel
+from player.report.queue import ERROR_RETRY_S, DeliveryLoop, Outbox
+from test_report_proof_delivery import ParseStandIn, fill, proof_rows, screen_on
+
+SCRIPT = "<script>alert(1)</script>"
+LONG = "x" * 5000
+
+
+class Firewall:
+    """Refuses, as a whole, any ``/batch`` that carries an item the firewall dislikes: 403 for markup, 400 for a
+    string over 4096 characters. ``poisoned_at`` logs the loop's clock at each refused request that held only
+    poisoned records."""
+
+    def __init__(self, clock: list[float]) -> None:
+        self.clock = clock
+        self.poisoned_at: list[float] = []
+
+    def __call__(self, method: str, path: str, body: Any) -> tuple[int, Any] | None:
+        if path != "/batch":
+            return None
+        items = [str(sub.get("body", {}).get("itemId")) for sub in body["requests"]]
+        bad = [i for i in items if SCRIPT in i or len(i) > 4096]
+        if not bad:
+            return None
+        if len(bad) == len(items):
+            self.poisoned_at.append(self.clock[0])
+        if any(SCRIPT in i for i in bad):
+            return 403, {"error": "Request blocked by the web application firewall"}
+        return 400, {"error": "Request blocked: a parameter is too long"}
+
+
+def poison(outbox: Outbox, item: str = SCRIPT) -> str:
+    return outbox.enqueue("proof", {"zone": "main", "itemId": item, "src": "", "layout": "L",
+                                    "start": datetime(2026, 12, 1, 8, 0, tzinfo=UTC).isoformat(),
+                                    "end": datetime(2026, 12, 1, 8, 0, 10, tzinfo=UTC).isoformat(),
+                                    "screenUuid": "screen-1"})
+
+
+@pytest.fixture
+def hub() -> Iterator[ParseStandIn]:
+    stand_in = ParseStandIn()
+    yield stand_in
+    stand_in.close()
+
+
+def arrived(hub: ParseStandIn) -> list[str]:
+    return sorted(r["clientId"] for r in proof_rows(hub))
+
+
+def set_aside_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if "set aside" in r.getMessage()]
+
+
+def test_a_batch_refused_for_one_record_is_narrowed_and_that_record_set_aside(
+        hub: ParseStandIn, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    clock = [1000.0]
+    firewall = Firewall(clock)
+    hub.faults.append(firewall)
+    outbox = Outbox(tmp_path / "o.sqlite")
+    good = fill(outbox, 7)
+    bad = poison(outbox)
+    good += fill(outbox, 52)  # 60 waiting, the 8th is poisoned: the first batch of 50 is refused as a whole
+    channel = ProofChannel(outbox, ParseClient(hub.url, "app"), screen_on(hub), flush_s=300)
+    loop = DeliveryLoop([channel], monotonic=lambda: clock[0])
+    with caplog.at_level(logging.INFO, logger="player.report"):
+        loop.run_once()
+        assert arrived(hub) == sorted(good)  # the 59 good ones went through in the first run
+        assert [r.client_id for r in outbox.pending("proof")] == [bad]
+        assert hub.count("POST", "/batch") <= 15  # one record found among 50 in a few halvings, not 50 requests
+        assert outbox.pending("proof")[0].failures == 1 and channel.given_up == 0
+
+        for _ in range(180):  # half an hour: a new play every 10 s and the loop looking every 10 s
+            clock[0] += 10
+            good += fill(outbox, 1)
+            loop.run_once()
+    assert outbox.count() == 0 and channel.given_up == 1
+    assert arrived(hub) == sorted(good)
+    assert len(firewall.poisoned_at) == 3  # refused on its own 3 times, then no longer sent
+    first, second, third = firewall.poisoned_at
+    assert second - first >= ERROR_RETRY_S * 0.8 and third - second >= ERROR_RETRY_S * 0.8  # a backoff apart
+    # the first run, then one batch of new plays (+ the record alone, twice) every 300 s: no request per play
+    assert hub.count("POST", "/batch") <= 15 + 6 + 2
+    (line,) = set_aside_lines(caplog)
+    assert SCRIPT in line and "Request blocked by the web application firewall" in line and "3 times" in line
+    outbox.close()
+
+
+def test_refused_records_at_the_head_of_the_queue_do_not_hold_the_others(
+        hub: ParseStandIn, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    clock = [1000.0]
+    hub.faults.append(Firewall(clock))
+    outbox = Outbox(tmp_path / "o.sqlite")
+    bad = [poison(outbox), poison(outbox, LONG)]  # the two oldest, one after the other
+    good = fill(outbox, 40)
+    channel = ProofChannel(outbox, ParseClient(hub.url, "app"), screen_on(hub), flush_s=0)
+    loop = DeliveryLoop([channel], monotonic=lambda: clock[0])
+    with caplog.at_level(logging.INFO, logger="player.report"):
+        for _ in range(10):  # ten minutes, the loop looking every minute
+            loop.run_once()
+            clock[0] += 60
+        assert arrived(hub) == sorted(good)  # the 40 behind them are on the hub
+        assert sorted(r.client_id for r in outbox.pending("proof")) == sorted(bad)
+        for _ in range(60):  # an hour with new plays: each time the hub took some, the two are tried once more
+            good += fill(outbox, 1)
+            loop.run_once()
+            clock[0] += 60
+    assert outbox.count() == 0 and channel.given_up == 2 and arrived(hub) == sorted(good)
+    lines = set_aside_lines(caplog)
+    assert len(lines) == 2, lines
+    assert any(SCRIPT in line and "HTTP 403" in line for line in lines)
+    assert any("xxxx" in line and "HTTP 400" in line and "too long" in line and len(line) < 600 for line in lines)
+    outbox.close()
+
+
+@pytest.mark.parametrize("refusal", ["every batch 403", "every batch 401", "login 403"])
+def test_a_hub_that_refuses_every_batch_blames_no_record(hub: ParseStandIn, tmp_path: Path, refusal: str) -> None:
+    if refusal == "every batch 403":  # a wrong REST key, or a firewall that blocks the player as a whole
+        hub.faults.append(lambda method, path, body: (403, {"error": "unauthorized"}) if path == "/batch" else None)
+        client = ParseClient(hub.url, "app")
+    elif refusal == "every batch 401":
+        hub.faults.append(lambda method, path, body: (401, {"error": "unauthorized"}) if path == "/batch" else None)
+        client = ParseClient(hub.url, "app")
+    else:  # the hub user's login refused: a session problem, not a record's
+        hub.faults.append(lambda method, path, body: (403, {"code": 101, "error": "Invalid username/password."})
+                          if path == "/login" else None)
+        client = ParseClient(hub.url, "app", username="stele", password="old")
+    ref = screen_on(hub)
+    outbox = Outbox(tmp_path / "o.sqlite")
+    fill(outbox, 60)
+    channel = ProofChannel(outbox, client, ref, flush_s=0)  # always due: only the backoff holds it
+    clock = [1000.0]
+    loop = DeliveryLoop([channel], monotonic=lambda: clock[0])
+    for _ in range(30):  # five minutes, a new play every 10 s and the loop looking every 10 s
+        fill(outbox, 1)
+        loop.run_once()
+        clock[0] += 10
+    tries = hub.count("POST", "/batch") + hub.count("POST", "/login")
+    runs = 3  # at 0 s, after 60 s (+-20 %) and after 120 s more: the next one is beyond five minutes
+    per_run = 3 if refusal == "every batch 403" else 1  # a 403 may be about a record: two more requests to see
+    assert 1 <= tries <= runs * per_run
+    assert all(r.failures == 0 and not r.attempted for r in outbox.pending("proof", 1000))  # nobody's fault
+    assert outbox.count() == 90 and channel.given_up == 0 and channel.batch_size == 50
+    hub.faults.clear()
+    clock[0] += 3600
+    loop.run_once()
+    assert outbox.count() == 0 and len(proof_rows(hub)) == 90  # all of them, those tried on their own included
+    assert len({json.dumps(r["clientId"]) for r in proof_rows(hub)}) == 90
+    outbox.close()
