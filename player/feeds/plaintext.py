@@ -2,15 +2,16 @@
 
 The sanitising is done by nh3 (bindings to the maintained Rust sanitizer ammonia): it removes every tag
 except a few block tags (kept only so paragraphs do not glue together), all attributes, comments, and the
-content of script/style. What is left is read with the standard library's HTML parser, which unescapes
-entities; whitespace is normalised. No regular expressions touch HTML here.
+content of script/style. What is left is serialised by ammonia in a known, narrow form: the only tags are those
+block tags (so every tag ends a paragraph), and text escapes exactly four characters (``&amp;`` ``&lt;`` ``&gt;``
+``&nbsp;``; ``&quot;`` only inside attributes, which are cut off with their tag). That form is read by splitting at
+``<``/``>`` and undoing the four escapes, which costs about 0.6 MB less than the standard library's HTML parser
+(its ``html.entities`` table alone is 2,231 names). Whitespace is normalised. No regular expressions touch HTML here.
 
 The result is plain text: widgets must still render it as plain text (Qt.PlainText), never as rich text.
 """
 
 from __future__ import annotations
-
-from html.parser import HTMLParser
 
 import nh3
 
@@ -23,36 +24,32 @@ _DROP_CONTENT = {"script", "style", "noscript", "iframe", "object", "embed", "te
 _MAX_INPUT = 200_000  # characters of HTML looked at; the rest is ignored
 
 
-class _TextCollector(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.blocks: list[list[str]] = [[]]
+_ESCAPES = (("&lt;", "<"), ("&gt;", ">"), ("&nbsp;", "\u00a0"), ("&amp;", "&"))  # "&amp;" last: one level
 
-    def _break(self) -> None:
-        if self.blocks[-1]:
-            self.blocks.append([])
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _BLOCK_TAGS:
-            self._break()
+def _unescape(text: str) -> str:
+    if "&" in text:
+        for escaped, char in _ESCAPES:
+            text = text.replace(escaped, char)
+    return text
 
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _BLOCK_TAGS:
-            self._break()
 
-    def handle_data(self, data: str) -> None:
-        self.blocks[-1].append(data)
+def _blocks(cleaned: str) -> list[str]:
+    """The text between the tags of ammonia's output, one entry per stretch (every tag left is a block tag)."""
+    first, *rest = cleaned.split("<")  # a "<" in text is escaped, and tags have no attributes
+    return [_unescape(first)] + [_unescape(chunk.partition(">")[2]) for chunk in rest]
+
+
+def _no_attribute(tag: str, attribute: str, value: str) -> None:
+    return None  # also the generic ones ammonia would keep (lang, title): tags come out bare
 
 
 def _one_pass(html: str) -> list[str]:
     cleaned = nh3.clean(html, tags=_BLOCK_TAGS, clean_content_tags=_DROP_CONTENT,
-                        attributes={}, link_rel=None, strip_comments=True)
-    collector = _TextCollector()
-    collector.feed(cleaned)
-    collector.close()
+                        attributes={}, attribute_filter=_no_attribute, link_rel=None, strip_comments=True)
     paragraphs = []
-    for block in collector.blocks:
-        text = "".join(ch if ch.isprintable() else " " for ch in "".join(block))
+    for block in _blocks(cleaned):
+        text = "".join(ch if ch.isprintable() else " " for ch in block)
         text = " ".join(text.split())
         if text:
             paragraphs.append(text)
