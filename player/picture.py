@@ -8,6 +8,12 @@ from __future__ import annotations
 
 from PIL import Image, ImageOps
 
+from player.memory import import_with_stand_ins, refusing_module
+
+# Pillow's JPEG plugin imports subprocess (with selectors, signal and their enums) for load_djpeg() alone, which runs
+# the djpeg program and which the player never calls: it gets a stand-in (as APScheduler, player/feeds/scheduling.py).
+import_with_stand_ins("PIL", ["PIL.JpegImagePlugin"], {"subprocess": refusing_module("subprocess", "djpeg decoding")})
+
 MAX_PIXELS = 64_000_000  # 8000x8000; anything larger is refused as a likely decompression bomb
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 TURNED = (5, 6, 7, 8)  # EXIF orientations stored on their side (phones held upright): width and height swap

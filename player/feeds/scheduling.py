@@ -3,7 +3,8 @@
 APScheduler 3 imports asyncio (for ``iscoroutinefunction`` alone; from Python 3.14 on it takes inspect's),
 multiprocessing and ``concurrent.futures.process`` (for process pools) and ``importlib.metadata`` (for its version
 string and the aliases of its entry points): 3.5 MB resident together after the player's own modules (2026-11-29,
-docs/performance.md). APScheduler's modules get stand-ins for these (``player.memory.import_with_stand_ins``: its
+docs/performance.md). It also imports ``uuid`` (which loads ``platform``) for ``uuid4().hex`` alone, the id of a job
+added without one. APScheduler's modules get stand-ins for these (``player.memory.import_with_stand_ins``: its
 import statements only, on the importing thread only, never in ``sys.modules``); the rest of the process imports the
 real modules if it needs them.
 
@@ -19,6 +20,7 @@ import importlib
 import importlib.machinery
 import inspect
 import logging
+import os
 import re
 import types
 from pathlib import Path
@@ -49,8 +51,28 @@ def stand_ins() -> dict[str, types.ModuleType]:
     asyncio.iscoroutinefunction = inspect.iscoroutinefunction  # type: ignore[attr-defined]
     process = refusing_module("concurrent.futures.process", "process pools")
     process.BrokenProcessPool = type("BrokenProcessPool", (RuntimeError,), {})  # type: ignore[attr-defined]
+    uuid = types.ModuleType("uuid", "stand-in for APScheduler: uuid4() for the id of a job added without one")
+    uuid.uuid4 = _uuid4  # type: ignore[attr-defined]
     return {"asyncio": asyncio, "multiprocessing": refusing_module("multiprocessing", "process pools"),
-            "concurrent.futures.process": process, "importlib.metadata": own_metadata()}
+            "concurrent.futures.process": process, "importlib.metadata": own_metadata(), "uuid": uuid}
+
+
+class _RandomId:
+    """What APScheduler reads of ``uuid.uuid4()``: ``.hex``, 32 hex digits of a version-4 UUID (RFC 9562)."""
+
+    def __init__(self) -> None:
+        raw = bytearray(os.urandom(16))
+        raw[6] = raw[6] & 0x0F | 0x40  # version 4
+        raw[8] = raw[8] & 0x3F | 0x80  # variant 10
+        self.hex = raw.hex()
+
+    def __str__(self) -> str:
+        h = self.hex
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def _uuid4() -> _RandomId:
+    return _RandomId()
 
 
 class PackageNotFoundError(ModuleNotFoundError):

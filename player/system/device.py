@@ -11,8 +11,6 @@ import json
 import logging
 import os
 import shutil
-import socket
-import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -61,6 +59,8 @@ def _run(argv: Sequence[str]) -> str | None:
     exe = shutil.which(argv[0])
     if exe is None:
         return None
+    import subprocess  # loaded on first use, as socket below: docs/performance.md
+
     try:
         done = subprocess.run([exe, *argv[1:]], capture_output=True, text=True, timeout=5, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -70,6 +70,8 @@ def _run(argv: Sequence[str]) -> str | None:
 
 
 def hostname() -> str:
+    import socket
+
     return socket.gethostname()
 
 

@@ -28,7 +28,6 @@ import logging
 import os
 import re
 import shutil
-import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
@@ -106,6 +105,8 @@ class _CommandDisplayPower(DisplayPower):
 
     def _run(self, *args: str) -> str:
         argv = [self.executable, *args]
+        import subprocess  # loaded on first use: a player that never switches power does without (docs/performance.md)
+
         try:
             done = subprocess.run(
                 argv, capture_output=True, text=True, timeout=self.timeout, env=self._env, check=False

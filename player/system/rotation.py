@@ -10,7 +10,6 @@ import logging
 import os
 import re
 import shutil
-import subprocess
 from collections.abc import Callable, Mapping
 
 log = logging.getLogger(__name__)
@@ -33,6 +32,8 @@ def rotate_display(degrees: int, env: Mapping[str, str] = os.environ,
     """Rotates the first connected output; returns a one-line description. Raises RotationError."""
     if degrees not in XRANDR:
         raise RotationError(f"rotation {degrees} is not one of 0, 90, 180, 270")
+
+    import subprocess  # loaded on first use (docs/performance.md)
 
     def run(*args: str) -> str:
         try:

@@ -19,8 +19,11 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import socket
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +71,8 @@ class SdNotifier:
             return False
         try:
             if self._sock is None:
+                import socket  # loaded on first use: only under systemd (docs/performance.md)
+
                 sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
                 sock.setblocking(False)
                 self._sock = sock

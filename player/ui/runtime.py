@@ -21,7 +21,6 @@ from __future__ import annotations
 import errno
 import logging
 import re
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -42,7 +41,7 @@ from player.model import Screen
 from player.sources import folder_copy
 from player.sources.base import SetupNeeded, SourceError
 from player.sources.folder import FolderSource, folder_media
-from player.sources.folder_copy import FolderCopy, file_stamp, mark_in_use, referenced_files
+from player.sources.folder_copy import FolderCopy, Stamp, file_stamp, mark_in_use, referenced_files
 from player.texts import text
 from player.ui.items import load_view_module
 from player.ui.screens import SetupInfo
@@ -107,6 +106,8 @@ def _reachability(url: str, timeout: float = 3.0) -> str | None:
         return None
     if not host:
         return None
+    import socket  # loaded on first use, only once the hub cannot be reached
+
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror:
@@ -134,6 +135,8 @@ def _reachability(url: str, timeout: float = 3.0) -> str | None:
 
 
 def _has_route() -> bool:
+    import socket
+
     for family, address in ((socket.AF_INET, ("192.0.2.1", 9)), (socket.AF_INET6, ("2001:db8::1", 9))):
         try:
             with socket.socket(family, socket.SOCK_DGRAM) as probe:
@@ -478,7 +481,7 @@ class ContentController(QObject):
         else:
             state.retry_at, state.retry_s, state.last_problem = None, 0.0, None
 
-    def _load_folder(self, source: FolderSource, doc_stamp: tuple[int, int] | None = None) -> None:
+    def _load_folder(self, source: FolderSource, doc_stamp: Stamp | None = None) -> None:
         copy = self._folder_copy(source)
         self._folder_state = None
         content_dir: Path | list[Path] = source.root  # the sample feeds read their files from here
@@ -559,18 +562,18 @@ class _FolderState:
     copy: FolderCopy
     files: dict[str, Path | None]  # ref -> file, every file the loaded document uses (referenced_files)
     use_copy: Callable[[str, Path], None]
-    doc_stamp: tuple[int, int] | None
+    doc_stamp: Stamp | None
     watched: tuple[str, ...]  # the references checked every FOLDER_CHECK_S
-    seen: dict[str, tuple[int, int] | None] = field(default_factory=dict)  # stamps already acted on
-    pending: dict[str, tuple[int, int] | None] = field(default_factory=dict)  # changed, waiting to settle
+    seen: dict[str, Stamp | None] = field(default_factory=dict)  # stamps already acted on
+    pending: dict[str, Stamp | None] = field(default_factory=dict)  # changed, waiting to settle
     retry_at: float | None = None
     retry_s: float = 0.0
     last_problem: str | None = None
 
 
 
-def _stamp(source: FolderSource, files: dict[str, Path | None], ref: str) -> tuple[int, int] | None:
-    """Size and time of the file *ref* names: by its plain name, else where the load found it (a name a Mac wrote
+def _stamp(source: FolderSource, files: dict[str, Path | None], ref: str) -> Stamp | None:
+    """The stamp of the file *ref* names: by its plain name, else where the load found it (a name a Mac wrote
     in another Unicode form: FolderSource.resolve), so that a change to it is seen as well."""
     stamp = file_stamp(source.root / ref)
     found = files.get(ref)
