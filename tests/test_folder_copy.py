@@ -21,7 +21,7 @@ from player.atomic import copy_file_atomic
 from player.clock import SystemClock
 from player.feeds.sample import SampleFeed
 from player.sources.folder import FolderSource
-from player.sources.folder_copy import FolderCopy, copy_dir, referenced_files
+from player.sources.folder_copy import STAMPS_FILE, FolderCopy, copy_dir, referenced_files
 from player.ui.app import DEMO_DIR, make_window
 from player.ui.runtime import ContentController, attach_content
 from screens import one_zone, solid_image, write_screen
@@ -167,7 +167,8 @@ def test_changed_files_are_copied_again_and_dropped_ones_removed(tmp_path: Path)
     write_screen(folder, one_zone([{"type": "image", "src": "bilder/blau.png", "duration": 1}]))
     assert update() == []
     assert not red_copy.exists() and (copy.root / "bilder" / "blau.png").is_file()
-    assert sorted(p.name for p in copy.root.rglob("*")) == ["bilder", "blau.png", "screen.json"]
+    assert sorted(p.name for p in copy.root.rglob("*") if p.name != STAMPS_FILE) == ["bilder", "blau.png",
+                                                                                   "screen.json"]
 
 
 def test_what_does_not_fit_plays_from_the_folder_and_the_last_complete_copy_stays(tmp_path: Path) -> None:
@@ -290,7 +291,7 @@ def test_new_pictures_in_place_of_old_ones_fit_the_same_quota(tmp_path: Path) ->
     assert copy.update({"a.bin": folder / "a.bin"}, lambda _r, _p: None, NO_STOP) == []
     write_screen(folder, one_zone([{"type": "image", "src": "b.bin", "duration": 1}]))
     assert copy.update({"b.bin": folder / "b.bin"}, lambda _r, _p: None, NO_STOP) == []
-    assert sorted(p.name for p in copy.root.iterdir()) == ["b.bin", "screen.json"]
+    assert sorted(p.name for p in copy.root.iterdir() if p.name != STAMPS_FILE) == ["b.bin", "screen.json"]
 
 
 def test_a_file_still_being_written_is_not_trusted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -510,12 +511,14 @@ def test_a_short_disk_makes_room_from_what_is_about_to_go_and_says_what_does_not
                                        {"type": "image", "src": "c.bin", "duration": 1}]))
         files = {"b.bin": folder / "b.bin", "c.bin": folder / "c.bin"}
         assert copy.update(files, lambda _r, _p: None, NO_STOP) == []  # a.bin had to go first for c.bin
-        assert sorted(p.name for p in copy.root.iterdir()) == ["b.bin", "c.bin", "screen.json"]
+        assert sorted(p.name for p in copy.root.iterdir() if p.name != STAMPS_FILE) == ["b.bin", "c.bin",
+                                                                                        "screen.json"]
         problems = copy.update({"d.bin": folder / "d.bin"}, lambda _r, _p: None, NO_STOP)
         assert len(problems) == 1 and "d.bin (5.0 MB do not fit on the disk)" in problems[0], problems
         assert not list(copy.root.rglob("*.tmp"))
         # making room could not have helped: the last complete copy is still there
-        assert sorted(p.name for p in copy.root.iterdir()) == ["b.bin", "c.bin", "screen.json"]
+        assert sorted(p.name for p in copy.root.iterdir() if p.name != STAMPS_FILE) == ["b.bin", "c.bin",
+                                                                                        "screen.json"]
         assert copy.source_of_copy() is not None
 
 

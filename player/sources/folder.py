@@ -2,20 +2,90 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import re
+import shutil
+import time
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from player.atomic import sweep_orphan_temps
+from player.atomic import open_regular, sweep_orphan_temps
 from player.content import MediaResolver
 from player.layouts import TEMPLATES_DIR, Loaded, load_screen
 
 if TYPE_CHECKING:
     from player.model import Screen
 
+log = logging.getLogger(__name__)
+
 SCREEN_FILE = "screen.json"
+COPY_DIR = "folder-copy"  # below cache_dir: the copies of folder sources (player/sources/folder_copy.py)
+FOLDER_PDF_DIR = "folder-pdf"  # below cache_dir: first pages of a folder source's PDFs, one directory per folder
+OTHER_FOLDERS_KEPT_S = 7 * 86400  # the copy or the pages of another folder not in use for this long are removed
+IN_USE_MARK_S = 3600.0  # how often a player marks the copy and the pages it plays from as in use (mark_in_use)
+
+#: size, modification time (ns), inode number, status change time (ns): see file_stamp
+Stamp = tuple[int, int, int, int]
+
+
+def file_stamp(path: Path) -> Stamp | None:
+    """What tells a file from its replacement, cheaply (one stat): size and modification time, and also the inode
+    number and the status change time (ctime). A picture replaced by another of the same size with the same
+    modification time (``cp -p``, ``rsync -t``, tools that keep times) has another ctime (set by the kernel on every
+    write or rename, not settable by a user) or, moved into place, another inode. On FAT (vfat) the ctime is
+    the modification time and the inode numbers are made up by the kernel (new ones after re-plugging, and for a
+    file dropped from memory): a stamp that differs only there costs one more look, not a copy (folder_copy.py
+    compares the bytes). None when *path* cannot be read (missing, EIO, a NUL in the name)."""
+    try:
+        st = path.stat()
+    except (OSError, ValueError):
+        return None
+    return st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns
+
+
+def folder_name(folder: Path) -> str:
+    """A directory name for *folder* below the cache: a readable part of its absolute path plus a checksum of it."""
+    absolute = os.path.abspath(folder)
+    slug = re.sub(r"[^A-Za-z0-9]+", "_", absolute).strip("_")[-60:] or "root"
+    return f"{slug}-{zlib.crc32(absolute.encode('utf-8', 'surrogateescape')):08x}"
+
+
+def pages_dir(cache_dir: Path, root: Path) -> Path:
+    """Where the rendered PDF pages of the folder *root* are kept: one directory per folder, so that a second player
+    (or ``preview``) on another folder with the same cache does not remove this one's pages. The folder's copy
+    (``cache_dir/folder-copy/<name>``) shares its folder's directory: its pages are the same pictures."""
+    cache = Path(os.path.abspath(cache_dir))
+    absolute = Path(os.path.abspath(root))
+    name = absolute.name if absolute.parent == cache / COPY_DIR else folder_name(absolute)
+    return cache / FOLDER_PDF_DIR / name
+
+
+def mark_used(directory: Path) -> None:
+    """Marks *directory* (a folder's copy or pages) as in use, at most once a day (an SD card): a player on another
+    folder with the same cache removes only what was not marked for OTHER_FOLDERS_KEPT_S."""
+    with contextlib.suppress(OSError):
+        if time.time() - directory.stat().st_mtime > IN_USE_MARK_S * 24:
+            os.utime(directory)
+
+
+def drop_unused_dirs(parent: Path, own: Path) -> None:
+    """The directories in *parent* other than *own* not marked as in use for OTHER_FOLDERS_KEPT_S are removed
+    (another stick, another path); a younger one may belong to a player started on another folder."""
+    try:
+        others = [entry for entry in os.scandir(parent) if entry.path != str(own)]
+    except OSError:
+        return
+    now = time.time()
+    for entry in others:
+        try:
+            if entry.is_dir(follow_symlinks=False) and now - entry.stat().st_mtime > OTHER_FOLDERS_KEPT_S:
+                shutil.rmtree(entry.path, ignore_errors=True)
+        except OSError:
+            continue
 
 
 @dataclass
@@ -68,29 +138,71 @@ def _same_name_other_form(root: Path, ref: str) -> Path | None:
     return path.resolve()
 
 
-FOLDER_PDF_DIR = "folder-pdf"  # below cache_dir: first pages of a folder source's PDFs, rendered once
-
-
 def folder_media(source: FolderSource, screen: Screen, cache_dir: Path) -> tuple[MediaResolver, list[str]]:
     """The resolver for a folder screen (off the GUI thread: stats files, may render PDFs) and one line per refused
     PDF. Used by the running player and by ``preview`` alike."""
     files = {ref: source.resolve(ref) for ref in screen.media_refs()}
-    rendered, problems = render_pdfs(source, screen, cache_dir / FOLDER_PDF_DIR)
+    out_dir = pages_dir(cache_dir, source.root)
+    rendered, problems = render_pdfs(source, screen, out_dir)
     files.update(rendered)
+    _drop_old_pages(out_dir)
     return MediaResolver(files), problems
+
+
+def _drop_old_pages(own: Path) -> None:
+    """Pages of folders not in use for a week go, and so do pages kept directly in ``folder-pdf/`` (before one
+    directory per folder: all players on a cache shared them, and each one's load removed the others')."""
+    parent = own.parent
+    try:
+        old = [entry.path for entry in os.scandir(parent) if entry.is_file() and _RENDERED.fullmatch(entry.name)]
+    except OSError:
+        return
+    for path in old:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+    with contextlib.suppress(OSError):
+        sweep_orphan_temps(parent)
+    mark_used(own)
+    drop_unused_dirs(parent, own)
+
+
+_DIGESTS: dict[tuple[str, Stamp], str] = {}  # PDF -> checksum of its bytes, while the file's stamp is the same
+
+
+def _pdf_digest(path: Path) -> str:
+    """A checksum of the PDF's bytes (read once per process while the file is unchanged): what names its page, so
+    a PDF replaced by another of the same size and time gets a new page, and the folder's copy the same page."""
+    import hashlib  # only when there is a PDF: hashlib loads OpenSSL's libcrypto (3.4 MB RSS)
+
+    stamp = file_stamp(path)
+    known = _DIGESTS.get((str(path), stamp)) if stamp is not None else None
+    if known is not None:
+        return known
+    sha = hashlib.sha256()
+    with open_regular(path) as fh:
+        while chunk := fh.read(1024 * 1024):
+            sha.update(chunk)
+    digest = sha.hexdigest()
+    if stamp is not None and file_stamp(path) == stamp:  # not kept when the file changed while it was read
+        if len(_DIGESTS) > 256:
+            _DIGESTS.clear()
+        _DIGESTS[(str(path), stamp)] = digest
+    return digest
 
 
 def render_pdfs(source: FolderSource, screen: Screen, out_dir: Path) -> tuple[dict[str, Path | None], list[str]]:
     """The PDF references of a folder screen (timetables, as the steles show them) as pictures of their first page,
     rendered to cover the largest zone each appears in, like the sync does for remote sources (player/prepare.py).
 
-    Call it off the GUI thread. Rendered pictures are kept in *out_dir* under a name made from the reference, the
-    file's modification time and size and the target box, so an unchanged PDF is rendered once (from the folder or
-    from its copy); pictures no longer needed are removed. Returns reference -> picture (None: refused) and one line per refused PDF."""
+    Call it off the GUI thread. Rendered pictures are kept in *out_dir* (one per folder: pages_dir) under a name
+    made from a checksum of the PDF's bytes and the target box, so an unchanged PDF is rendered once (from the
+    folder or from its copy); pictures no longer needed are removed. Returns reference -> picture (None: refused)
+    and one line per refused PDF."""
     refs = sorted(ref for ref in screen.media_refs() if ref.lower().endswith(".pdf"))
     if not refs:
+        _drop_pages(out_dir, set())
         return {}, []
-    import hashlib  # only when there is a PDF: hashlib loads OpenSSL's libcrypto (3.4 MB RSS)
+    import hashlib
 
     from player.prepare import PrepareError, render_pdf, sniff_kind, target_boxes
 
@@ -107,9 +219,8 @@ def render_pdfs(source: FolderSource, screen: Screen, out_dir: Path) -> tuple[di
         if src is None or box is None:  # missing (the zone says so), or not used as a picture
             continue
         try:
-            st = src.stat()
-            # by reference, not absolute path: the folder's copy (folder_copy.py keeps times) names the same picture
-            key = hashlib.sha256(f"{ref}\0{st.st_mtime_ns}\0{st.st_size}\0{box[0]}x{box[1]}".encode()).hexdigest()
+            # by content, not by path or time: the folder's copy names the same picture, a replaced PDF another
+            key = hashlib.sha256(f"{_pdf_digest(src)}\0{box[0]}x{box[1]}".encode()).hexdigest()
             target = out_dir / f"{key[:32]}.png"
             keep.add(target.name)
             if not target.exists():
@@ -120,11 +231,20 @@ def render_pdfs(source: FolderSource, screen: Screen, out_dir: Path) -> tuple[di
         except (PrepareError, OSError) as exc:
             out[ref] = None
             problems.append(f"{source.root / ref}: {exc}; not shown")
-    for old in out_dir.glob("*.png"):
-        if _RENDERED.fullmatch(old.name) and old.name not in keep:
-            old.unlink(missing_ok=True)
-    sweep_orphan_temps(out_dir)  # temp files of a renderer that was killed (another process's stay)
+    _drop_pages(out_dir, keep)
     return out, problems
+
+
+def _drop_pages(out_dir: Path, keep: set[str]) -> None:
+    """The pages in *out_dir* not in *keep* go, and temp files of a renderer that was killed (another process's
+    stay)."""
+    try:
+        for old in out_dir.glob("*.png"):
+            if _RENDERED.fullmatch(old.name) and old.name not in keep:
+                old.unlink(missing_ok=True)
+        sweep_orphan_temps(out_dir)
+    except OSError as exc:  # no such directory (no PDF yet), or no directory at all: nothing to remove
+        log.debug("%s: cannot remove old pages: %s", out_dir, exc)
 
 
 _RENDERED = re.compile(r"[0-9a-f]{32}\.png")

@@ -6,9 +6,14 @@ took the pictures and videos with it: the layout stayed, its media were gone. No
 ``cache_dir/folder-copy/<folder>/`` keeping the folder's relative paths, so the copy is itself a folder source:
 
 - after each good load the referenced files are copied in the background (the screen starts at once from the
-  folder; each reference switches to its copy as soon as the copy is complete); a file whose size and modification
-  time match its copy is not copied again; a file that changes while it is copied (still being written) is not
-  trusted and is copied later (the player checks the files every 5 s: player/ui/runtime.py);
+  folder; each reference switches to its copy as soon as the copy is complete); a file that changes while it is
+  copied (still being written) is not trusted and is copied later (the player checks the files every 5 s:
+  player/ui/runtime.py);
+- the copy remembers the stamp (file_stamp: size, modification time, inode, ctime) of the file each copy was made
+  from (STAMPS_FILE): a file with that stamp is not copied again. A file with the copy's size and time but another
+  stamp (replaced by ``cp -p`` or ``rsync -t`` with one of the same size; or the same file with new inode numbers:
+  a stick plugged in again, a copy made before the stamps were kept) is compared with its copy byte by byte and
+  copied only when they differ (a stick plugged in again is read once, not copied again);
 - the document is copied last, only when all its files are in and only if it is still the one that was loaded: a
   copy with a document is a complete state;
 - files the document no longer references are then removed from the copy, and so are copies of other folders not
@@ -23,21 +28,29 @@ Every file is written atomically (temp file, fsync, rename). Disk I/O: call ever
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import logging
 import os
-import re
 import shutil
 import threading
-import time
-import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from player.atomic import copy_file_atomic, sweep_orphan_temps
-from player.sources.folder import SCREEN_FILE, FolderSource
+from player.atomic import copy_file_atomic, open_regular, sweep_orphan_temps, write_json_atomic
+from player.sources.folder import (
+    COPY_DIR,
+    FOLDER_PDF_DIR,
+    IN_USE_MARK_S,
+    OTHER_FOLDERS_KEPT_S,
+    SCREEN_FILE,
+    FolderSource,
+    Stamp,
+    drop_unused_dirs,
+    file_stamp,
+    folder_name,
+    mark_used,
+)
 from player.system.device import disk_room
 
 if TYPE_CHECKING:
@@ -45,27 +58,27 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-COPY_DIR = "folder-copy"
-OTHER_COPIES_KEPT_S = 7 * 86400  # a copy of another folder not updated for this long is removed
-IN_USE_MARK_S = 3600.0  # how often a player marks the copy it plays from as in use (see mark_in_use)
+__all__ = ["COPY_DIR", "IN_USE_MARK_S", "OTHER_COPIES_KEPT_S", "STAMPS_FILE", "FolderCopy", "Stamp", "copy_dir",
+           "file_stamp", "mark_in_use", "referenced_files"]
+
+OTHER_COPIES_KEPT_S = OTHER_FOLDERS_KEPT_S  # a copy of another folder not updated for this long is removed
+STAMPS_FILE = ".osc-copied-from.json"  # in the copy: the stamp of the file each copy was made from
+_STAMPS_VERSION = 1
 
 
 def copy_dir(cache_dir: Path, folder: Path) -> Path:
     """Where the copy of *folder* lives: a readable name from its absolute path plus a checksum of it."""
-    absolute = os.path.abspath(folder)
-    slug = re.sub(r"[^A-Za-z0-9]+", "_", absolute).strip("_")[-60:] or "root"
-    name = f"{slug}-{zlib.crc32(absolute.encode('utf-8', 'surrogateescape')):08x}"
-    return Path(os.path.abspath(cache_dir)) / COPY_DIR / name
+    return Path(os.path.abspath(cache_dir)) / COPY_DIR / folder_name(folder)
 
 
 def mark_in_use(cache_dir: Path, folder: Path) -> None:
-    """Marks the copy of *folder* as in use (its time: now), so that a player on another folder with the same cache
-    does not take it for a copy nobody plays (_drop_other_copies). A copy is also marked whenever it is updated,
-    but a stick that stays unchanged, or a copy played while the stick is away, is not updated for weeks."""
+    """Marks the copy of *folder* and its rendered PDF pages as in use (their time: now; a write a day at most),
+    so that a player on another folder with the same cache does not take them for a copy nobody plays
+    (_drop_other_copies, folder.py _drop_old_pages). A copy is also marked whenever it is updated, but a stick that
+    stays unchanged, or a copy played while the stick is away, is not updated for weeks."""
     root = copy_dir(cache_dir, folder)
-    with contextlib.suppress(OSError):
-        if time.time() - root.stat().st_mtime > IN_USE_MARK_S * 24:  # a write a day at most (an SD card), a week kept
-            os.utime(root)
+    mark_used(root)
+    mark_used(Path(os.path.abspath(cache_dir)) / FOLDER_PDF_DIR / root.name)
 
 
 def referenced_files(source: FolderSource, screen: Screen) -> dict[str, Path | None]:
@@ -77,13 +90,39 @@ def referenced_files(source: FolderSource, screen: Screen) -> dict[str, Path | N
     return {ref: source.resolve(ref) for ref in sorted(refs)}
 
 
-def file_stamp(path: Path) -> tuple[int, int] | None:
-    """Size and modification time (ns) of *path*; None when it cannot be read (missing, EIO, a NUL in the name)."""
+def _read_stamps(path: Path) -> dict[str, Stamp]:
+    """The stamps kept in *path*; what cannot be read (no file: a copy made before they were kept; a damaged file,
+    an entry of another form) is left out: those files are compared with their copies once."""
+    import json
+
     try:
-        st = path.stat()
-    except (OSError, ValueError):
-        return None
-    return st.st_size, st.st_mtime_ns
+        data = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        log.info("%s: cannot be read (%s); the copied files are compared with the folder's once", path, exc)
+        return {}
+    files = data.get("files") if isinstance(data, dict) and data.get("version") == _STAMPS_VERSION else None
+    if not isinstance(files, dict):
+        return {}
+    return {key: (value[0], value[1], value[2], value[3]) for key, value in files.items()
+            if isinstance(value, list) and len(value) == 4 and all(type(v) is int for v in value)}
+
+
+def _same_bytes(a: Path, b: Path, stop: threading.Event) -> bool:
+    """True when *a* and *b* hold the same bytes (read until the first difference); False when one cannot be read
+    or *stop* is set."""
+    try:
+        with open_regular(a) as fa, open_regular(b) as fb:
+            while not stop.is_set():
+                chunk = fa.read(1024 * 1024)
+                if chunk != fb.read(1024 * 1024):
+                    return False
+                if not chunk:
+                    return True
+    except OSError:
+        pass
+    return False
 
 
 class FolderCopy:
@@ -92,6 +131,8 @@ class FolderCopy:
         self.root = copy_dir(cache_dir, source.root)
         self.quota_bytes = quota_bytes
         self.complete = False  # the last update() ended with the document copied and the rest removed
+        self._stamps: dict[str, Stamp] | None = None  # relative path in the copy -> stamp of the file copied
+        self._stamps_changed = False
 
     def source_of_copy(self) -> FolderSource | None:
         """The copy as a folder source, if a complete one exists."""
@@ -100,11 +141,57 @@ class FolderCopy:
         return FolderSource(self.root, timezone=self.source.timezone, templates_dir=self.source.templates_dir)
 
     def target(self, ref: str) -> Path | None:
-        """Where *ref* is copied to; None for a reference that would leave the copy or stand in for its document."""
+        """Where *ref* is copied to; None for a reference that would leave the copy or stand in for its document
+        (or its stamps)."""
         path = Path(os.path.normpath(self.root / ref))
-        if not path.is_relative_to(self.root) or path in (self.root, self.root / SCREEN_FILE):
+        if (not path.is_relative_to(self.root) or path in (self.root, self.root / SCREEN_FILE)
+                or path.is_relative_to(self.root / STAMPS_FILE)):
             return None
         return path
+
+    def _copied_from(self) -> dict[str, Stamp]:
+        if self._stamps is None:
+            self._stamps = _read_stamps(self.root / STAMPS_FILE)
+        return self._stamps
+
+    def _key(self, target: Path) -> str:
+        return target.relative_to(self.root).as_posix()
+
+    def _remember(self, target: Path, stamp: Stamp) -> None:
+        stamps = self._copied_from()
+        if stamps.get(self._key(target)) != stamp:
+            stamps[self._key(target)] = stamp
+            self._stamps_changed = True
+
+    def _save_stamps(self) -> None:
+        if not self._stamps_changed or self._stamps is None:
+            return
+        try:
+            data = {"version": _STAMPS_VERSION, "files": self._stamps}
+            write_json_atomic(self.root / STAMPS_FILE, data, indent=None)
+            self._stamps_changed = False
+        except OSError as exc:  # lost: the files are compared with the folder's again next time
+            log.debug("%s: cannot keep the stamps: %s", self.root, exc)
+
+    def _matches(self, target: Path, now: Stamp | None) -> bool:
+        """The copy at *target* was made from the file whose stamp is *now* (and is still there)."""
+        have = file_stamp(target)
+        return (now is not None and have is not None and have[:2] == now[:2]
+                and self._copied_from().get(self._key(target)) == now)
+
+    def _is_current(self, target: Path, path: Path, now: Stamp, stop: threading.Event) -> bool:
+        """The copy at *target* holds what *path* (stamp *now*) holds: made from it, or, with the same size and time
+        but another stamp (a replacement of the same size and time, new inode numbers after a remount, a copy
+        without a kept stamp), the same bytes (then the new stamp is kept)."""
+        if self._matches(target, now):
+            return True
+        have = file_stamp(target)
+        if have is None or have[:2] != now[:2] or not _same_bytes(path, target, stop):
+            return False
+        if file_stamp(path) != now:  # changed while it was compared
+            return False
+        self._remember(target, now)
+        return True
 
     def ready(self, files: Mapping[str, Path | None]) -> dict[str, Path]:
         """The references whose copy is complete and matches the folder's file now."""
@@ -113,20 +200,26 @@ class FolderCopy:
             target = self.target(ref) if path is not None else None
             if path is None or target is None:
                 continue
-            now = file_stamp(path)
-            if now is not None and now == file_stamp(target):
+            if self._matches(target, file_stamp(path)):
                 out[ref] = target
         return out
 
     def update(self, files: Mapping[str, Path | None], copied: Callable[[str, Path], None],
-               stop: threading.Event, document: tuple[int, int] | None = None, *, finish: bool = True) -> list[str]:
+               stop: threading.Event, document: Stamp | None = None, *, finish: bool = True) -> list[str]:
         """Copies what is missing or changed (calling ``copied(ref, path)`` for every reference whose copy is
-        complete), then the document, then removes what is no longer needed. *document*: the size and time of the
-        ``screen.json`` that was loaded; when the file on disk is no longer that one, the copy stops before the
+        complete), then the document, then removes what is no longer needed. *document*: the stamp (file_stamp) of
+        the ``screen.json`` that was loaded; when the file on disk is no longer that one, the copy stops before the
         document (the next load copies the new one). Returns the problems, at most one line; with a problem the
         previous document copy stays (with every file it references), unless the disk was short and making room
         for the new files could help. ``finish=False`` copies the files and stops there (no document, nothing
         removed)."""
+        try:
+            return self._update(files, copied, stop, document, finish)
+        finally:
+            self._save_stamps()
+
+    def _update(self, files: Mapping[str, Path | None], copied: Callable[[str, Path], None],
+                stop: threading.Event, document: Stamp | None, finish: bool) -> list[str]:
         self.complete = False
         try:
             self.root.mkdir(parents=True, exist_ok=True)
@@ -151,7 +244,9 @@ class FolderCopy:
                     return [f"{self.source.root}: the folder went away while it was copied; what is copied plays on"]
                 refused.append(path.name)
                 continue
-            if now != have:
+            if not self._is_current(target, path, now, stop):
+                if stop.is_set():
+                    return []
                 need = now[0] - (have[0] if have else 0)
                 if used + need > self.quota_bytes:  # files about to be removed are not counted: no room to make
                     refused.append(f"{path.name} ({now[0] / 1e6:.1f} MB do not fit into cache.quota_mb)")
@@ -179,6 +274,7 @@ class FolderCopy:
                                 "plays on"]
                     refused.append(f"{path.name} ({exc.strerror or exc})")
                     continue
+                self._remember(target, now)  # taken before the copy: a file replaced meanwhile is compared again
                 used += need
             for ref, t in targets.items():  # every spelling of this file (``a.png``, ``./a.png``)
                 if t == target and files[ref] is not None:
@@ -189,12 +285,22 @@ class FolderCopy:
                     + "; they play from the folder while it is there"]
         if not finish or (document is not None and file_stamp(self.source.document_path) != document):
             return []
-        if file_stamp(self.source.document_path) != file_stamp(self.root / SCREEN_FILE):
+        doc_now = file_stamp(self.source.document_path)
+        if doc_now is None or not self._is_current(self.root / SCREEN_FILE, self.source.document_path, doc_now, stop):
+            if stop.is_set():
+                return []
             try:
                 copy_file_atomic(self.source.document_path, self.root / SCREEN_FILE)
             except OSError as exc:
                 return [f"{self.source.document_path}: not copied ({exc.strerror or exc})"]
+            if doc_now is not None:
+                self._remember(self.root / SCREEN_FILE, doc_now)
         self._prune(keep | {self.root / SCREEN_FILE})
+        kept = {self._key(path) for path in keep | {self.root / SCREEN_FILE}}
+        stamps = self._copied_from()
+        for key in [key for key in stamps if key not in kept]:
+            del stamps[key]
+            self._stamps_changed = True
         self._drop_other_copies()
         self.complete = True
         return []
@@ -213,7 +319,7 @@ class FolderCopy:
         for dirpath, _dirs, names in os.walk(self.root, topdown=False):
             for name in names:
                 path = Path(os.path.normpath(Path(dirpath) / name))
-                if path not in keep:
+                if path not in keep and path != self.root / STAMPS_FILE:
                     yield path, (file_stamp(path) or (0, 0))[0]
 
     def _make_room(self, keep: Iterable[Path]) -> None:
@@ -250,14 +356,4 @@ class FolderCopy:
     def _drop_other_copies(self) -> None:
         """Copies of folders not played for OTHER_COPIES_KEPT_S (another stick, another path) are removed; a
         younger one may belong to a player started on another folder with the same cache."""
-        try:
-            others = [entry for entry in os.scandir(self.root.parent) if entry.path != str(self.root)]
-        except OSError:
-            return
-        now = time.time()
-        for entry in others:
-            try:
-                if entry.is_dir(follow_symlinks=False) and now - entry.stat().st_mtime > OTHER_COPIES_KEPT_S:
-                    shutil.rmtree(entry.path, ignore_errors=True)
-            except OSError:
-                continue
+        drop_unused_dirs(self.root.parent, self.root)
