@@ -112,6 +112,7 @@ class TestHub:
         db_name: str = "osc_hub",
         startup_timeout: float = 60.0,
         public_file_upload: bool = False,
+        max_limit: int | None = None,
     ) -> None:
         self.app_id = app_id
         self.master_key = master_key
@@ -121,6 +122,8 @@ class TestHub:
         self.startup_timeout = startup_timeout
         # Parse Server's default: only users (and the master key) may upload files; True allows anyone.
         self.public_file_upload = public_file_upload
+        # Parse Server's maxLimit: the most rows one query page answers, whatever limit is asked (None: no cap)
+        self.max_limit = max_limit
         self.db_user = "hub"
         self.workdir: Path | None = None
         self.pg_port: int | None = None
@@ -200,6 +203,7 @@ class TestHub:
             HUB_JS_KEY=self.js_key,
             HUB_FILES_DIR=str(self.workdir / "parse"),
             HUB_PUBLIC_FILE_UPLOAD="1" if self.public_file_upload else "0",
+            HUB_MAX_LIMIT=str(self.max_limit or ""),
         )
         self._parse_log = open(self.parse_log_path, "ab")  # noqa: SIM115 - kept open while the process runs
         self._parse = subprocess.Popen(

@@ -67,6 +67,8 @@ const config = {
     enableForAuthenticatedUser: true,
   },
   liveQuery: { classNames: LIVE_QUERY_CLASSES },
+  // a hub that caps every query page (Parse Server silently answers at most maxLimit rows)
+  ...(process.env.HUB_MAX_LIMIT ? { maxLimit: Number(process.env.HUB_MAX_LIMIT) } : {}),
   logLevel: process.env.HUB_LOG_LEVEL || 'warn',
   logsFolder: null,
   verbose: false,
