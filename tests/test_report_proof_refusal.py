@@ -94,13 +94,15 @@ def test_a_batch_refused_for_one_record_is_narrowed_and_that_record_set_aside(
             clock[0] += 10
             good += fill(outbox, 1)
             loop.run_once()
-    assert outbox.count() == 0 and channel.given_up == 1
+    assert outbox.count("proof") == 0 and channel.set_aside == 1 and channel.given_up == 0
+    assert [r.client_id for r in outbox.pending("proof-aside")] == [bad]  # kept, not deleted
     assert arrived(hub) == sorted(good)
     assert len(firewall.poisoned_at) == 3  # refused on its own 3 times, then no longer sent
     first, second, third = firewall.poisoned_at
     assert second - first >= ERROR_RETRY_S * 0.8 and third - second >= ERROR_RETRY_S * 0.8  # a backoff apart
-    # the first run, then one batch of new plays (+ the record alone, twice) every 300 s: no request per play
-    assert hub.count("POST", "/batch") <= 15 + 6 + 2
+    # the first run, then one batch of new plays every 300 s; twice the record alone, each time between the older
+    # new plays and the newest one (the hub taking that one after it is what counts the refusal): no request per play
+    assert hub.count("POST", "/batch") <= 15 + 6 + 2 * 2
     (line,) = set_aside_lines(caplog)
     assert SCRIPT in line and "Request blocked by the web application firewall" in line and "3 times" in line
     outbox.close()
@@ -125,7 +127,8 @@ def test_refused_records_at_the_head_of_the_queue_do_not_hold_the_others(
             good += fill(outbox, 1)
             loop.run_once()
             clock[0] += 60
-    assert outbox.count() == 0 and channel.given_up == 2 and arrived(hub) == sorted(good)
+    assert outbox.count("proof") == 0 and channel.set_aside == 2 and arrived(hub) == sorted(good)
+    assert sorted(r.client_id for r in outbox.pending("proof-aside")) == sorted(bad)  # kept, not deleted
     lines = set_aside_lines(caplog)
     assert len(lines) == 2, lines
     assert any(SCRIPT in line and "HTTP 403" in line for line in lines)

@@ -5,8 +5,12 @@ on screen in memory and hands one record per finished play to the outbox (non-bl
 writer thread). `ProofChannel` sends them with Parse ``/batch`` (50 per request), idempotently: each record carries
 a client-side UUID (``clientId``); records whose last send has an unknown outcome are looked up by ``clientId``
 before they are sent again. A batch the hub (or a firewall in front of it) refuses as a whole with a 4xx that may be
-about a record in it is sent in parts down to single records; a record refused on its own, in a run in which the hub
-took other records, is set aside after `SOLO_REFUSALS` such runs (the channel backs off between them).
+about a record in it is sent in parts down to single records; a record refused on its own is sent alone from then on,
+right after the first batch the hub takes in a run. A refusal counts against the record only when the hub took a
+later request of the same run (it accepts right now: a rate limit that refuses everything after some point blames
+nobody) and no part it refused as a whole was taken in full later in that run (a hub refusing at random). After
+`SOLO_REFUSALS` such runs (the channel backs off between them) the record is set aside: moved to the outbox kind
+``proof-aside``, kept, and tried again alone about once a day (`ASIDE_RETRY_S`); only the outbox's retention drops it.
 """
 
 from __future__ import annotations
@@ -46,7 +50,11 @@ MAX_BATCHES_PER_RUN = 20  # then other channels get their turn; the loop comes b
 GROW_AFTER = 10  # batches the hub took at a reduced size before the size is doubled again (up to the configured)
 PARSE_INVALID_JSON = 107  # Parse Server's code for a /batch over requestComplexity.batchRequestLimit (HTTP 400)
 SOLO_REFUSALS = 3  # a record whose /batch the hub refuses as a whole when it is sent alone is set aside at this count
-MAX_SUSPECTS = BATCH_SIZE  # records remembered as refused on their own (sent alone, after the others)
+MAX_SUSPECTS = BATCH_SIZE  # records remembered as refused on their own (sent alone, apart from the others)
+MAX_ALONE_PER_RUN = 10  # records sent alone per run (suspects, then set-aside ones), in turns
+ASIDE_KIND = "proof-aside"  # outbox kind of the records set aside (the outbox prunes them like proof of play)
+ASIDE_RETRY_S = 86400.0  # set-aside records are tried again (alone, a few) this long after their last try
+ASIDE_PER_RETRY = 5
 # 4xx answers to a whole request that say nothing about what its records contain: the same for any record
 _NOT_ABOUT_RECORDS = frozenset({401, 404, 405, 407, 408, 429})
 
@@ -211,11 +219,20 @@ class ProofChannel:
         self._shrunk: tuple[int, str] | None = None  # (size, answer) of the first refused /batch, until logged
         self._progress = False  # the last _send removed records from the outbox (or may go on with a smaller size)
         self.sent = 0  # rows created on the hub by this process
-        self.given_up = 0  # records the hub refused for good: dropped or set aside, never sent again
+        self.given_up = 0  # records dropped after MAX_FAILURES refusals (Parse errors of their own)
+        self.set_aside = 0  # records moved aside (kept in the outbox, tried again about once a day)
+        self.recovered = 0  # set-aside records the hub took on a later try
         self._suspects: dict[int, str] = {}  # record id -> the hub's answer: refused on its own, now sent alone
-        self._requests = 0  # /batch requests of the current run
-        self._took = False  # the hub took a /batch of the current run
-        self._alone: list[tuple[Record, HubError]] = []  # records refused on their own in the current run
+        self._aside_due = -math.inf  # monotonic: set-aside records are tried again from then on
+        # the current run: /batch requests so far, the number of the last one the hub took (0: none), of the last
+        # record refused on its own, those records (with the number of their request), the records of each part
+        # refused as a whole, the records the hub took, and whether records were sent alone already
+        self._requests = self._last_took = self._last_solo = 0
+        self._alone: list[tuple[Record, HubError, int]] = []
+        self._refused_parts: list[frozenset[int]] = []
+        self._taken_ids: set[int] = set()
+        self._alone_sent = False
+        self._now, self._aside_now = 0.0, False  # the current run's time; set-aside records are tried in it
         self._gone = 0  # records that left the outbox (delivered or given up)
         self.found_existing = 0  # rows whose earlier, unknown send turned out to have arrived
         outbox.add_listener(self.records_added)
@@ -243,11 +260,11 @@ class ProofChannel:
         screen = self.screen.pointer(self.client)
         if screen is None:
             return
-        self._requests, self._took, self._alone = 0, False, []
+        self._requests = self._last_took = self._last_solo = 0
+        self._alone, self._refused_parts, self._taken_ids, self._alone_sent = [], [], set(), False
+        self._now, self._aside_now = now, now >= self._aside_due
         try:
             self._deliver(now, screen)
-            if self._took:
-                self._retry_suspects(screen)
         except HubError:
             self._judge_alone()
             raise
@@ -255,25 +272,48 @@ class ProofChannel:
         if refusal is not None:  # the channel backs off: a record refused on its own goes again a backoff later
             raise refusal
 
+    @property
+    def _took(self) -> bool:
+        """The hub took a /batch of the current run."""
+        return self._last_took > 0
+
+    def _alone_due(self) -> bool:
+        """Records wait to be sent alone in this run, and have not been yet."""
+        if self._alone_sent:
+            return False
+        if not self._suspects and self._aside_now and self.outbox.count(ASIDE_KIND) == 0:
+            self._aside_now = False
+        return bool(self._suspects) or self._aside_now
+
     def _deliver(self, now: float, screen: dict[str, str]) -> None:
         for _ in range(MAX_BATCHES_PER_RUN):
             if self._requests >= MAX_BATCHES_PER_RUN:
                 break
             self._new = 0
-            waiting = self.outbox.pending(KIND, self.batch_size + len(self._suspects))
-            records = [r for r in waiting if r.id not in self._suspects][:self.batch_size]
-            if not records:  # none, or only records refused on their own: new plays wake the channel
+            waiting = self.outbox.pending(KIND, self.batch_size + len(self._suspects) + len(self._taken_ids) + 1)
+            others = [r for r in waiting if r.id not in self._suspects]
+            if not others:  # none, or only records refused on their own: new plays wake the channel
                 self._empty = True
                 return
+            # not twice in a run: a record the hub answered with an error of its own waits for the next run
+            others = [r for r in others if r.id not in self._taken_ids]
+            records = others[:self.batch_size]
+            if not records:
+                return
+            held = len(others) <= self.batch_size and len(records) >= 2 and self._alone_due()
+            if held:  # the newest goes after the records sent alone: the hub taking it tells their refusals apart
+                records = records[:-1]
             wait = self._send(records, screen)
+            if self._took and self._alone_due():
+                self._send_alone(screen)
             if wait is not None:  # the whole batch is settling: asking again before then cannot change anything
                 self._held_until = now + wait
                 return
             if not self._progress:  # the hub refused all of them: they are tried again at the next run, not now
                 return
-            if len(records) < self.batch_size:
-                if self.outbox.count(KIND) <= len(self._suspects):
-                    self._empty = True
+            if len(records) < self.batch_size and not held:
+                if not [r for r in self.outbox.pending(KIND, len(self._suspects) + 1) if r.id not in self._suspects]:
+                    self._empty = True  # (suspects that left the outbox meanwhile do not hide a waiting record)
                 return
         self._new = self.batch_size  # more waiting: come back right after the other channels
 
@@ -323,6 +363,7 @@ class ProofChannel:
         fresh = [r.id for r in records if not r.attempted]
         self.outbox.mark_attempted(fresh)
         self._requests += 1
+        number = self._requests
         path = f"/classes/{self.class_name}"
         try:
             results = self.client.batch([{"method": "POST", "path": path, "body": _hub_fields(r, screen)}
@@ -338,6 +379,8 @@ class ProofChannel:
             self.outbox.unmark_attempted([r.id for r in records])
             if not _batch_too_large(exc):
                 if _refuses_records(exc):
+                    if len(records) > 1:
+                        self._refused_parts.append(frozenset(r.id for r in records))
                     return exc
                 raise
             # Parse Server's batchRequestLimit or a proxy's body size limit: smaller batches; one record alone
@@ -350,7 +393,8 @@ class ProofChannel:
                 return exc
             results = [{"error": str(exc)}]
         else:
-            self._took = True
+            self._last_took = number
+            self._taken_ids.update(r.id for r in records)
             self._took_batch(len(records))
         if self._shrunk is not None and (results or self.batch_size == 1):
             size, answer = self._shrunk
@@ -381,79 +425,103 @@ class ProofChannel:
 
     def _narrow(self, records: list[Record], screen: dict[str, str], refusal: HubError) -> None:
         """The hub refused ``records`` as a whole, maybe for what one of them contains (a firewall's 403 for an
-        item name with markup): send them in parts, halves down to single records, so the others get through. A
-        record refused on its own is noted for `_judge_alone`. While the hub has taken nothing in this run, a
-        refused part is split into its oldest record and the rest instead: when both are refused too, the hub
-        likely refuses any record (a wrong key, a firewall blocking the screen) and the narrowing stops there."""
+        item name with markup): send them in parts, down to single records, so the others get through. A record
+        refused on its own is noted for `_judge_alone`. The first split (and every split while the hub has taken
+        nothing in this run) is the oldest record alone and the rest, later ones are halves (the older goes first).
+        The narrowing stops, the rest waiting for the next run, when the hub refuses a request after one record
+        alone without taking anything in between (a rate limit, or the hub refusing any record right now), and
+        after 3 refusals while it has taken nothing in this run (at most 3 requests)."""
         todo: list[list[Record]] = []
         chunk: list[Record] = [replace(r, attempted=False, attempted_at=0.0) for r in records]  # none was stored
         answer: HubError | None = refusal
+        first = True
         blind = 0  # refusals while the hub took nothing in this run
         while True:
             if answer is not None:
+                # a record was refused on its own since the hub last took a request: it refuses anything now
+                stalled = self._last_took < self._last_solo < self._requests
                 if len(chunk) == 1:
                     self._refused_alone(chunk[0], answer)
-                else:
-                    half = 1 if not self._took else len(chunk) // 2
+                elif not stalled:
+                    half = 1 if first or not self._took else len(chunk) // 2
                     todo += [chunk[half:], chunk[:half]]  # the older part goes first
                 if not self._took:
                     blind += 1
                     if blind >= 3:
                         return
+                elif stalled:
+                    return
+            elif self._took and self._alone_due():
+                self._send_alone(screen)  # right after the first request the hub took
+            first = False
             if not todo or self._requests >= MAX_BATCHES_PER_RUN:  # the rest waits for the next run
                 return
             chunk = todo.pop()
             answer = self._post(chunk, screen)
 
     def _refused_alone(self, record: Record, answer: HubError) -> None:
-        self._alone.append((record, answer))
-        if record.id in self._suspects or len(self._suspects) < MAX_SUSPECTS:
-            self._suspects[record.id] = str(answer)  # from now on it goes on its own, after the others
+        self._alone.append((record, answer, self._requests))
+        self._last_solo = self._requests
+        if record.kind == KIND and (record.id in self._suspects or len(self._suspects) < MAX_SUSPECTS):
+            self._suspects[record.id] = str(answer)  # from now on it goes on its own, apart from the others
 
-    def _retry_suspects(self, screen: dict[str, str]) -> None:
-        """Records refused on their own in an earlier run go again, each alone, now that the hub took a batch in
-        this run (so a refusal is about the record, not the hub)."""
-        tried = {r.id for r, _ in self._alone}
+    def _send_alone(self, screen: dict[str, str]) -> None:
+        """Right after the first request the hub took in this run: records refused on their own in an earlier run,
+        then (once a day) the set-aside records refused least often, each alone, at most MAX_ALONE_PER_RUN (the
+        suspects in turns). Whether a refusal of theirs counts is judged after the run (`_judge_alone`)."""
+        self._alone_sent = True
+        tried = {r.id for r, _, _ in self._alone}
         ids = [i for i in self._suspects if i not in tried]
-        if not ids:
-            return
-        waiting = self.outbox.records(ids)
+        waiting = [r for r in self.outbox.records(ids) if r.kind == KIND]
         for i in set(ids) - {r.id for r in waiting}:  # delivered, pruned or set aside meanwhile
             del self._suspects[i]
+        waiting = waiting[:MAX_ALONE_PER_RUN]
+        if self._aside_now:
+            self._aside_due = self._now + ASIDE_RETRY_S
+            waiting += self.outbox.pending(ASIDE_KIND, min(ASIDE_PER_RETRY, MAX_ALONE_PER_RUN - len(waiting)),
+                                           fewest_failures=True)
         for record in waiting:
             if self._requests >= MAX_BATCHES_PER_RUN:
                 return
-            alone = len(self._alone)
-            if self._send([record], screen) is None and len(self._alone) == alone:
-                self._suspects.pop(record.id, None)  # the hub answered it: stored, or a Parse error of its own
+            if record.id in self._suspects:  # in turns: the next run starts with the others
+                self._suspects[record.id] = self._suspects.pop(record.id)
+            alone, gone = len(self._alone), self._gone
+            if self._send([record], screen) is not None or len(self._alone) > alone:
+                continue
+            self._suspects.pop(record.id, None)  # the hub answered it: stored, or a Parse error of its own
+            if record.kind == ASIDE_KIND and self._gone > gone:
+                self.recovered += 1
+                log.info("proof of play: the hub took the play of item %s (ended %s) set aside earlier",
+                         _brief(record.payload.get("itemId")), _brief(record.payload.get("end")))
 
     def _judge_alone(self) -> HubError | None:
-        """After a run: its records refused on their own. Only when the hub took another batch in the same run is
-        such a refusal about the record: it counts as the record's failure, and at SOLO_REFUSALS the record is set
-        aside (one log line). Returns a refusal while any of them still waits, so the channel backs off and the
-        record goes again a backoff later, not in a tight loop."""
+        """After a run: its records refused on their own. Such a refusal counts as the record's failure only when
+        the hub took a later request of the same run (so it accepts requests right now) and took no part it had
+        refused as a whole in full later on (a hub or firewall refusing at random, or by rate: not about records).
+        At SOLO_REFUSALS the record is set aside: moved to ASIDE_KIND, kept, with one log line. Returns a refusal
+        while any of them still waits among the others, so the channel backs off and the record goes again a
+        backoff later, not in a tight loop."""
         alone, self._alone = self._alone, []
         if not alone:
             return None
-        if not self._took:  # nothing got through: the hub may refuse any record; none is blamed
-            return alone[-1][1]
-        answers = {r.id: a for r, a in alone}
+        at_random = any(part <= self._taken_ids for part in self._refused_parts)
+        answers = {r.id: a for r, a, number in alone if number < self._last_took and not at_random}
         records = self.outbox.records(list(answers))
-        give_up = [r for r in records if r.failures + 1 >= SOLO_REFUSALS]
-        for record in give_up:
+        aside = [r for r in records if r.kind == KIND and r.failures + 1 >= SOLO_REFUSALS]
+        for record in aside:
             p = record.payload
             log.error("proof of play: the hub refused the play of item %s (zone %s, layout %s, ended %s) on its own "
-                      "%d times (%s); set aside, not sent again (clientId %s)", _brief(p.get("itemId")),
-                      _brief(p.get("zone")), _brief(p.get("layout")), _brief(p.get("end")), SOLO_REFUSALS,
-                      answers[record.id], record.client_id)
+                      "%d times, each time while it took other plays (%s); set aside: kept, and tried again alone "
+                      "about once a day (clientId %s)", _brief(p.get("itemId")), _brief(p.get("zone")),
+                      _brief(p.get("layout")), _brief(p.get("end")), SOLO_REFUSALS, answers[record.id],
+                      record.client_id)
             self._suspects.pop(record.id, None)
-        gone = {r.id for r in give_up}
-        self.outbox.remove(list(gone))
-        self.outbox.note_failure([r.id for r in records if r.id not in gone])
-        self.given_up += len(gone)
-        self._gone += len(gone)
-        waiting = [answers[r.id] for r in records if r.id not in gone]
-        return waiting[-1] if waiting else None
+        moved = {r.id for r in aside}
+        self.outbox.move(list(moved), ASIDE_KIND)
+        self.outbox.note_failure([r.id for r in records if r.id not in moved])
+        self.set_aside += len(moved)
+        still = [a for r, a, _ in alone if r.kind == KIND and r.id not in moved]
+        return still[-1] if still else None
 
     def _took_batch(self, size: int) -> None:
         """The hub answered a /batch of ``size`` records. After GROW_AFTER full ones at a reduced size, the size is

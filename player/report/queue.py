@@ -6,7 +6,8 @@ delivery of it starts (`attempted`, so that a crash or timeout leaves "result un
 the hub has it. Nothing else is written in steady state. While the hub is unreachable the retries write nothing.
 
 Retention: when the outbox holds more than `max_records` records or `max_bytes` of payload, the oldest records of the
-kinds in `drop_first` (proof of play) are dropped, with one log line per pruning.
+kinds in `drop_first` (proof of play, and plays set aside) are dropped, with one log line per pruning. There is no
+age limit: a record stays until it is delivered, given up by its channel, or pruned so.
 
 `DeliveryLoop` is the one sender thread: it runs the due `Channel`s; when the hub is unreachable (no connection, no
 answer in time) every channel waits with exponential backoff (5 s doubling to 10 min, jittered). An error answer
@@ -169,7 +170,7 @@ class Outbox:
     """Records waiting for delivery, kept in ``path`` (SQLite, WAL, synchronous=FULL)."""
 
     def __init__(self, path: str | Path, *, max_records: int = DEFAULT_MAX_RECORDS,
-                 max_bytes: int = DEFAULT_MAX_BYTES, drop_first: Sequence[str] = ("proof",),
+                 max_bytes: int = DEFAULT_MAX_BYTES, drop_first: Sequence[str] = ("proof", "proof-aside"),
                  clock: Callable[[], float] = time.time) -> None:
         self.path = Path(path)
         self.max_records = max(1, max_records)
@@ -341,10 +342,13 @@ class Outbox:
                     raise
                 return empty
 
-    def pending(self, kind: str, limit: int = 50) -> list[Record]:
+    def pending(self, kind: str, limit: int = 50, *, fewest_failures: bool = False) -> list[Record]:
+        """Up to ``limit`` records of ``kind``, oldest first (``fewest_failures``: those refused least often first,
+        then the oldest, so that records retried in turns all get theirs)."""
+        order = "failures, id" if fewest_failures else "id"
         rows: list[Any] = self._read(lambda: self._db.execute(
             "SELECT id, kind, client_id, payload, created, attempted, failures FROM outbox "
-            "WHERE kind = ? ORDER BY id LIMIT ?", (kind, limit)).fetchall(), [])
+            f"WHERE kind = ? ORDER BY {order} LIMIT ?", (kind, limit)).fetchall(), [])
         return [Record(r[0], r[1], r[2], json.loads(r[3]), r[4], bool(r[5]), r[6], float(r[5])) for r in rows]
 
     def records(self, ids: Sequence[int]) -> list[Record]:
@@ -391,7 +395,11 @@ class Outbox:
         """Delivered (or given up): gone for good."""
         self._update("DELETE FROM outbox WHERE id IN ({})", ids, recount=True)
 
-    def _update(self, sql: str, ids: Sequence[int], recount: bool = False) -> None:
+    def move(self, ids: Sequence[int], kind: str) -> None:
+        """These records are of ``kind`` from now on (kept, with their client id and failures; not attempted)."""
+        self._update("UPDATE outbox SET kind = ?, attempted = 0 WHERE id IN ({})", ids, params=(kind,))
+
+    def _update(self, sql: str, ids: Sequence[int], recount: bool = False, params: tuple[Any, ...] = ()) -> None:
         if not ids:
             return
         with self._lock:
@@ -400,7 +408,7 @@ class Outbox:
                 try:
                     for start in range(0, len(ids), 500):
                         chunk = list(ids[start:start + 500])
-                        self._db.execute(sql.format(",".join("?" * len(chunk))), chunk)
+                        self._db.execute(sql.format(",".join("?" * len(chunk))), [*params, *chunk])
                     if recount:
                         self._recount()
                     self._db.execute("COMMIT")
