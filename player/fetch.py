@@ -22,7 +22,9 @@ import logging
 import os
 import random
 import re
+import shutil
 import sqlite3
+import stat
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -35,7 +37,7 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
-from player.atomic import write_json_atomic
+from player.atomic import open_regular, write_json_atomic
 from player.cache import CacheFullError, ContentCache, HashMismatchError, InvalidHashError, is_sha256
 from player.system.device import NO_ROOM, disk_room, in_mb
 
@@ -412,7 +414,8 @@ class Downloader:
     @staticmethod
     def _load_meta(meta_path: Path, url: str) -> dict[str, Any] | None:
         try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            with open_regular(meta_path) as fh:  # a FIFO put there would block a plain open() for good
+                meta = json.loads(fh.read(64 * 1024).decode("utf-8"))
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as exc:
@@ -616,7 +619,7 @@ def _locked_part(url: str, part: Path) -> Iterator[IO[bytes]]:
     The cache's sweep (ContentCache.sweep_tmp) removes an abandoned partial while holding this lock: a file that is
     no longer the one at *part* once we hold the lock was removed so, and a new one is opened."""
     while True:
-        fh = open(part, "a+b")  # noqa: SIM115 - closed below
+        fh = _open_part(url, part)
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
@@ -638,6 +641,45 @@ def _locked_part(url: str, part: Path) -> Iterator[IO[bytes]]:
             if os.fstat(fh.fileno()).st_size == 0:
                 part.unlink(missing_ok=True)
         fh.close()
+
+
+def _open_part(url: str, part: Path) -> IO[bytes]:
+    """The partial file opened for appending (created if missing). Anything else found at its path (a FIFO, a
+    directory, a symbolic link, left by some tool) is removed first, never opened: a FIFO would block the
+    download, and a link make it write outside the cache."""
+    try:
+        st = os.lstat(part)
+    except FileNotFoundError:
+        pass
+    else:
+        if not stat.S_ISREG(st.st_mode):
+            log.warning("fetch: removing %s from the cache's tmp/: a partial download must be a file", part.name)
+            try:
+                if stat.S_ISDIR(st.st_mode):
+                    shutil.rmtree(part)  # follows no link, in it or at its path
+                else:
+                    part.unlink()
+            except OSError as exc:
+                raise FetchError(url, f"cannot remove {part.name} (not a file) from the cache's tmp/: "
+                                      f"{_short(exc)}") from None
+    flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        fd = os.open(part, flags, 0o666)
+    except OSError as exc:
+        if exc.errno not in (errno.ELOOP, errno.EISDIR, errno.ENXIO):
+            raise
+        fd = None  # replaced meanwhile by a link, a directory, a socket
+    if fd is not None and not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)  # by a FIFO (opened without waiting)
+        fd = None
+    if fd is None:
+        raise FetchError(url, f"{part.name} in the cache's tmp/ is not a file", retryable=True)
+    try:
+        os.set_blocking(fd, True)
+        return open(fd, "a+b")  # noqa: SIM115 - the caller closes it
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 _SUFFIXES = {
