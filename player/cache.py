@@ -22,6 +22,7 @@ import os
 import re
 import shutil
 import sqlite3
+import stat
 import tempfile
 import threading
 import time
@@ -30,7 +31,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from player.atomic import PROCESS_START, fsync_dir, owner_alive, temp_file_owner, temp_owner, temp_prefix
+from player.atomic import (
+    PROCESS_START,
+    fsync_dir,
+    open_regular,
+    owner_alive,
+    temp_file_owner,
+    temp_owner,
+    temp_prefix,
+)
 
 log = logging.getLogger(__name__)
 
@@ -230,6 +239,8 @@ class ContentCache:
         self._sweep_lock = threading.Lock()
         #: tmp/ entry name -> (its (inode, size, mtime) when first seen so, monotonic time of that sighting)
         self._tmp_seen: dict[str, tuple[tuple[int, ...], float]] = {}
+        #: tmp/ entry name -> its signature when the sweep last logged that it cannot remove it (logged once)
+        self._tmp_failed: dict[str, tuple[int, ...]] = {}
         self._touch_flush_seconds = touch_flush_seconds
         self._lock = threading.RLock()
         self._pending_touches: dict[str, float] = {}
@@ -712,7 +723,7 @@ class ContentCache:
         removed: list[str] = []
         now = time.time()
         entries = list(self.tmp_dir.iterdir())
-        names = {p.name for p in entries}
+        regular = {p.name for p in entries if _is_regular(p)}  # only these can be partials and sidecars
         for p in entries:
             name = p.name
             owner = temp_file_owner(name)
@@ -723,15 +734,15 @@ class ContentCache:
                 removed.append(str(p.relative_to(self.root)))
                 continue
             try:
-                mtime = p.stat().st_mtime
+                mtime = p.lstat().st_mtime  # a link's own: a dangling one goes too
             except FileNotFoundError:
                 continue
-            if name.endswith(".part"):
-                if _download_running(p):
+            if name.endswith(".part"):  # a FIFO, directory or link named so is none: it goes (never opened)
+                if name in regular and _download_running(p):
                     continue
-                keep = (name + ".json") in names and now - mtime < self.partial_max_age
+                keep = {name, name + ".json"} <= regular and now - mtime < self.partial_max_age
             elif name.endswith(".part.json"):
-                keep = name[: -len(".json")] in names and now - mtime < self.partial_max_age
+                keep = {name, name[: -len(".json")]} <= regular and now - mtime < self.partial_max_age
             else:
                 keep = mtime >= PROCESS_START  # unmarked (older versions): the only case decided by time
             if not keep:
@@ -756,7 +767,12 @@ class ContentCache:
           sidecar with the validator the resuming ``If-Range`` needs, and its URL is in *keep_urls* (the URLs the
           content asks for; None: unknown, all count);
         * a sidecar without its partial, this process's own temp files and unmarked files, once unchanged for
-          ``abandoned_after``.
+          ``abandoned_after``; so is anything that is not a regular file (a FIFO, a directory, a symbolic link,
+          left by some tool), whatever its name: it is never opened (opening a FIFO would block until a writer
+          comes, and sync with it), a directory goes with its content, a link without its target.
+
+        A removal that fails (EACCES, a read-only disk) is tried again at each sweep but logged once, and again
+        only after the entry changed.
 
         Never touched: a ``.part`` (or its sidecar) whose lock a download holds (in any process; the lock is taken
         for the removal itself, so no download can start on it meanwhile), temp files of another running process,
@@ -770,29 +786,39 @@ class ContentCache:
         with self._sweep_lock:
             now = self._monotonic()
             try:
-                entries = {e.name: e for e in os.scandir(self.tmp_dir)}
+                listing = list(os.scandir(self.tmp_dir))
             except OSError as exc:
                 log.warning("cache: cannot look for abandoned temp files in %s: %s", self.tmp_dir, exc)
                 return removed
+            stats: dict[str, os.stat_result] = {}
+            for entry in listing:
+                with contextlib.suppress(OSError):  # gone meanwhile
+                    stats[entry.name] = entry.stat(follow_symlinks=False)
+
+            def regular(name: str) -> bool:
+                st = stats.get(name)
+                return st is not None and stat.S_ISREG(st.st_mode)
+
             me = temp_owner()
             seen: dict[str, tuple[tuple[int, ...], float]] = {}
-            for name, entry in entries.items():
-                if name.endswith(".part.json") and name[: -len(".json")] in entries:
+            failed = {name: sig for name, sig in self._tmp_failed.items() if name in stats}
+            for name, st in stats.items():
+                # only regular files are partials and sidecars (opened, locked); anything else named so (a FIFO,
+                # a directory, a link) is a stray entry, never opened: a FIFO would block the sweep for good
+                is_part = name.endswith(".part") and regular(name)
+                is_sidecar = name.endswith(".part.json") and regular(name)
+                if is_sidecar and regular(name[: -len(".json")]):
                     continue  # goes with its partial
-                sidecar = entries.get(name + ".json") if name.endswith(".part") else None
-                try:
-                    st = entry.stat(follow_symlinks=False)
-                    sig: tuple[int, ...] = (st.st_ino, st.st_size, st.st_mtime_ns)
-                    if sidecar is not None:
-                        sst = sidecar.stat(follow_symlinks=False)
-                        sig += (sst.st_ino, sst.st_size, sst.st_mtime_ns)
-                except OSError:
-                    continue  # gone meanwhile
+                sidecar = name + ".json" if is_part and regular(name + ".json") else None
+                sig: tuple[int, ...] = (st.st_ino, st.st_size, st.st_mtime_ns)
+                if sidecar is not None:
+                    sst = stats[sidecar]
+                    sig += (sst.st_ino, sst.st_size, sst.st_mtime_ns)
                 owner = temp_file_owner(name)
                 if owner is not None and owner != me:
                     if owner_alive(owner):
                         continue  # an in-flight write of another running process
-                    freed += self._sweep_remove(entry, st.st_size, removed)
+                    freed += self._sweep_remove(name, st, sig, removed, failed)
                     continue
                 first = self._tmp_seen.get(name)
                 since = first[1] if first is not None and first[0] == sig else now
@@ -800,20 +826,29 @@ class ContentCache:
                 idle = now - since
                 if idle < self.abandoned_after or idle <= 0:
                     continue
-                if name.endswith((".part", ".part.json")):
-                    part = self.tmp_dir / (name if name.endswith(".part") else name[: -len(".json")])
+                if is_part or is_sidecar:
+                    part = self.tmp_dir / (name if is_part else name[: -len(".json")])
                     if (idle < self.partial_max_age and sidecar is not None and st.st_size > 0
-                            and (wanted is None or name[: -len(".part")] in wanted) and _resumable(part, sidecar)):
+                            and (wanted is None or name[: -len(".part")] in wanted)
+                            and _resumable(part, self.tmp_dir / sidecar)):
                         continue
-                    size = st.st_size + (sidecar.stat(follow_symlinks=False).st_size if sidecar is not None else 0)
-                    if _remove_part(part, with_sidecar=sidecar is not None or name.endswith(".json")):
-                        removed += [f"{self.tmp_dir.name}/{n}" for n in (name, sidecar and sidecar.name) if n]
-                        freed += size
+                    try:
+                        done = _remove_part(part, remove_part=is_part, with_sidecar=sidecar is not None or is_sidecar)
+                    except OSError as exc:
+                        self._sweep_failed(name, sig, exc, failed)
+                        continue
+                    if done:
+                        removed += [f"{self.tmp_dir.name}/{n}" for n in (name, sidecar) if n]
+                        freed += st.st_size + (stats[sidecar].st_size if sidecar is not None else 0)
                         seen.pop(name, None)
+                        failed.pop(name, None)
                     continue
-                freed += self._sweep_remove(entry, st.st_size, removed)
-                seen.pop(name, None)
+                size = self._sweep_remove(name, st, sig, removed, failed)
+                if name not in failed:
+                    freed += size
+                    seen.pop(name, None)
             self._tmp_seen = seen
+            self._tmp_failed = failed
         if removed:
             with contextlib.suppress(OSError):
                 fsync_dir(self.tmp_dir)
@@ -821,27 +856,64 @@ class ContentCache:
                      self.tmp_dir)
         return removed
 
-    def _sweep_remove(self, entry: os.DirEntry[str], size: int, removed: list[str]) -> int:
-        path = Path(entry.path)
+    def _sweep_remove(self, name: str, st: os.stat_result, sig: tuple[int, ...], removed: list[str],
+                      failed: dict[str, tuple[int, ...]]) -> int:
+        """Remove a stray entry of tmp/ (as *st*, from lstat, shows it), never following a link; the bytes freed.
+        A real directory goes with its content (shutil.rmtree follows no link, in it or at its path); a link, a
+        FIFO or a socket is unlinked itself, never opened. A failure is logged once (see :meth:`_sweep_failed`)."""
+        path = self.tmp_dir / name
         try:
-            if entry.is_dir(follow_symlinks=False):
+            if stat.S_ISDIR(st.st_mode):
                 shutil.rmtree(path)
             else:
                 path.unlink()
         except FileNotFoundError:
+            failed.pop(name, None)
             return 0
         except OSError as exc:
-            log.warning("cache: cannot remove abandoned temp file %s: %s", path, exc)
+            self._sweep_failed(name, sig, exc, failed)
             return 0
-        removed.append(str(path.relative_to(self.root)))
-        return size
+        failed.pop(name, None)
+        removed.append(f"{self.tmp_dir.name}/{name}")
+        return st.st_size if stat.S_ISREG(st.st_mode) else 0
+
+    def _sweep_failed(self, name: str, sig: tuple[int, ...], exc: OSError, failed: dict[str, tuple[int, ...]]) -> None:
+        """A removal failed (EACCES, a read-only disk): it is tried again at each sweep, but logged only once, and
+        again only when the entry changed, not at every sync pass (1,440 lines a day at a 60 s poll)."""
+        if failed.get(name) != sig:
+            log.warning("cache: cannot remove abandoned temp file %s: %s (tried again at each sync pass, not "
+                        "logged again while it stays as it is)", self.tmp_dir / name, exc)
+        failed[name] = sig
 
 
-def _resumable(part: Path, sidecar: os.DirEntry[str]) -> bool:
+def _is_regular(path: Path) -> bool:
+    """*path* itself (not a link's target) is a regular file."""
+    try:
+        return stat.S_ISREG(path.lstat().st_mode)
+    except OSError:
+        return False
+
+
+def _open_no_wait(path: Path) -> int | None:
+    """A read-only descriptor of *path* if it is a regular file (not through a link); None when it is missing or
+    anything else. Never waits: opening a FIFO the plain way blocks until a writer comes, which may be never."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.ELOOP, errno.ENXIO):  # missing, a link, a socket
+            return None
+        raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        return None
+    return fd
+
+
+def _resumable(part: Path, sidecar: Path) -> bool:
     """Whether the next fetch of its URL resumes *part* (player.fetch: a sidecar naming the URL whose hash names the
     partial, with a strong ETag or a Last-Modified for ``If-Range``)."""
     try:
-        with open(sidecar.path, "rb") as fh:
+        with open_regular(sidecar) as fh:  # a FIFO put there meanwhile: refused, not waited on
             meta = json.loads(fh.read(64 * 1024))
     except (OSError, ValueError):
         return False
@@ -853,31 +925,35 @@ def _resumable(part: Path, sidecar: os.DirEntry[str]) -> bool:
     return bool((isinstance(etag, str) and etag and not etag.startswith("W/")) or meta.get("last_modified"))
 
 
-def _remove_part(part: Path, with_sidecar: bool) -> bool:
-    """Remove an abandoned partial (and its sidecar) unless a download holds it; the partial's lock is held while
-    removing, so a download starting meanwhile waits for it and then starts on a new file (see player.fetch)."""
+def _remove_part(part: Path, *, remove_part: bool, with_sidecar: bool) -> bool:
+    """Remove an abandoned partial (and/or its sidecar) unless a download holds it: False then, and when the
+    partial is no longer the regular file that was listed (the next sweep looks again). The partial's lock is held
+    while removing, so a download starting meanwhile waits for it and then starts on a new file (see
+    player.fetch). An orphan sidecar (*remove_part* False) is removed under the lock of a partial that appeared
+    meanwhile, which stays. Raises OSError when the removal fails."""
     sidecar = part.with_name(part.name + ".json")
+    fd = _open_no_wait(part)
     try:
-        fd = os.open(part, os.O_RDONLY | os.O_CLOEXEC)
-    except FileNotFoundError:
-        fd = None
-    except OSError as exc:
-        log.warning("cache: cannot remove abandoned partial download %s: %s", part, exc)
-        return False
-    try:
-        if fd is not None:
+        if fd is None:
+            if remove_part and os.path.lexists(part):
+                return False  # no longer a regular file: a stray entry for the next sweep
+        else:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as exc:
                 if exc.errno in (errno.EAGAIN, errno.EACCES):
                     return False  # a download has just started on it
                 raise
-            part.unlink(missing_ok=True)
+            if remove_part:
+                try:
+                    current = os.lstat(part).st_ino
+                except FileNotFoundError:
+                    current = None
+                if current != os.fstat(fd).st_ino:
+                    return False  # replaced since we opened it: not the file we hold
+                part.unlink()
         if with_sidecar:
             sidecar.unlink(missing_ok=True)
-    except OSError as exc:
-        log.warning("cache: cannot remove abandoned partial download %s: %s", part, exc)
-        return False
     finally:
         if fd is not None:
             os.close(fd)
@@ -887,8 +963,10 @@ def _remove_part(part: Path, with_sidecar: bool) -> bool:
 def _download_running(part: Path) -> bool:
     """True while a downloader (of any process) holds the lock of this partial file (see player.fetch)."""
     try:
-        fd = os.open(part, os.O_RDONLY | os.O_CLOEXEC)
+        fd = _open_no_wait(part)  # a FIFO named so is no partial (and would block a plain open)
     except OSError:
+        return False
+    if fd is None:
         return False
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -3,16 +3,20 @@ sync and fetch_many call), and last-use times stamped while the clock ran ahead 
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
 import logging
+import os
+import shutil
 import sqlite3
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -24,6 +28,7 @@ try:
 except ImportError:  # tests/ is not a package: pytest put tests/ itself on sys.path
     from httpfaults import FaultServer  # type: ignore[no-redef]
 
+T = TypeVar("T")
 HOUR = 3600.0
 DAY = 24 * HOUR
 BIG = bytes(range(256)) * 1200  # 307200 bytes
@@ -261,3 +266,220 @@ def test_a_write_that_fails_leaves_no_temp_file(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code, str(root)], capture_output=True, text=True, timeout=60,
                          cwd=Path(__file__).resolve().parents[1])
     assert out.stdout.splitlines() == ["failed 27", "[]"], out.stderr
+
+
+# ---------------------------------------------------------------------------- what else may be found in tmp/
+
+
+def guarded(fn: Callable[[], T], fifos: Iterable[Path] = ()) -> T:
+    """fn() in a thread, joined with a hang guard (not a timing threshold): opening a FIFO for reading blocks until
+    a writer comes, which may be never. A blocked opener is released (a writer opens and closes each FIFO) so the
+    thread does not outlive the test, and the test fails."""
+    result: list[T] = []
+    error: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            result.append(fn())
+        except BaseException as exc:  # handed to the test
+            error.append(exc)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(30)
+    hung = worker.is_alive()
+    while worker.is_alive():
+        for fifo in fifos:
+            with contextlib.suppress(OSError):  # ENXIO: nobody reading it
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        worker.join(0.1)
+    assert not hung, "blocked on a FIFO"
+    if error:
+        raise error[0]
+    return result[0]
+
+
+def test_fifos_in_tmp_do_not_hang_the_sweep_and_go_like_any_stray_file(cache: ContentCache, mono: FakeClock) -> None:
+    """A FIFO named like a partial (or a sidecar), left by a broken tool: the sweep runs under sync's lock, so a
+    sweep blocked opening it stopped syncing for good."""
+    fifo_part, _ = partial(cache, "https://hub.example/a.mp4", b"")
+    fifo_part.unlink()
+    os.mkfifo(fifo_part)  # alone
+    part_b, fifo_sidecar = partial(cache, "https://hub.example/b.mp4", b"b" * 10)
+    os.mkfifo(fifo_sidecar)  # beside a real partial
+    fifo_c, sidecar_c = partial(cache, "https://hub.example/c.mp4", b"", {"etag": '"c"'})
+    fifo_c.unlink()
+    os.mkfifo(fifo_c)  # beside a real sidecar
+    fifos = [fifo_part, fifo_sidecar, fifo_c]
+
+    assert guarded(cache.sweep_tmp, fifos) == []
+    mono.t += HOUR
+    gone = guarded(cache.sweep_tmp, fifos)
+    assert sorted(gone) == sorted(f"tmp/{p.name}" for p in (*fifos, part_b, sidecar_c))
+    assert names(cache) == set()
+
+
+def test_fifos_in_tmp_do_not_hang_the_check_at_start(tmp_path: Path) -> None:
+    cache = ContentCache(tmp_path / "c", quota_bytes=1_000_000)
+    part, sidecar = partial(cache, "https://hub.example/a.mp4", b"")
+    part.unlink()
+    os.mkfifo(part)
+    sidecar.write_text(json.dumps({"url": "https://hub.example/a.mp4", "etag": '"a"'}))
+    report = guarded(cache.check_consistency, [part])
+    assert sorted(report.removed_temp) == sorted(f"tmp/{p.name}" for p in (part, sidecar))
+    assert names(cache) == set()
+    cache.close()
+
+
+def test_downloads_get_past_fifos_links_and_directories_in_tmp(srv: FaultServer, cache: ContentCache,
+                                                               tmp_path: Path) -> None:
+    """What a broken tool may leave where a download keeps its partial and sidecar: a FIFO (reading it blocked the
+    download for good), a directory, a symbolic link (the download wrote through it, outside the cache)."""
+    outside = tmp_path / "outside.txt"
+    outside.write_bytes(b"not the cache's")
+    urls = {name: srv.url(f"/{name}") for name in ("p", "s", "d", "l", "k")}
+    for name in urls:
+        srv.set_file(f"/{name}", f"content of {name}\n".encode() * 100)
+
+    def paths(name: str) -> tuple[Path, Path]:
+        part = cache.tmp_dir / f"{sha(urls[name].encode())}.part"
+        return part, part.with_name(part.name + ".json")
+
+    os.mkfifo(paths("p")[0])  # FIFO partial
+    os.mkfifo(paths("s")[1])  # FIFO sidecar
+    paths("d")[0].mkdir()  # directory partial, not empty
+    (paths("d")[0] / "x").write_bytes(b"x")
+    (paths("d")[0] / "link").symlink_to(outside)
+    paths("l")[0].symlink_to(outside)  # partial linked outside the cache
+    paths("k")[1].symlink_to(outside)  # sidecar linked outside the cache
+    fifos = [paths("p")[0], paths("s")[1]]
+    with Downloader(cache, retries=0) as dl:
+        results = guarded(lambda: dl.fetch_many(urls.values()), fifos)
+    for name, url in urls.items():
+        got = results[url]
+        assert not isinstance(got, FetchError), got
+        assert cache.read_bytes(got.sha) == f"content of {name}\n".encode() * 100
+    assert names(cache) == set()
+    assert outside.read_bytes() == b"not the cache's"
+
+
+def test_a_directory_named_like_a_partial_goes_with_its_content_links_not_followed(
+    cache: ContentCache, mono: FakeClock, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Before, one alone was never removed (EISDIR) and logged a warning at every sync pass, forever (1,440 lines
+    a day at a 60 s poll); one with a sidecar was kept for a week as a resumable partial."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_bytes(b"keep")
+    part, sidecar = partial(cache, "https://hub.example/d.mp4", b"", {"etag": '"d"'})
+    part.unlink()
+    part.mkdir()
+    (part / "sub").mkdir()
+    (part / "sub" / "f").write_bytes(b"f" * 100)
+    (part / "to-dir").symlink_to(outside, target_is_directory=True)
+    (part / "to-file").symlink_to(outside / "keep.txt")
+    alone, _ = partial(cache, "https://hub.example/e.mp4", b"")
+    alone.unlink()
+    alone.mkdir()
+    with caplog.at_level(logging.INFO, logger="player.cache"):
+        assert cache.sweep_tmp() == []
+        gone: list[str] = []
+        for _ in range(4):
+            mono.t += HOUR
+            gone += cache.sweep_tmp()
+    assert sorted(gone) == sorted(f"tmp/{p.name}" for p in (part, sidecar, alone))
+    assert names(cache) == set()
+    assert [p.name for p in outside.iterdir()] == ["keep.txt"] and (outside / "keep.txt").read_bytes() == b"keep"
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_links_in_tmp_go_their_targets_stay(cache: ContentCache, mono: FakeClock, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_bytes(b"keep")
+    part_link, _ = partial(cache, "https://hub.example/l.mp4", b"")
+    part_link.unlink()
+    part_link.symlink_to(outside / "keep.txt")
+    dir_link = cache.tmp_dir / "stray-dir"
+    dir_link.symlink_to(outside, target_is_directory=True)
+    dangling = cache.tmp_dir / "dangling.part.json"
+    dangling.symlink_to(tmp_path / "nowhere")
+    assert cache.sweep_tmp() == []
+    mono.t += HOUR
+    assert sorted(cache.sweep_tmp()) == sorted(f"tmp/{p.name}" for p in (part_link, dir_link, dangling))
+    assert names(cache) == set()
+    assert [p.name for p in outside.iterdir()] == ["keep.txt"] and (outside / "keep.txt").read_bytes() == b"keep"
+
+
+UNREMOVABLE = """
+import json, logging, os, sys
+from player.cache import ContentCache
+import encodings.ascii, encodings.latin_1  # what the service user could not import later
+base = sys.argv[1]
+if os.geteuid() == 0:
+    os.setgid(65534)
+    os.setuid(65534)  # the service user: permissions count (root removes anything)
+lines = []
+class Keep(logging.Handler):
+    def emit(self, record):
+        if record.levelno >= logging.WARNING:
+            lines.append(record.getMessage())
+logging.getLogger("player.cache").addHandler(Keep())
+mono = [0.0]
+cache = ContentCache(base + "/cache", quota_bytes=1_000_000, monotonic=lambda: mono[0])
+tmp = cache.tmp_dir
+(tmp / ("a" * 64 + ".part")).write_bytes(b"p" * 10)
+(tmp / "stray.bin").write_bytes(b"s")
+(tmp / "osc-4242-17-000000000000.abc123.tmp").write_bytes(b"d")  # of a process that is gone
+os.mkdir(tmp / ("b" * 64 + ".part"))
+os.chmod(tmp, 0o555)  # a read-only cache (as a read-only remount of the SD card would make it)
+out = []
+def sweep():
+    lines.clear()
+    removed = cache.sweep_tmp()
+    out.append({"removed": sorted(removed), "warnings": list(lines)})
+sweep()
+mono[0] += 3600
+for _ in range(5):
+    sweep()
+    mono[0] += 60
+(tmp / "stray.bin").write_bytes(b"changed")  # a file still writable in the read-only directory
+sweep()
+mono[0] += 3600
+sweep()
+sweep()
+os.chmod(tmp, 0o755)
+sweep()
+print(json.dumps(out))
+"""
+
+
+def test_a_temp_file_that_cannot_be_removed_is_logged_once_not_at_every_pass() -> None:
+    """EACCES (a read-only cache): before, a warning at every sync pass, forever; now one per file, again only after
+    the file changed; removed once it can be."""
+    import tempfile
+
+    base = Path(tempfile.mkdtemp(prefix="osc-sweep-"))  # not below pytest's tmp_path: 'nobody' cannot enter that
+    try:
+        os.chmod(base, 0o777)
+        res = subprocess.run([sys.executable, "-c", UNREMOVABLE, str(base)], capture_output=True, text=True,
+                             timeout=60, cwd=Path(__file__).resolve().parents[1])
+        assert res.returncode == 0, res.stderr[-2000:]
+        sweeps = json.loads(res.stdout)
+    finally:
+        for d in base.rglob("*"):
+            if d.is_dir() and not d.is_symlink():
+                os.chmod(d, 0o755)
+        shutil.rmtree(base)
+    part_a, part_b, dead = "a" * 64 + ".part", "b" * 64 + ".part", "osc-4242-17-000000000000.abc123.tmp"
+    assert sweeps[0]["removed"] == [], sweeps[0]  # the dead process's file could not be removed either
+    assert len(sweeps[0]["warnings"]) == 1 and dead in sweeps[0]["warnings"][0], sweeps[0]
+    first = sweeps[1]["warnings"]
+    assert sorted(n for w in first for n in (part_a, part_b, "stray.bin") if n in w) == sorted(
+        [part_a, part_b, "stray.bin"]), first
+    assert len(first) == 3 and all("Permission denied" in w for w in first), first
+    assert all(s == {"removed": [], "warnings": []} for s in sweeps[2:7]), sweeps[2:7]
+    assert len(sweeps[7]["warnings"]) == 1 and "stray.bin" in sweeps[7]["warnings"][0], "changed: logged again"
+    assert sweeps[8] == {"removed": [], "warnings": []}
+    assert sweeps[9]["removed"] == sorted(f"tmp/{n}" for n in (dead, part_a, part_b, "stray.bin")), sweeps[9]
+    assert sweeps[9]["warnings"] == []
