@@ -476,10 +476,11 @@ class ProofChannel:
         for i in set(ids) - {r.id for r in waiting}:  # delivered, pruned or set aside meanwhile
             del self._suspects[i]
         waiting = waiting[:MAX_ALONE_PER_RUN]
-        if self._aside_now:
+        aside = self.outbox.pending(ASIDE_KIND, min(ASIDE_PER_RETRY, MAX_ALONE_PER_RUN - len(waiting)),
+                                    fewest_failures=True) if self._aside_now else []
+        if aside:
             self._aside_due = self._now + ASIDE_RETRY_S
-            waiting += self.outbox.pending(ASIDE_KIND, min(ASIDE_PER_RETRY, MAX_ALONE_PER_RUN - len(waiting)),
-                                           fewest_failures=True)
+        waiting += aside
         for record in waiting:
             if self._requests >= MAX_BATCHES_PER_RUN:
                 return
@@ -518,6 +519,8 @@ class ProofChannel:
             self._suspects.pop(record.id, None)
         moved = {r.id for r in aside}
         self.outbox.move(list(moved), ASIDE_KIND)
+        if moved and self._aside_due <= self._now:  # the first retry a day from now, not at the next run
+            self._aside_due = self._now + ASIDE_RETRY_S
         self.outbox.note_failure([r.id for r in records if r.id not in moved])
         self.set_aside += len(moved)
         still = [a for r, a, _ in alone if r.kind == KIND and r.id not in moved]
