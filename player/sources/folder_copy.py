@@ -12,8 +12,9 @@ took the pictures and videos with it: the layout stayed, its media were gone. No
 - the copy remembers the stamp (file_stamp: size, modification time, inode, ctime) of the file each copy was made
   from (STAMPS_FILE): a file with that stamp is not copied again. A file with the copy's size and time but another
   stamp (replaced by ``cp -p`` or ``rsync -t`` with one of the same size; or the same file with new inode numbers:
-  a stick plugged in again, a copy made before the stamps were kept) is compared with its copy byte by byte and
-  copied only when they differ (a stick plugged in again is read once, not copied again);
+  a stick plugged in again, a copy made before the stamps were kept; or only a new ctime: chmod, chown, extended
+  attributes) is compared with its copy, byte by byte, or by a sample from SAMPLED_ABOVE on (videos), and copied
+  only when they differ (a stick plugged in again is read once, not copied again);
 - the document is copied last, only when all its files are in and only if it is still the one that was loaded: a
   copy with a document is a complete state;
 - files the document no longer references are then removed from the copy, and so are copies of other folders not
@@ -109,11 +110,42 @@ def _read_stamps(path: Path) -> dict[str, Stamp]:
             if isinstance(value, list) and len(value) == 4 and all(type(v) is int for v in value)}
 
 
+SAMPLED_ABOVE = 64 * 1024 * 1024  # files from this size on are compared with their copies by a sample (_same_bytes)
+SAMPLE_EDGE = 1024 * 1024  # the sample: the first and the last megabyte,
+SAMPLE_BLOCKS = 32  # and this many blocks spread evenly over the rest
+SAMPLE_BLOCK = 256 * 1024
+
+
+def _sample(size: int) -> list[tuple[int, int]]:
+    """(offset, length) of what a sampled compare reads of a file of *size* bytes: the start first (where a real
+    replacement differs at once: the container header), then the end (an MP4's index is at one or the other), then
+    SAMPLE_BLOCKS blocks each in the middle of an equal part of the rest."""
+    parts = [(0, SAMPLE_EDGE), (size - SAMPLE_EDGE, SAMPLE_EDGE)]
+    rest = size - 2 * SAMPLE_EDGE
+    for i in range(SAMPLE_BLOCKS):
+        middle = SAMPLE_EDGE + rest * (2 * i + 1) // (2 * SAMPLE_BLOCKS)
+        parts.append((middle - SAMPLE_BLOCK // 2, SAMPLE_BLOCK))
+    return parts
+
+
 def _same_bytes(a: Path, b: Path, stop: threading.Event) -> bool:
-    """True when *a* and *b* hold the same bytes (read until the first difference); False when one cannot be read
-    or *stop* is set."""
+    """True when *a* and *b* hold the same bytes, read until the first difference; False when one cannot be read,
+    the sizes differ or *stop* is set. Asked only for files of the same size and time whose stamp changed (a
+    replacement by ``cp -p`` or ``rsync -t``, or only a new ctime: chmod, chown, a hard link, extended attributes).
+    Files of SAMPLED_ABOVE bytes and more (videos) are compared by a sample, about 10 MB of each (_sample), not
+    read in full: on a Pi a ``chmod -R`` on the share would otherwise read every video twice (docs/sync.md)."""
     try:
         with open_regular(a) as fa, open_regular(b) as fb:
+            size = os.fstat(fa.fileno()).st_size
+            if os.fstat(fb.fileno()).st_size != size:
+                return False
+            if size >= SAMPLED_ABOVE:
+                for offset, length in _sample(size):
+                    if stop.is_set():
+                        return False
+                    if os.pread(fa.fileno(), length, offset) != os.pread(fb.fileno(), length, offset):
+                        return False
+                return True
             while not stop.is_set():
                 chunk = fa.read(1024 * 1024)
                 if chunk != fb.read(1024 * 1024):
