@@ -9,7 +9,7 @@ import re
 import shutil
 import time
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -88,11 +88,16 @@ def drop_unused_dirs(parent: Path, own: Path) -> None:
             continue
 
 
+DOCUMENT_KEPT_MAX = 1024 * 1024  # a loaded screen.json up to this size is kept to compare with (same_document)
+
+
 @dataclass
 class FolderSource:
     root: Path
     timezone: str = "Europe/Berlin"
     templates_dir: Path = TEMPLATES_DIR
+    #: the stamp and the bytes of the screen.json last loaded (see same_document)
+    _loaded: tuple[Stamp, bytes] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def document_path(self) -> Path:
@@ -100,7 +105,32 @@ class FolderSource:
 
     def load(self) -> Loaded:
         """Reads and validates ``screen.json`` (disk I/O: call it off the GUI thread). Raises DocumentError."""
-        return load_screen(self.document_path, self.templates_dir, self.timezone)
+        self._loaded = None
+        before = file_stamp(self.document_path)
+        loaded = load_screen(self.document_path, self.templates_dir, self.timezone)
+        if before is not None and before[0] <= DOCUMENT_KEPT_MAX:
+            data = _read_small(self.document_path, before[0])
+            # the same stamp after: these are the bytes that were loaded (a write would have set a new ctime)
+            if data is not None and file_stamp(self.document_path) == before:
+                self._loaded = (before, data)
+        return loaded
+
+    def same_document(self, stamp: Stamp | None) -> bool:
+        """True when ``screen.json``, whose stamp is now *stamp*, is the document last loaded though its stamp
+        changed: same size and modification time and the same bytes (it is small), only a new ctime or inode
+        number (chmod, chown, a hard link, extended attributes such as Samba's DOSATTRIB, a backup tool; a FAT
+        stick plugged in again). Then *stamp* is taken as the loaded document's and nothing needs loading again.
+        False for anything else, and for a document larger than DOCUMENT_KEPT_MAX (loaded again, as before)."""
+        kept = self._loaded
+        if kept is None or stamp is None or stamp[:2] != kept[0][:2]:
+            return False
+        if stamp == kept[0]:
+            return True
+        data = _read_small(self.document_path, stamp[0])
+        if data != kept[1] or file_stamp(self.document_path) != stamp:  # another document, or changed meanwhile
+            return False
+        self._loaded = (stamp, data)
+        return True
 
     def resolve(self, ref: str) -> Path | None:
         """The local file for a media reference, or None when it is missing or would leave the folder."""
@@ -116,6 +146,16 @@ class FolderSource:
         except (OSError, ValueError, RuntimeError):  # a NUL in the name, a symlink loop, an unreadable folder
             return None
         return path
+
+
+def _read_small(path: Path, size: int) -> bytes | None:
+    """The bytes of a small file, None when it cannot be read or is not *size* bytes long."""
+    try:
+        with open_regular(path) as fh:
+            data = fh.read(size + 1)
+    except OSError:
+        return None
+    return data if len(data) == size else None
 
 
 def _same_name_other_form(root: Path, ref: str) -> Path | None:
@@ -167,6 +207,26 @@ def _drop_old_pages(own: Path) -> None:
 
 
 _DIGESTS: dict[tuple[str, Stamp], str] = {}  # PDF -> checksum of its bytes, while the file's stamp is the same
+
+
+def known_pdf_digest(path: Path, stamp: Stamp | None) -> str | None:
+    """The checksum _pdf_digest took of the PDF *path* while its stamp was *stamp*, if it is still known (no I/O):
+    what the page shown was rendered from."""
+    return _DIGESTS.get((str(path), stamp)) if stamp is not None else None
+
+
+def same_pdf(path: Path, old: Stamp | None, digest: str | None) -> bool:
+    """True when the PDF *path*, whose stamp was *old* when its page (*digest*: known_pdf_digest) was rendered,
+    still holds those bytes though its stamp changed: same size and time, only a new ctime or inode (chmod, chown,
+    extended attributes...), and the same checksum (the PDF is read once). Its page stays; nothing is loaded again.
+    False when the size or time differs, nothing is known, or the file cannot be read."""
+    now = file_stamp(path)
+    if now is None or old is None or digest is None or now[:2] != old[:2]:
+        return False
+    try:
+        return _pdf_digest(path) == digest
+    except OSError:
+        return False
 
 
 def _pdf_digest(path: Path) -> str:

@@ -40,7 +40,7 @@ from player.layouts import DocumentError
 from player.model import Screen
 from player.sources import folder_copy
 from player.sources.base import SetupNeeded, SourceError
-from player.sources.folder import FolderSource, folder_media
+from player.sources.folder import FolderSource, folder_media, known_pdf_digest, same_pdf
 from player.sources.folder_copy import FolderCopy, Stamp, file_stamp, mark_in_use, referenced_files
 from player.texts import text
 from player.ui.items import load_view_module
@@ -426,6 +426,10 @@ class ContentController(QObject):
         while not self._stop.is_set():
             try:
                 doc = file_stamp(source.document_path)
+                if not force and doc != seen_doc and source.same_document(doc):  # chmod, xattrs: not loaded again
+                    seen_doc = doc
+                    if self._folder_state is not None:  # the copy takes the document with its new stamp
+                        self._folder_state.doc_stamp = doc
                 if force or doc != seen_doc:
                     seen_doc = doc  # taken before the load: a document saved during it is loaded next time
                     self._load_folder(source, doc)
@@ -444,7 +448,8 @@ class ContentController(QObject):
         stayed the same for two checks (no upload under way; FAT keeps times to 2 s, so its time must be older
         than that) is copied again without rebuilding the screen: the views read the new copy the next time their
         item comes up. A file that appeared or went away, or a changed PDF (its page is rendered at load), loads
-        the document again. A copy that failed is tried again after 1, 2, 4 ... 10 minutes."""
+        the document again; a PDF whose stamp changed with its size, time and checksum the same (chmod, extended
+        attributes) does not. A copy that failed is tried again after 1, 2, 4 ... 10 minutes."""
         state = self._folder_state
         if state is None:
             return
@@ -455,7 +460,9 @@ class ContentController(QObject):
         settled = {ref for ref, stamp in now.items() if ref in changed and state.pending.get(ref) == stamp
                    and (stamp is None or abs(now_s - stamp[1] / 1e9) > 2.0)}
         state.pending = {ref: now[ref] for ref in changed - settled}
-        if any(now[ref] is None or state.seen.get(ref) is None or ref.lower().endswith(".pdf") for ref in settled):
+        if any(now[ref] is None or state.seen.get(ref) is None or (ref.lower().endswith(".pdf") and not same_pdf(
+                state.files[ref] or state.source.root / ref, state.seen.get(ref), state.pdf_digests.get(ref)))
+               for ref in settled):
             self._load_folder(state.source, file_stamp(state.source.document_path))
             return
         state.seen.update({ref: now[ref] for ref in settled})
@@ -540,6 +547,8 @@ class ContentController(QObject):
         watched = tuple(ref for ref in files if copy.target(ref) is not None)
         state = _FolderState(source, copy, files, use_copy, doc_stamp, watched,
                              seen={ref: _stamp(source, files, ref) for ref in watched})
+        state.pdf_digests = {ref: digest for ref, path in files.items() if ref.lower().endswith(".pdf") and path
+                             and (digest := known_pdf_digest(path, state.seen.get(ref))) is not None}
         self._folder_state = state
         self._publish(Content(loaded.screen, resolver, None, loaded.defects))
         self._copy_folder(state)
@@ -566,6 +575,7 @@ class _FolderState:
     watched: tuple[str, ...]  # the references checked every FOLDER_CHECK_S
     seen: dict[str, Stamp | None] = field(default_factory=dict)  # stamps already acted on
     pending: dict[str, Stamp | None] = field(default_factory=dict)  # changed, waiting to settle
+    pdf_digests: dict[str, str] = field(default_factory=dict)  # PDF -> checksum its page was rendered from
     retry_at: float | None = None
     retry_s: float = 0.0
     last_problem: str | None = None
