@@ -3,8 +3,9 @@
 Used by the hub source (configuration) and by the live-data feeds. No Qt, no global state.
 
 Error model (every error is one line naming the URL and the problem):
-- `HubUnavailable` (a `HubError`): connection refused/reset, timeout, HTTP 5xx, an answer not complete within the
-  total time of a request (see `split_timeout`). Retrying later may help.
+- `HubUnavailable` (a `HubError`): connection refused/reset, timeout, HTTP 5xx, a connection broken while the body
+  was read, an answer body not complete within the total time after its status line (see `split_timeout`). Retrying
+  later may help.
 - `HubError`: everything else the hub answers wrongly: invalid JSON, a body larger than `max_body_bytes`,
   a Parse error (`code`, `error`) such as a missing class field or a permission problem.
 
@@ -18,7 +19,6 @@ import json
 import logging
 import math
 import threading
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
@@ -98,11 +98,13 @@ def new_session() -> requests.Session:
 
 
 def split_timeout(timeout: Any) -> tuple[Any, float]:
-    """A request's ``timeout`` -> (what requests takes, the total seconds the whole request may last).
+    """A request's ``timeout`` -> (what requests takes, the total seconds the answer's body may take to arrive).
 
     ``(connect, read)`` or one number are requests' timeouts, which bound each socket operation, not the request: a
     hub that sends its answer a few bytes at a time could hold it for hours. The total defaults to
-    `DEFAULT_TOTAL_TIMEOUT_S` (60 s) or connect + read when that is longer; ``(connect, read, total)`` sets it."""
+    `DEFAULT_TOTAL_TIMEOUT_S` (60 s) or connect + read when that is longer; ``(connect, read, total)`` sets it. It is
+    counted from the moment the status line and headers are in (`read_body_limited`): sending the request (an upload
+    on a slow uplink) and waiting for the hub to answer are bounded by the per-operation timeouts only."""
     if isinstance(timeout, tuple | list) and len(timeout) == 3:
         connect, read, total = timeout
         if total is not None:
@@ -114,7 +116,9 @@ def split_timeout(timeout: Any) -> tuple[Any, float]:
 
 
 def _cut_off(response: requests.Response) -> None:
-    """Shut the response's socket for reading, so a read blocked in another thread returns at once."""
+    """Shut the response's socket for reading, so a read blocked in another thread returns at once. Only while the
+    response still holds its connection (`read_body_limited` makes sure): once urllib3 gave it back to the pool the
+    socket may carry the next request."""
     raw = response.raw
     try:
         raw.shutdown()  # urllib3 >= 2.3
@@ -134,19 +138,29 @@ def _cut_off(response: requests.Response) -> None:
             pass
 
 
-def read_body_limited(response: requests.Response, max_bytes: int, url: str, *, started: float | None = None,
+def _body_complete(response: requests.Response) -> bool:
+    """Whether a body that read to its end without an error is surely whole: its Content-Length was all read, or it
+    was chunked (a chunked body cut short fails). A body ending at the connection's close cannot tell."""
+    raw = response.raw
+    return getattr(raw, "length_remaining", None) == 0 or getattr(raw, "chunked", False) is True
+
+
+def read_body_limited(response: requests.Response, max_bytes: int, url: str, *,
                       total_s: float | None = None) -> bytes:
-    """Read a streamed response, refusing it as soon as more than *max_bytes* arrived. With *total_s*, the request
-    (begun at `time.monotonic()` *started*, else now) must be read completely within that many seconds: the read is
-    cut off when the time is up (`HubUnavailable`)."""
+    """Read a streamed response, refusing it as soon as more than *max_bytes* arrived. With *total_s*, the body must
+    be read completely within that many seconds from now (call it once the status line and headers are in): a hub
+    that drips it is cut off (`HubUnavailable`). A body that arrived whole is returned even when the time ran out as
+    it ended."""
     import requests
 
-    expired = threading.Event()
+    guard = threading.Lock()
+    expired = False
+    done = False  # the connection is no longer this response's (urllib3 gave it back to the pool) or reading ended
     timer: threading.Timer | None = None
 
     def late() -> HubUnavailable:
-        return HubUnavailable(f"{url}: the answer was not complete within {total_s:g} s (the hub sends too slowly)",
-                              url=url)
+        return HubUnavailable(f"{url}: the answer was not complete within {total_s:g} s of its status line "
+                              f"(the hub sends too slowly)", url=url)
 
     declared = response.headers.get("Content-Length")
     if declared is not None:
@@ -158,16 +172,27 @@ def read_body_limited(response: requests.Response, max_bytes: int, url: str, *, 
         except ValueError:
             pass
     if total_s is not None:
-        remaining = (time.monotonic() if started is None else started) + total_s - time.monotonic()
-        if remaining <= 0:
-            response.close()
-            raise late()
+        release = getattr(response.raw, "release_conn", None)
+        if release is not None:
+            # urllib3 puts the connection back in the pool inside the last read, before it lets go of it: a cut-off
+            # then would shut the socket of the next request on that keep-alive connection
+            def release_first() -> None:
+                nonlocal done
+                with guard:
+                    done = True
+                release()
+
+            response.raw.release_conn = release_first
 
         def expire() -> None:
-            expired.set()
-            _cut_off(response)
+            nonlocal expired
+            with guard:
+                if done:
+                    return
+                expired = True
+                _cut_off(response)
 
-        timer = threading.Timer(remaining, expire)
+        timer = threading.Timer(max(0.0, total_s), expire)
         timer.daemon = True
         timer.start()
     chunks: list[bytes] = []
@@ -179,20 +204,29 @@ def read_body_limited(response: requests.Response, max_bytes: int, url: str, *, 
                 raise HubError(f"{url}: response body exceeds the limit of {max_bytes} bytes",
                                url=url, status=response.status_code)
             chunks.append(chunk)
-        if expired.is_set():  # the cut-off ended a body without Content-Length early
+        with guard:
+            done = True
+            cut = expired
+        if cut and not _body_complete(response):  # the cut-off ended a body without Content-Length early
             raise late()
     except HubError:
         raise
     except Exception as exc:
-        if expired.is_set():  # the cut-off ended the read (short body, EOF, a TLS error)
+        with guard:
+            done = True
+            cut = expired
+        if cut:  # the cut-off ended the read (short body, EOF, a TLS error)
             raise late() from exc
-        if isinstance(exc, requests.Timeout | requests.ConnectionError):
+        if isinstance(exc, requests.Timeout | requests.ConnectionError | requests.exceptions.ChunkedEncodingError):
+            # ChunkedEncodingError: urllib3's "Connection broken" (a body cut short, with or without chunks)
             raise HubUnavailable(f"{url}: connection failed while reading the response "
                                  f"({type(exc).__name__})", url=url) from exc
         if isinstance(exc, requests.RequestException):
             raise HubError(f"{url}: reading the response failed ({type(exc).__name__})", url=url) from exc
         raise
     finally:
+        with guard:
+            done = True
         if timer is not None:
             timer.cancel()
         response.close()
@@ -233,11 +267,10 @@ def get_json(url: str, *, session: requests.Session | None = None, params: Mappi
     sess = session or new_session()
     request_timeout, total_s = split_timeout(timeout)
     try:
-        started = time.monotonic()
         response = _send(sess, "GET", url, timeout=request_timeout, params=params, headers=dict(headers or {}),
                          verify=verify)
         status = response.status_code
-        body = read_body_limited(response, max_body_bytes, url, started=started, total_s=total_s)
+        body = read_body_limited(response, max_body_bytes, url, total_s=total_s)
     finally:
         if session is None:
             sess.close()
@@ -348,8 +381,9 @@ def _asks_near(value: Any) -> bool:
 class ParseClient:
     """Parse REST API client. Thread-safe for concurrent requests (requests.Session is shared).
 
-    ``timeout`` (also per call): ``(connect, read)`` seconds for each socket operation, and a total for the whole
-    request, 60 s or connect + read when longer, or set as a third element (`split_timeout`)."""
+    ``timeout`` (also per call): ``(connect, read)`` seconds for each socket operation, and a total for reading the
+    answer's body once its status line is in, 60 s or connect + read when longer, or set as a third element
+    (`split_timeout`)."""
 
     def __init__(self, server_url: str, app_id: str, rest_key: str | None = None, js_key: str | None = None,
                  username: str | None = None, password: str | None = None,
@@ -427,11 +461,12 @@ class ParseClient:
         elif content_type:
             headers["Content-Type"] = content_type
         request_timeout, total_s = split_timeout(timeout or self.timeout)
-        started = time.monotonic()
         response = _send(self.session, method, url, timeout=request_timeout, params=params,
                          data=body, headers=headers, verify=self.verify)
         status = response.status_code
-        raw = read_body_limited(response, self.max_body_bytes, url, started=started, total_s=total_s)
+        # the total time starts now: a slow upload (a screenshot, proof of play) that the hub took and answered
+        # must not be thrown away (and sent again) because sending it took long
+        raw = read_body_limited(response, self.max_body_bytes, url, total_s=total_s)
         if status >= 500:
             raise HubUnavailable(f"{method} {url}: server error HTTP {status}", url=url, status=status)
         doc = _decode_json(raw, url, status) if raw.strip() else {}
