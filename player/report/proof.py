@@ -15,6 +15,7 @@ nobody) and no part it refused as a whole was taken in full later in that run (a
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import threading
@@ -55,6 +56,13 @@ MAX_ALONE_PER_RUN = 10  # records sent alone per run (suspects, then set-aside o
 ASIDE_KIND = "proof-aside"  # outbox kind of the records set aside (the outbox prunes them like proof of play)
 ASIDE_RETRY_S = 86400.0  # set-aside records are tried again (alone, a few) this long after their last try
 ASIDE_PER_RETRY = 5
+ASIDE_TRIED_META = "proof-aside-tried"  # outbox meta: wall-clock time of the last try of set-aside records
+ASIDE_PLAYS_META = "proof-aside-plays"  # outbox meta: the plays (`_looks`) set aside as a whole, JSON
+MAX_ASIDE_PLAYS = 200
+MAX_TAKEN_PLAYS = 10_000  # plays (`_looks`) remembered as taken by the hub: a refusal of those is not about them
+SCAN_PAGE, SCAN_PAGES = 200, 25  # waiting records read per look for a batch: the records of suspect plays skipped
+_LOOK_FIELDS = ("itemId", "src", "layout", "zone")
+Look = tuple[str, ...]
 # 4xx answers to a whole request that say nothing about what its records contain: the same for any record
 _NOT_ABOUT_RECORDS = frozenset({401, 404, 405, 407, 408, 429})
 
@@ -86,6 +94,12 @@ def _brief(value: Any, limit: int = 80) -> str:
     if len(text) > limit:
         text = f"{text[:limit - 1]}… ({len(text)} characters)"
     return repr(text)
+
+
+def _looks(payload: dict[str, Any]) -> Look:
+    """What a firewall in front of the hub sees of a play that may make it refuse the play: the item, its source,
+    layout and zone (the rest are dates, ids and hashes). Plays that look the same are refused alike."""
+    return tuple(str(payload.get(f) or "") for f in _LOOK_FIELDS)
 
 
 @dataclass
@@ -201,8 +215,10 @@ class ProofChannel:
     name = "proof of play"
 
     def __init__(self, outbox: Outbox, client: ParseClient, screen: ScreenRef, *, flush_s: float = 300.0,
-                 batch_size: int = BATCH_SIZE, class_name: str = PROOF_CLASS, settle_s: float = SETTLE_S) -> None:
+                 batch_size: int = BATCH_SIZE, class_name: str = PROOF_CLASS, settle_s: float = SETTLE_S,
+                 wall_clock: Callable[[], float] = time.time) -> None:
         self.outbox = outbox
+        self.wall_clock = wall_clock
         self.settle_s = settle_s
         self.client = client
         self.screen = screen
@@ -222,7 +238,15 @@ class ProofChannel:
         self.given_up = 0  # records dropped after MAX_FAILURES refusals (Parse errors of their own)
         self.set_aside = 0  # records moved aside (kept in the outbox, tried again about once a day)
         self.recovered = 0  # set-aside records the hub took on a later try
-        self._suspects: dict[int, str] = {}  # record id -> the hub's answer: refused on its own, now sent alone
+        # plays (`_looks`) of which a record was refused on its own -> the hub's answer: their records stay out of
+        # the batches, the oldest of them (found by `_waiting`, in `_reps`) goes alone for all of them
+        self._suspects: dict[Look, str] = {}
+        self._reps: dict[Look, Record] = {}
+        # suspect plays refused on their own in a way that counted: all their records stay out of the batches (of
+        # the others only that record, until a refusal counts: a rate limit refusing everything blames no play)
+        self._confirmed: set[Look] = set()
+        self._taken_plays: set[Look] = set()  # plays of which the hub took a record (in this process)
+        self._aside_keys: set[Look] | None = None  # plays set aside (read from the outbox at the first run)
         self._aside_due = -math.inf  # monotonic: set-aside records are tried again from then on
         # the current run: /batch requests so far, the number of the last one the hub took (0: none), of the last
         # record refused on its own, those records (with the number of their request), the records of each part
@@ -262,6 +286,9 @@ class ProofChannel:
             return
         self._requests = self._last_took = self._last_solo = 0
         self._alone, self._refused_parts, self._taken_ids, self._alone_sent = [], [], set(), False
+        self._reps = {}
+        if self._aside_keys is None:
+            self._load_aside(now)
         self._now, self._aside_now = now, now >= self._aside_due
         try:
             self._deliver(now, screen)
@@ -271,6 +298,63 @@ class ProofChannel:
         refusal = self._judge_alone()
         if refusal is not None:  # the channel backs off: a record refused on its own goes again a backoff later
             raise refusal
+
+    def _load_aside(self, now: float) -> None:
+        """First run: the plays set aside earlier, and when set-aside records were last tried (a restart does not
+        try them again at once). The wall clock says how long ago; a clock set back waits at most ASIDE_RETRY_S."""
+        self._aside_keys = set()
+        try:
+            plays = json.loads(self.outbox.meta(ASIDE_PLAYS_META) or "[]")
+            self._aside_keys = {tuple(str(v) for v in p) for p in plays if isinstance(p, list)}
+        except (ValueError, TypeError) as exc:
+            log.error("proof of play: the plays set aside, kept in the outbox, are unreadable (%s); ignored", exc)
+        try:
+            last = float(self.outbox.meta(ASIDE_TRIED_META) or "nan")
+        except ValueError:
+            last = math.nan
+        if math.isfinite(last):
+            self._aside_due = now + min(ASIDE_RETRY_S, last + ASIDE_RETRY_S - self.wall_clock())
+
+    def _save_aside_plays(self) -> None:
+        plays = sorted(self._aside_keys or ())[:MAX_ASIDE_PLAYS]
+        self.outbox.set_meta(ASIDE_PLAYS_META, json.dumps(plays, separators=(",", ":"), ensure_ascii=False))
+
+    def _aside_tried(self) -> None:
+        """Set-aside records were tried (or set aside) now: the next try is ASIDE_RETRY_S later, across restarts."""
+        self._aside_due = self._now + ASIDE_RETRY_S
+        self.outbox.set_meta(ASIDE_TRIED_META, repr(self.wall_clock()))
+
+    def _waiting(self, n: int) -> tuple[list[Record], bool]:
+        """Up to ``n`` waiting records for a batch, oldest first: not of a suspect play (the oldest record of each
+        of those is noted in `_reps`), nor one the hub answered in this run. Records of a play set aside are moved
+        aside too (the hub would refuse them alike). Also returns whether any record not of a suspect play waits."""
+        assert self._aside_keys is not None
+        fresh: list[Record] = []
+        other = False
+        after = 0
+        for _ in range(SCAN_PAGES):
+            page = self.outbox.pending(KIND, SCAN_PAGE, after=after)
+            if not page:
+                break
+            after = page[-1].id
+            aside: list[int] = []
+            for record in page:
+                key = _looks(record.payload)
+                if key in self._aside_keys:
+                    aside.append(record.id)
+                elif key in self._suspects and (key in self._confirmed or key not in self._reps
+                                                or self._reps[key].id == record.id):
+                    self._reps.setdefault(key, record)
+                else:
+                    other = True
+                    if record.id not in self._taken_ids and len(fresh) < n:
+                        fresh.append(record)
+            if aside:
+                self.outbox.move(aside, ASIDE_KIND)
+                self.set_aside += len(aside)
+            if len(fresh) >= n and all(k in self._reps for k in self._suspects):
+                break
+        return fresh, other
 
     @property
     def _took(self) -> bool:
@@ -290,18 +374,18 @@ class ProofChannel:
             if self._requests >= MAX_BATCHES_PER_RUN:
                 break
             self._new = 0
-            waiting = self.outbox.pending(KIND, self.batch_size + len(self._suspects) + len(self._taken_ids) + 1)
-            others = [r for r in waiting if r.id not in self._suspects]
-            if not others:  # none, or only records refused on their own: new plays wake the channel
+            # not twice in a run: a record the hub answered with an error of its own waits for the next run
+            others, other = self._waiting(self.batch_size + 1)
+            if not other:  # none, or only records of plays refused on their own: new plays wake the channel
                 self._empty = True
                 return
-            # not twice in a run: a record the hub answered with an error of its own waits for the next run
-            others = [r for r in others if r.id not in self._taken_ids]
             records = others[:self.batch_size]
             if not records:
                 return
-            held = len(others) <= self.batch_size and len(records) >= 2 and self._alone_due()
-            if held:  # the newest goes after the records sent alone: the hub taking it tells their refusals apart
+            held = len(others) <= self.batch_size and self._alone_due()
+            if held and len(records) == 1:  # one play waits: it goes after the records sent alone
+                self._send_alone(screen)
+            elif held:  # the newest goes after the records sent alone: the hub taking it tells their refusals apart
                 records = records[:-1]
             wait = self._send(records, screen)
             if self._took and self._alone_due():
@@ -312,7 +396,7 @@ class ProofChannel:
             if not self._progress:  # the hub refused all of them: they are tried again at the next run, not now
                 return
             if len(records) < self.batch_size and not held:
-                if not [r for r in self.outbox.pending(KIND, len(self._suspects) + 1) if r.id not in self._suspects]:
+                if not self._waiting(0)[1]:
                     self._empty = True  # (suspects that left the outbox meanwhile do not hide a waiting record)
                 return
         self._new = self.batch_size  # more waiting: come back right after the other channels
@@ -395,6 +479,9 @@ class ProofChannel:
         else:
             self._last_took = number
             self._taken_ids.update(r.id for r in records)
+            if len(self._taken_plays) > MAX_TAKEN_PLAYS:
+                self._taken_plays.clear()
+            self._taken_plays.update(_looks(r.payload) for r in records)
             self._took_batch(len(records))
         if self._shrunk is not None and (results or self.batch_size == 1):
             size, answer = self._shrunk
@@ -454,52 +541,84 @@ class ProofChannel:
             elif self._took and self._alone_due():
                 self._send_alone(screen)  # right after the first request the hub took
             first = False
-            if not todo or self._requests >= MAX_BATCHES_PER_RUN:  # the rest waits for the next run
-                return
-            chunk = todo.pop()
+            chunk = []
+            while not chunk:  # records of a play refused on its own meanwhile stay out: the hub refuses them alike
+                if not todo or self._requests >= MAX_BATCHES_PER_RUN:  # the rest waits for the next run
+                    return
+                out = self._confirmed | {_looks(r.payload) for r, _, _ in self._alone}
+                chunk = [r for r in todo.pop() if _looks(r.payload) not in out]
             answer = self._post(chunk, screen)
 
     def _refused_alone(self, record: Record, answer: HubError) -> None:
         self._alone.append((record, answer, self._requests))
         self._last_solo = self._requests
-        if record.kind == KIND and (record.id in self._suspects or len(self._suspects) < MAX_SUSPECTS):
-            self._suspects[record.id] = str(answer)  # from now on it goes on its own, apart from the others
+        key = _looks(record.payload)
+        if record.kind == KIND and (key in self._suspects or len(self._suspects) < MAX_SUSPECTS):
+            self._suspects[key] = str(answer)  # from now on its play goes on its own, apart from the others
+            self._reps.setdefault(key, record)
 
     def _send_alone(self, screen: dict[str, str]) -> None:
-        """Right after the first request the hub took in this run: records refused on their own in an earlier run,
-        then (once a day) the set-aside records refused least often, each alone, at most MAX_ALONE_PER_RUN (the
-        suspects in turns). Whether a refusal of theirs counts is judged after the run (`_judge_alone`)."""
+        """Records refused on their own in an earlier run, one for each such play (its oldest record), then (once a
+        day) one record of each of a few plays set aside (those refused least often first), each alone, at most
+        MAX_ALONE_PER_RUN (the suspect plays in turns). Usually right after the first request the hub took in a
+        run; before it when only one other play waits (sent after them). Whether a refusal of theirs counts is
+        judged after the run (`_judge_alone`)."""
         self._alone_sent = True
-        tried = {r.id for r, _, _ in self._alone}
-        ids = [i for i in self._suspects if i not in tried]
-        waiting = [r for r in self.outbox.records(ids) if r.kind == KIND]
-        for i in set(ids) - {r.id for r in waiting}:  # delivered, pruned or set aside meanwhile
-            del self._suspects[i]
+        before_take = not self._took
+        tried = {_looks(r.payload) for r, _, _ in self._alone}
+        waiting: list[Record] = []
+        for key in list(self._suspects):
+            if key in tried:
+                continue
+            rep = self._reps.get(key)
+            if rep is None or not self.outbox.records([rep.id]):  # delivered, pruned or set aside meanwhile
+                del self._suspects[key]
+                self._confirmed.discard(key)
+                continue
+            waiting.append(rep)
         waiting = waiting[:MAX_ALONE_PER_RUN]
-        aside = self.outbox.pending(ASIDE_KIND, min(ASIDE_PER_RETRY, MAX_ALONE_PER_RUN - len(waiting)),
-                                    fewest_failures=True) if self._aside_now else []
-        if aside:
-            self._aside_due = self._now + ASIDE_RETRY_S
+        aside: list[Record] = []
+        if self._aside_now:
+            seen: set[Look] = set()
+            room = min(ASIDE_PER_RETRY, MAX_ALONE_PER_RUN - len(waiting))
+            for record in self.outbox.pending(ASIDE_KIND, SCAN_PAGE, fewest_failures=True):
+                key = _looks(record.payload)
+                if len(aside) < room and key not in seen:
+                    seen.add(key)
+                    aside.append(record)
+            if aside:
+                self._aside_tried()
         waiting += aside
         for record in waiting:
             if self._requests >= MAX_BATCHES_PER_RUN:
                 return
-            if record.id in self._suspects:  # in turns: the next run starts with the others
-                self._suspects[record.id] = self._suspects.pop(record.id)
+            key = _looks(record.payload)
+            if key in self._suspects:  # in turns: the next run starts with the others
+                self._suspects[key] = self._suspects.pop(key)
             alone, gone = len(self._alone), self._gone
             if self._send([record], screen) is not None or len(self._alone) > alone:
+                if before_take and not self._took:  # the hub may refuse anything right now: the rest next time
+                    return
                 continue
-            self._suspects.pop(record.id, None)  # the hub answered it: stored, or a Parse error of its own
+            self._suspects.pop(key, None)  # the hub answered it: stored, or a Parse error of its own
+            self._confirmed.discard(key)
             if record.kind == ASIDE_KIND and self._gone > gone:
                 self.recovered += 1
-                log.info("proof of play: the hub took the play of item %s (ended %s) set aside earlier",
-                         _brief(record.payload.get("itemId")), _brief(record.payload.get("end")))
+                back = self.outbox.matching(ASIDE_KIND, lambda p, k=key: _looks(p) == k)
+                self.outbox.move(back, KIND)
+                if self._aside_keys is not None and key in self._aside_keys:
+                    self._aside_keys.discard(key)
+                    self._save_aside_plays()
+                log.info("proof of play: the hub took the play of item %s (ended %s) set aside earlier; the %d other "
+                         "play(s) set aside like it go again", _brief(record.payload.get("itemId")),
+                         _brief(record.payload.get("end")), len(back))
 
     def _judge_alone(self) -> HubError | None:
         """After a run: its records refused on their own. Such a refusal counts as the record's failure only when
         the hub took a later request of the same run (so it accepts requests right now) and took no part it had
         refused as a whole in full later on (a hub or firewall refusing at random, or by rate: not about records).
-        At SOLO_REFUSALS the record is set aside: moved to ASIDE_KIND, kept, with one log line. Returns a refusal
+        At SOLO_REFUSALS the record is set aside with every waiting record of the same play (`_looks`): moved to
+        ASIDE_KIND, kept, with one log line; later records of that play go aside as they come. Returns a refusal
         while any of them still waits among the others, so the channel backs off and the record goes again a
         backoff later, not in a tight loop."""
         alone, self._alone = self._alone, []
@@ -507,20 +626,40 @@ class ProofChannel:
             return None
         at_random = any(part <= self._taken_ids for part in self._refused_parts)
         answers = {r.id: a for r, a, number in alone if number < self._last_took and not at_random}
+        # a play the hub took a record of before: its refusal is not about what the play carries (a hub refusing
+        # at random); only that record is held apart and set aside, not all the records of the play
+        self._confirmed.update(k for k in (_looks(r.payload) for r, _, _ in alone if r.id in answers
+                                           and r.kind == KIND) if k not in self._taken_plays)
         records = self.outbox.records(list(answers))
         aside = [r for r in records if r.kind == KIND and r.failures + 1 >= SOLO_REFUSALS]
+        keys = {k for k in (_looks(r.payload) for r in aside) if k not in self._taken_plays}
+        like: dict[Look, int] = {}
+
+        def same_play(payload: dict[str, Any]) -> bool:
+            key = _looks(payload)
+            if key in keys:
+                like[key] = like.get(key, 0) + 1
+            return key in keys
+
+        same = self.outbox.matching(KIND, same_play) if keys else []
         for record in aside:
             p = record.payload
+            key = _looks(p)
             log.error("proof of play: the hub refused the play of item %s (zone %s, layout %s, ended %s) on its own "
-                      "%d times, each time while it took other plays (%s); set aside: kept, and tried again alone "
-                      "about once a day (clientId %s)", _brief(p.get("itemId")), _brief(p.get("zone")),
-                      _brief(p.get("layout")), _brief(p.get("end")), SOLO_REFUSALS, answers[record.id],
-                      record.client_id)
-            self._suspects.pop(record.id, None)
-        moved = {r.id for r in aside}
+                      "%d times, each time while it took other plays (%s); set aside with the plays like it (%d in "
+                      "all; later ones as they come): kept, and tried again alone about once a day (clientId %s)",
+                      _brief(p.get("itemId")), _brief(p.get("zone")), _brief(p.get("layout")), _brief(p.get("end")),
+                      SOLO_REFUSALS, answers[record.id], like.get(key, 1), record.client_id)
+            self._suspects.pop(key, None)
+            self._confirmed.discard(key)
+            if self._aside_keys is not None and key in keys:
+                self._aside_keys.add(key)
+        moved = set(same) | {r.id for r in aside}
+        if keys:
+            self._save_aside_plays()
         self.outbox.move(list(moved), ASIDE_KIND)
         if moved and self._aside_due <= self._now:  # the first retry a day from now, not at the next run
-            self._aside_due = self._now + ASIDE_RETRY_S
+            self._aside_tried()
         self.outbox.note_failure([r.id for r in records if r.id not in moved])
         self.set_aside += len(moved)
         still = [a for r, a, _ in alone if r.kind == KIND and r.id not in moved]

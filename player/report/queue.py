@@ -59,6 +59,10 @@ CREATE TABLE IF NOT EXISTS outbox (
     failures  INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS outbox_kind ON outbox(kind, id);
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 """
 
 
@@ -342,13 +346,13 @@ class Outbox:
                     raise
                 return empty
 
-    def pending(self, kind: str, limit: int = 50, *, fewest_failures: bool = False) -> list[Record]:
+    def pending(self, kind: str, limit: int = 50, *, fewest_failures: bool = False, after: int = 0) -> list[Record]:
         """Up to ``limit`` records of ``kind``, oldest first (``fewest_failures``: those refused least often first,
-        then the oldest, so that records retried in turns all get theirs)."""
+        then the oldest, so that records retried in turns all get theirs); ``after``: only those with a greater id."""
         order = "failures, id" if fewest_failures else "id"
         rows: list[Any] = self._read(lambda: self._db.execute(
             "SELECT id, kind, client_id, payload, created, attempted, failures FROM outbox "
-            f"WHERE kind = ? ORDER BY {order} LIMIT ?", (kind, limit)).fetchall(), [])
+            f"WHERE kind = ? AND id > ? ORDER BY {order} LIMIT ?", (kind, after, limit)).fetchall(), [])
         return [Record(r[0], r[1], r[2], json.loads(r[3]), r[4], bool(r[5]), r[6], float(r[5])) for r in rows]
 
     def records(self, ids: Sequence[int]) -> list[Record]:
@@ -360,6 +364,33 @@ class Outbox:
             "SELECT id, kind, client_id, payload, created, attempted, failures FROM outbox "
             f"WHERE id IN ({','.join('?' * len(wanted))}) ORDER BY id", wanted).fetchall(), [])
         return [Record(r[0], r[1], r[2], json.loads(r[3]), r[4], bool(r[5]), r[6], float(r[5])) for r in rows]
+
+    def matching(self, kind: str, wanted: Callable[[dict[str, Any]], bool]) -> list[int]:
+        """The ids of the records of ``kind`` whose payload ``wanted`` accepts, oldest first (reads every record of
+        ``kind``, 1000 at a time: for rare events, not per send)."""
+        found: list[int] = []
+        after = 0
+        while True:
+            rows: list[Any] = self._read(lambda a=after: self._db.execute(
+                "SELECT id, payload FROM outbox WHERE kind = ? AND id > ? ORDER BY id LIMIT 1000",
+                (kind, a)).fetchall(), [])
+            if not rows:
+                return found
+            found += [r[0] for r in rows if wanted(json.loads(r[1]))]
+            after = rows[-1][0]
+
+    def meta(self, key: str) -> str | None:
+        """A small value kept with the records (e.g. when a channel last did something), or None."""
+        row = self._read(lambda: self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone(), None)
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._lock:
+            try:
+                self._db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+            except sqlite3.DatabaseError as exc:
+                if not self._recover(exc):
+                    raise
 
     def oldest_created(self, kind: str) -> float | None:
         row = self._read(lambda: self._db.execute("SELECT MIN(created) FROM outbox WHERE kind = ?",
