@@ -17,7 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from PySide6.QtCore import QDate, QDateTime, QElapsedTimer, QLocale, QRect, QRectF, Qt, QTime, QTimer, Signal
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPaintEvent
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPaintEvent, QPixmap
 from PySide6.QtWidgets import QWidget
 
 from player.clock import Clock
@@ -245,23 +245,20 @@ class TextView(ItemView):
 
 
 class TickerView(ItemView):
-    """Scrolling text. The text is drawn once into an opaque image (the tile); the strip moves in equal whole-pixel
-    steps (player/ui/scroller.py): what is on screen is shifted and only the newly exposed column is painted.
-
-    The tile is RGB888, 3 bytes a pixel instead of a pixmap's 4: the demo's is 5801x80 px, 1.4 MB instead of 1.9.
-    Only the exposed column (a few pixels wide) is converted when it is painted."""
+    """Scrolling text. The text is drawn once into an opaque pixmap (the tile); the strip moves in equal whole-pixel
+    steps (player/ui/scroller.py): what is on screen is shifted and only the newly exposed column is painted."""
 
     item: TickerItem
 
     def __init__(self, item: TickerItem, ctx: RenderContext, parent: QWidget):
         super().__init__(item, ctx, parent)
-        self._tile: QImage | None = None
+        self._tile: QPixmap | None = None
         speed = item.speed * ctx.scale
         # the tile is opaque (zone colour or black), so the strip is always moved by scrolling
         self.scroller = StripScroller(self, speed, lambda: True) if speed > 0 else None
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)
 
-    def _make_tile(self) -> QImage:
+    def _make_tile(self) -> QPixmap:
         style = self.item.style
         font = self.ctx.font(style)
         text = self.ctx.substitute(self.item.text).replace("\n", " ") + self.item.separator
@@ -271,7 +268,7 @@ class TickerView(ItemView):
             font.setPixelSize(font.pixelSize() - 1)
             metrics = QFontMetrics(font)
         width = max(1, metrics.horizontalAdvance(text))
-        tile = QImage(width, max(1, self.height()), QImage.Format.Format_RGB888)
+        tile = QPixmap(width, max(1, self.height()))
         tile.fill(self._background())  # opaque: each frame is a plain copy, no blending, no clearing
         p = QPainter(tile)
         p.setFont(font)
@@ -320,7 +317,7 @@ class TickerView(ItemView):
         while x < right:
             if x + tile_w > left:
                 sx = max(0, left - x)
-                p.drawImage(x + sx, 0, tile, sx, 0, min(tile_w, right - x) - sx, tile.height())
+                p.drawPixmap(x + sx, 0, tile, sx, 0, min(tile_w, right - x) - sx, tile.height())
             x += tile_w
         p.end()
 
