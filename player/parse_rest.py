@@ -534,6 +534,10 @@ class ParseClient:
         order_text = (order if isinstance(order, str) else ",".join(order)) if order else None
         if order_text and "objectId" not in order_text.replace("-", "").split(","):
             order_text += ",objectId"  # a total order: skip-paging over ties would repeat or lose rows
+        elif order_text is None and not keyset and not _asks_near(where):
+            # skip-paging (a where on objectId, or a skip) without an order: the database may answer each page in
+            # another order and so repeat or lose rows; a $nearSphere query keeps its distance order
+            order_text = "objectId"
         offset = skip or 0
         last_id: str | None = None
         seen: set[str] = set()

@@ -101,6 +101,19 @@ def test_query_with_an_order_reads_past_capped_pages_with_skip(hub: CountingHub)
     assert len(hub.queries) == 4 and all(json.loads(q["where"][0]) == {"kind": "a"} for q in hub.queries)
 
 
+def test_skip_paging_without_an_order_asks_for_one(hub: CountingHub) -> None:
+    """A where on objectId (the hub source's layout configs: ``$in``) or a skip pages with skip; without an order
+    the database may answer each page in another order, so the client asks for objectId order."""
+    hub.max_limit = 30
+    ids = sorted(fill(hub, 120))
+    client = ParseClient(hub.url, "app")
+    rows = client.query("Thing", {"objectId": {"$in": ids[:75]}})
+    assert [r["objectId"] for r in rows] == ids[:75]
+    rows = client.query("Thing", skip=10)
+    assert [r["objectId"] for r in rows] == ids[10:]
+    assert len(hub.queries) >= 6 and all(q.get("order") == ["objectId"] for q in hub.queries)
+
+
 def test_query_on_a_hub_without_a_cap_asks_no_more_pages_than_before(hub: CountingHub) -> None:
     fill(hub, 250)
     client = ParseClient(hub.url, "app")
