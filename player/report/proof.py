@@ -10,7 +10,10 @@ right after the first batch the hub takes in a run. A refusal counts against the
 later request of the same run (it accepts right now: a rate limit that refuses everything after some point blames
 nobody) and no part it refused as a whole was taken in full later in that run (a hub refusing at random). After
 `SOLO_REFUSALS` such runs (the channel backs off between them) the record is set aside: moved to the outbox kind
-``proof-aside``, kept, and tried again alone about once a day (`ASIDE_RETRY_S`); only the outbox's retention drops it.
+``proof-aside``, kept, and tried again alone about once a day (`ASIDE_RETRY_S`, across restarts: the outbox's meta
+table); only the outbox's retention drops it. Records are grouped by what a firewall sees, the play (`_looks`): once
+a refusal of a play counted, its records stay out of the batches, its oldest goes alone for all of them, and all are
+set aside together (later ones as they come).
 """
 
 from __future__ import annotations
@@ -332,7 +335,7 @@ class ProofChannel:
         fresh: list[Record] = []
         other = False
         after = 0
-        for _ in range(SCAN_PAGES):
+        for pages in range(SCAN_PAGES):
             page = self.outbox.pending(KIND, SCAN_PAGE, after=after)
             if not page:
                 break
@@ -352,8 +355,8 @@ class ProofChannel:
             if aside:
                 self.outbox.move(aside, ASIDE_KIND)
                 self.set_aside += len(aside)
-            if len(fresh) >= n and all(k in self._reps for k in self._suspects):
-                break
+            if len(fresh) >= n and (pages >= 4 or all(k in self._reps for k in self._suspects)):
+                break  # (a suspect play not found: its suspicion ends, `_send_alone`)
         return fresh, other
 
     @property
