@@ -5,12 +5,16 @@ imported after it. PySide6 replaces ``__import__`` to support ``from __feature__
 import it asks whether the new module mentions "PySide6", by ``inspect.getsource``, which leaves the whole file in
 ``linecache``. In the player that was about 8 MB of source text, 200 files, held for the life of the process (the
 demo: 105 -> 97 MB RSS; docs/performance.md). :func:`uses_pyside` gives PySide the same answer from a plain read
-that is dropped at once. The player uses no ``__feature__`` switches; the answer is kept correct anyway.
+that is dropped at once. The player uses no ``__feature__`` switches; the answer is kept correct anyway. What
+PySide's own check read while Qt was imported, before this one took over (the standard library's ``enum.py``,
+79 KB of text, 200 KB as line strings), is dropped from ``linecache`` then, before the player's modules are imported
+into the memory it frees.
 """
 
 from __future__ import annotations
 
 import inspect
+import linecache
 import logging
 import sys
 from collections.abc import Callable
@@ -61,6 +65,7 @@ def keep_sources_out_of_memory() -> bool:
         return False
     _pyside_check = check
     feature._mod_uses_pyside = uses_pyside  # type: ignore[attr-defined]  # PySide's private hook, checked above
+    linecache.clearcache()  # the sources PySide's check read during Qt's own imports (a cache: read again on demand)
     return True
 
 
