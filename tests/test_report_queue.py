@@ -17,10 +17,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from player.parse_rest import HubUnavailable, ParseClient
-from player.report.proof import ProofChannel, ProofRecorder
+from player.report.proof import ProofChannel, ProofRecorder, _hub_fields
 from player.report.queue import DeliveryLoop, Outbox
 from player.report.status import NowPlaying, StatusChannel
-from test_report_proof_delivery import ParseStandIn, fill, screen_on
+from test_report_proof_delivery import ParseStandIn, fill, proof_rows, screen_on
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -371,6 +371,31 @@ def test_a_channel_the_hub_refuses_is_not_retried_at_every_sign_of_life(tmp_path
             loop.retry_now()
             loop.run_once()
         assert len(hub.requests) <= tries * 6, f"{len(hub.requests) - tries} more requests in 5 min"
+        outbox.close()
+    finally:
+        hub.close()
+
+
+def test_a_record_moved_aside_and_back_keeps_its_unknown_send_and_is_not_duplicated(tmp_path: Path) -> None:
+    """A record whose /batch the hub applied but whose answer timed out, then set aside and taken back (its play
+    recovered), is looked up by clientId before it goes again; before, `Outbox.move` forgot the unknown send and
+    the hub got it twice."""
+    hub = ParseStandIn()
+    try:
+        outbox = Outbox(tmp_path / "o.sqlite")
+        (client_id,) = fill(outbox, 1)
+        ref, client = screen_on(hub), ParseClient(hub.url, "app")
+        record = outbox.pending("proof")[0]
+        outbox.mark_attempted([record.id])  # sent in a /batch: the hub stored it, its answer timed out
+        hub.add("SteleProofOfPlay", _hub_fields(record, ref.pointer(client)))
+        outbox.move([record.id], "proof-aside")
+        assert outbox.pending("proof-aside")[0].attempted
+        outbox.move([record.id], "proof")
+        assert outbox.pending("proof")[0].attempted
+        proof = ProofChannel(outbox, client, ref, settle_s=0)
+        DeliveryLoop([proof], monotonic=lambda: 1000.0).run_once()
+        rows = [r["clientId"] for r in proof_rows(hub)]
+        assert rows == [client_id] and outbox.count("proof") == 0 and proof.found_existing == 1
         outbox.close()
     finally:
         hub.close()

@@ -427,8 +427,9 @@ class Outbox:
         self._update("DELETE FROM outbox WHERE id IN ({})", ids, recount=True)
 
     def move(self, ids: Sequence[int], kind: str) -> None:
-        """These records are of ``kind`` from now on (kept, with their client id and failures; not attempted)."""
-        self._update("UPDATE outbox SET kind = ?, attempted = 0 WHERE id IN ({})", ids, params=(kind,))
+        """These records are of ``kind`` from now on (kept, with their client id, failures and whether a send of theirs
+        has an unknown outcome: a record the hub may have stored is looked up by client id before it goes again)."""
+        self._update("UPDATE outbox SET kind = ? WHERE id IN ({})", ids, params=(kind,))
 
     def _update(self, sql: str, ids: Sequence[int], recount: bool = False, params: tuple[Any, ...] = ()) -> None:
         if not ids:
