@@ -466,3 +466,58 @@ def test_a_poisoned_record_on_a_low_traffic_screen_is_set_aside_within_a_day(
     assert set(good) <= set(arrived(hub)) | waiting_ids(outbox) and outbox.count("proof") <= 1
     assert hub.count("POST", "/batch") <= 2 * 72 + 10  # a batch per play (every 20 minutes), a few alone
     outbox.close()
+
+
+def test_a_backlog_of_one_refused_play_at_the_head_does_not_starve_the_good_ones(
+        hub: ParseStandIn, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Found in review: after an outage on a single-item layout, 60 records of the play the firewall refuses wait
+    ahead of the good ones. Each run's first batch held only that play: narrowed to its oldest alone, refused, the
+    rest dropped (same play), the run over with nothing taken, so no refusal ever counted and no good play was ever
+    delivered (0 of 112 in two hours). Now the rest of the run leaves that play out and goes on with the next ones."""
+    clock = [1000.0]
+    firewall = Firewall(clock)
+    hub.faults.append(firewall)
+    outbox = Outbox(tmp_path / "o.sqlite")
+    bad = [poison(outbox) for _ in range(60)]
+    good = fill(outbox, 100)
+    channel = ProofChannel(outbox, ParseClient(hub.url, "app"), screen_on(hub), flush_s=300)
+    loop = DeliveryLoop([channel], monotonic=lambda: clock[0])
+    loop.run_once()
+    assert len(arrived(hub)) == 100  # the first run already: the bad play left out after its refusal alone
+    with caplog.at_level(logging.INFO, logger="player.report"):
+        for minute in range(120):  # two hours, a new play every 10 minutes
+            if minute % 10 == 0:
+                good += fill(outbox, 1)
+            clock[0] += 60
+            loop.run_once()
+    assert arrived(hub) == sorted(good)
+    assert outbox.count("proof") == 0 and channel.set_aside == 60
+    assert sorted(r.client_id for r in outbox.pending("proof-aside", 100)) == sorted(bad)
+    lines = set_aside_lines(caplog)
+    assert len(lines) == 1 and "3 times" in lines[0] and "60 in all" in lines[0], lines
+    outbox.close()
+
+
+def test_more_records_of_a_refused_play_than_one_look_reads_do_not_idle_the_channel(
+        hub: ParseStandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: a look for a batch reads at most SCAN_PAGES pages; with more records of a refused play than
+    that at the head it found nothing else, so the channel went idle and neither the good plays nor the refused one
+    (alone) were ever sent. Now the next look goes on after them. (The pages made small: 8 records per look.)"""
+    monkeypatch.setattr("player.report.proof.SCAN_PAGE", 4)
+    monkeypatch.setattr("player.report.proof.SCAN_PAGES", 2)
+    clock = [1000.0]
+    hub.faults.append(Firewall(clock))
+    outbox = Outbox(tmp_path / "o.sqlite")
+    bad = [poison(outbox) for _ in range(30)]
+    good = fill(outbox, 5)
+    channel = ProofChannel(outbox, ParseClient(hub.url, "app"), screen_on(hub), flush_s=300)
+    loop = DeliveryLoop([channel], monotonic=lambda: clock[0])
+    for minute in range(180):  # three hours, a new play every 10 minutes
+        if minute % 10 == 0:
+            good += fill(outbox, 1)
+        loop.run_once()
+        clock[0] += 60
+    assert arrived(hub) == sorted(good)
+    assert outbox.count("proof") == 0 and channel.set_aside == 30
+    assert sorted(r.client_id for r in outbox.pending("proof-aside", 100)) == sorted(bad)
+    outbox.close()

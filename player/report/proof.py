@@ -259,6 +259,7 @@ class ProofChannel:
         self._refused_parts: list[frozenset[int]] = []
         self._taken_ids: set[int] = set()
         self._alone_sent = False
+        self._scan_after = 0  # `_waiting` goes on from this id: its last look read only records of suspect plays
         self._now, self._aside_now = 0.0, False  # the current run's time; set-aside records are tried in it
         self._gone = 0  # records that left the outbox (delivered or given up)
         self.found_existing = 0  # rows whose earlier, unknown send turned out to have arrived
@@ -334,11 +335,17 @@ class ProofChannel:
         assert self._aside_keys is not None
         fresh: list[Record] = []
         other = False
-        after = 0
+        after = self._scan_after
+        self._scan_after = 0
+        # plays refused alone in this run: the rest of the run goes on with the next records (a later take then
+        # tells whether the refusal was about the play)
+        out = {_looks(r.payload) for r, _, _ in self._alone}
+        capped = left_out = False
         for pages in range(SCAN_PAGES):
             page = self.outbox.pending(KIND, SCAN_PAGE, after=after)
             if not page:
                 break
+            capped = pages == SCAN_PAGES - 1 and len(page) == SCAN_PAGE
             after = page[-1].id
             aside: list[int] = []
             for record in page:
@@ -348,6 +355,8 @@ class ProofChannel:
                 elif key in self._suspects and (key in self._confirmed or key not in self._reps
                                                 or self._reps[key].id == record.id):
                     self._reps.setdefault(key, record)
+                elif key in out:
+                    left_out = True  # it waits, for the next run
                 else:
                     other = True
                     if record.id not in self._taken_ids and len(fresh) < n:
@@ -357,7 +366,10 @@ class ProofChannel:
                 self.set_aside += len(aside)
             if len(fresh) >= n and (pages >= 4 or all(k in self._reps for k in self._suspects)):
                 break  # (a suspect play not found: its suspicion ends, `_send_alone`)
-        return fresh, other
+        if capped and not other:  # only records of suspect plays so far: the next look goes on after them
+            self._scan_after = after
+            return fresh, True
+        return fresh, other or left_out  # (from ``start``: the records before it were all of suspect plays)
 
     @property
     def _took(self) -> bool:
@@ -384,12 +396,15 @@ class ProofChannel:
                 return
             records = others[:self.batch_size]
             if not records:
+                if self._scan_after:  # the look stopped among records of suspect plays: it goes on after them
+                    continue
                 return
             held = len(others) <= self.batch_size and self._alone_due()
             if held and len(records) == 1:  # one play waits: it goes after the records sent alone
                 self._send_alone(screen)
             elif held:  # the newest goes after the records sent alone: the hub taking it tells their refusals apart
                 records = records[:-1]
+            alone = len(self._alone)
             wait = self._send(records, screen)
             if self._took and self._alone_due():
                 self._send_alone(screen)
@@ -397,6 +412,9 @@ class ProofChannel:
                 self._held_until = now + wait
                 return
             if not self._progress:  # the hub refused all of them: they are tried again at the next run, not now
+                if alone == 0 < len(self._alone) and self._last_solo == self._requests:
+                    continue  # but a batch of one play narrowed to a record refused alone, the first in the run:
+                    # that play is left out of the rest of the run and the next records go (a later take counts it)
                 return
             if len(records) < self.batch_size and not held:
                 if not self._waiting(0)[1]:
