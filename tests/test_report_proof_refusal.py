@@ -521,3 +521,30 @@ def test_more_records_of_a_refused_play_than_one_look_reads_do_not_idle_the_chan
     assert outbox.count("proof") == 0 and channel.set_aside == 30
     assert sorted(r.client_id for r in outbox.pending("proof-aside", 100)) == sorted(bad)
     outbox.close()
+
+
+def test_a_play_is_set_aside_whole_only_after_its_refusals_counted_in_this_process(
+        hub: ParseStandIn, tmp_path: Path) -> None:
+    """Found in review: failure counts persist, the plays the hub took before do not. After a restart, a record with
+    two refusals from before (a hub refusing at random) reached three on one refusal and set its whole play aside:
+    every later play of that item went aside instead of to the hub. Now only that record goes aside."""
+    clock = [1000.0]
+    outbox = Outbox(tmp_path / "o.sqlite")
+    unlucky = play(outbox, "Rathaus", 0)
+    record, = [r for r in outbox.pending("proof", 10) if r.client_id == unlucky]
+    outbox.note_failure([record.id])
+    outbox.note_failure([record.id])  # refused alone twice before the restart
+    good = [play(outbox, "Markt", n) for n in range(1, 6)]
+    hub.faults.append(lambda method, path, body: (403, {"error": "Request blocked"}) if path == "/batch" and any(
+        sub.get("body", {}).get("clientId") == unlucky for sub in body["requests"]) else None)
+    channel = ProofChannel(outbox, ParseClient(hub.url, "app"), screen_on(hub), flush_s=0)
+    loop = DeliveryLoop([channel], monotonic=lambda: clock[0])
+    loop.run_once()
+    later = [play(outbox, "Rathaus", n) for n in range(10, 15)]  # the same play, which the hub takes
+    for _ in range(20):
+        clock[0] += 600
+        loop.run_once()
+    aside = {r.client_id for r in outbox.pending("proof-aside", 100)}
+    assert aside == {unlucky}
+    assert set(good) | set(later) <= set(arrived(hub))  # the earlier code set the five later plays aside too
+    outbox.close()

@@ -249,6 +249,10 @@ class ProofChannel:
         # the others only that record, until a refusal counts: a rate limit refusing everything blames no play)
         self._confirmed: set[Look] = set()
         self._taken_plays: set[Look] = set()  # plays of which the hub took a record (in this process)
+        # refusals counted per play in this process: a whole play goes aside only after SOLO_REFUSALS of them here
+        # (the failure counts of records persist, `_taken_plays` does not: after a restart a hub refusing at random
+        # could otherwise set a good play aside on one refusal)
+        self._counted_plays: dict[Look, int] = {}
         self._aside_keys: set[Look] | None = None  # plays set aside (read from the outbox at the first run)
         self._aside_due = -math.inf  # monotonic: set-aside records are tried again from then on
         # the current run: /batch requests so far, the number of the last one the hub took (0: none), of the last
@@ -652,8 +656,15 @@ class ProofChannel:
         self._confirmed.update(k for k in (_looks(r.payload) for r, _, _ in alone if r.id in answers
                                            and r.kind == KIND) if k not in self._taken_plays)
         records = self.outbox.records(list(answers))
+        if len(self._counted_plays) > MAX_TAKEN_PLAYS:
+            self._counted_plays.clear()
+        for record in records:
+            if record.kind == KIND:
+                key = _looks(record.payload)
+                self._counted_plays[key] = self._counted_plays.get(key, 0) + 1
         aside = [r for r in records if r.kind == KIND and r.failures + 1 >= SOLO_REFUSALS]
-        keys = {k for k in (_looks(r.payload) for r in aside) if k not in self._taken_plays}
+        keys = {k for k in (_looks(r.payload) for r in aside)
+                if k not in self._taken_plays and self._counted_plays.get(k, 0) >= SOLO_REFUSALS}
         like: dict[Look, int] = {}
 
         def same_play(payload: dict[str, Any]) -> bool:
