@@ -182,7 +182,7 @@ def read_body_limited(response: requests.Response, max_bytes: int, url: str, *,
                     done = True
                 release()
 
-            response.raw.release_conn = release_first
+            response.raw.release_conn = release_first  # type: ignore[method-assign]  # wrapped, as said above
 
         def expire() -> None:
             nonlocal expired

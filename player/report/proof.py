@@ -18,6 +18,7 @@ set aside together (later ones as they come).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -103,6 +104,10 @@ def _looks(payload: dict[str, Any]) -> Look:
     """What a firewall in front of the hub sees of a play that may make it refuse the play: the item, its source,
     layout and zone (the rest are dates, ids and hashes). Plays that look the same are refused alike."""
     return tuple(str(payload.get(f) or "") for f in _LOOK_FIELDS)
+
+
+def _same_look(look: Look, payload: dict[str, Any]) -> bool:
+    return _looks(payload) == look
 
 
 @dataclass
@@ -629,7 +634,7 @@ class ProofChannel:
             self._confirmed.discard(key)
             if record.kind == ASIDE_KIND and self._gone > gone:
                 self.recovered += 1
-                back = self.outbox.matching(ASIDE_KIND, lambda p, k=key: _looks(p) == k)
+                back = self.outbox.matching(ASIDE_KIND, functools.partial(_same_look, key))
                 self.outbox.move(back, KIND)
                 if self._aside_keys is not None and key in self._aside_keys:
                     self._aside_keys.discard(key)

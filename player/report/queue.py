@@ -371,9 +371,12 @@ class Outbox:
         found: list[int] = []
         after = 0
         while True:
-            rows: list[Any] = self._read(lambda a=after: self._db.execute(
-                "SELECT id, payload FROM outbox WHERE kind = ? AND id > ? ORDER BY id LIMIT 1000",
-                (kind, a)).fetchall(), [])
+            def page(a: int = after) -> list[Any]:
+                return self._db.execute(
+                    "SELECT id, payload FROM outbox WHERE kind = ? AND id > ? ORDER BY id LIMIT 1000",
+                    (kind, a)).fetchall()
+
+            rows: list[Any] = self._read(page, [])
             if not rows:
                 return found
             found += [r[0] for r in rows if wanted(json.loads(r[1]))]
