@@ -671,15 +671,15 @@ class ContentCache:
             on_disk: dict[str, Path] = {}
             for sub in list(self.files_dir.iterdir()):
                 if not sub.is_dir() or not re.fullmatch(r"[0-9a-f]{2}", sub.name):
-                    _remove_any(sub)
-                    report.removed_files.append(str(sub.relative_to(self.root)))
+                    if _remove_any(sub):
+                        report.removed_files.append(str(sub.relative_to(self.root)))
                     continue
                 for f in list(sub.iterdir()):
                     if f.is_file() and re.fullmatch(r"[0-9a-f]{64}", f.name) and f.name[:2] == sub.name:
                         on_disk[f.name] = f
                     else:
-                        _remove_any(f)
-                        report.removed_files.append(str(f.relative_to(self.root)))
+                        if _remove_any(f):
+                            report.removed_files.append(str(f.relative_to(self.root)))
             for sha, size in rows.items():
                 path = on_disk.get(sha)
                 bad = path is None or path.stat().st_size != size
@@ -730,8 +730,8 @@ class ContentCache:
             if owner is not None:
                 if owner_alive(owner):
                     continue  # an in-flight write of this or another running process
-                _remove_any(p)
-                removed.append(str(p.relative_to(self.root)))
+                if _remove_any(p):
+                    removed.append(str(p.relative_to(self.root)))
                 continue
             try:
                 mtime = p.lstat().st_mtime  # a link's own: a dangling one goes too
@@ -745,8 +745,7 @@ class ContentCache:
                 keep = {name, name[: -len(".json")]} <= regular and now - mtime < self.partial_max_age
             else:
                 keep = mtime >= PROCESS_START  # unmarked (older versions): the only case decided by time
-            if not keep:
-                _remove_any(p)
+            if not keep and _remove_any(p):
                 removed.append(str(p.relative_to(self.root)))
         return removed
 
@@ -859,12 +858,13 @@ class ContentCache:
     def _sweep_remove(self, name: str, st: os.stat_result, sig: tuple[int, ...], removed: list[str],
                       failed: dict[str, tuple[int, ...]]) -> int:
         """Remove a stray entry of tmp/ (as *st*, from lstat, shows it), never following a link; the bytes freed.
-        A real directory goes with its content (shutil.rmtree follows no link, in it or at its path); a link, a
-        FIFO or a socket is unlinked itself, never opened. A failure is logged once (see :meth:`_sweep_failed`)."""
+        A real directory goes with its content on the same file system (:func:`remove_same_device`: a mount inside
+        it stays, with the directories holding it; no link followed); a link, a FIFO or a socket is unlinked itself, never opened. A failure is logged once (see :meth:`_sweep_failed`)."""
         path = self.tmp_dir / name
         try:
             if stat.S_ISDIR(st.st_mode):
-                shutil.rmtree(path)
+                if not remove_same_device(path):
+                    return 0  # a mount inside: logged once by remove_same_device, looked at again later
             else:
                 path.unlink()
         except FileNotFoundError:
@@ -977,8 +977,88 @@ def _download_running(part: Path) -> bool:
     return False
 
 
-def _remove_any(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
+_mounts_logged: set[tuple[int, int, str]] = set()
+_mounts_logged_lock = threading.Lock()
+
+
+def _log_mount_kept(path: str, st: os.stat_result) -> None:
+    """One warning per mounted entry (by device, inode and path) for the life of the process, not one per sweep."""
+    key = (st.st_dev, st.st_ino, path)
+    with _mounts_logged_lock:
+        if key in _mounts_logged:
+            return
+        if len(_mounts_logged) > 1000:
+            _mounts_logged.clear()
+        _mounts_logged.add(key)
+    log.warning("cache: not removing %s: another file system is mounted there (it and the directories holding it "
+                "stay; unmount it to let the cache clean up)", path)
+
+
+def remove_same_device(path: Path) -> bool:
+    """Remove *path* (a file, a link, a FIFO: the entry itself; a directory: with its content) without ever leaving
+    the file system of the directory holding it: an entry on another device (a mount point: a USB stick, a tmpfs,
+    mounted in there by some tool) is skipped with one warning, and the directories holding it stay. Links are
+    never followed, in the tree or at *path* (the walk goes by descriptors opened with O_NOFOLLOW). Unlike
+    shutil.rmtree, which descends into a mount point and empties the other file system before its final rmdir
+    fails with EBUSY. True when *path* is gone (or was missing), False when something was kept; raises OSError when
+    a removal fails (EACCES, a read-only disk)."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return True
+    if not stat.S_ISDIR(st.st_mode):
         path.unlink(missing_ok=True)
+        return True
+    parent_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        return _remove_dir_at(parent_fd, path.name, os.fstat(parent_fd).st_dev, str(path))
+    finally:
+        os.close(parent_fd)
+
+
+def _remove_dir_at(parent_fd: int, name: str, dev: int, shown: str) -> bool:
+    """Remove directory *name* of *parent_fd* with its content on device *dev* (see :func:`remove_same_device`)."""
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent_fd)
+    except FileNotFoundError:
+        return True
+    except OSError as exc:
+        if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
+            raise
+        os.unlink(name, dir_fd=parent_fd)  # replaced meanwhile by a link or a file: the entry itself goes
+        return True
+    try:
+        st = os.fstat(fd)
+        if st.st_dev != dev:
+            _log_mount_kept(shown, st)
+            return False
+        with os.scandir(fd) as it:
+            entries = list(it)
+        clean = True
+        for entry in entries:
+            try:
+                est = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            if stat.S_ISDIR(est.st_mode):
+                clean = _remove_dir_at(fd, entry.name, dev, f"{shown}/{entry.name}") and clean
+            elif est.st_dev != dev:  # a file bind-mounted there
+                _log_mount_kept(f"{shown}/{entry.name}", est)
+                clean = False
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.name, dir_fd=fd)
+    finally:
+        os.close(fd)
+    if clean:
+        with contextlib.suppress(FileNotFoundError):
+            os.rmdir(name, dir_fd=parent_fd)
+    return clean
+
+
+def _remove_any(path: Path) -> bool:
+    """:func:`remove_same_device`, failures ignored (check_consistency: the next start tries again); True if gone."""
+    try:
+        return remove_same_device(path)
+    except OSError:
+        return False

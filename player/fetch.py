@@ -22,7 +22,6 @@ import logging
 import os
 import random
 import re
-import shutil
 import sqlite3
 import stat
 import threading
@@ -644,9 +643,10 @@ def _locked_part(url: str, part: Path) -> Iterator[IO[bytes]]:
 
 
 def _open_part(url: str, part: Path) -> IO[bytes]:
-    """The partial file opened for appending (created if missing). Anything else found at its path (a FIFO, a
-    directory, a symbolic link, left by some tool) is removed first, never opened: a FIFO would block the
-    download, and a link make it write outside the cache."""
+    """The partial file opened for appending (created if missing). Anything else found at its path (a FIFO, an
+    empty directory, a symbolic link, left by some tool) is removed first, never opened: a FIFO would block the
+    download, and a link make it write outside the cache. A directory with content is left to the cache's sweep
+    (ContentCache.sweep_tmp, which keeps a file system mounted inside it): a retryable FetchError meanwhile."""
     try:
         st = os.lstat(part)
     except FileNotFoundError:
@@ -656,12 +656,14 @@ def _open_part(url: str, part: Path) -> IO[bytes]:
             log.warning("fetch: removing %s from the cache's tmp/: a partial download must be a file", part.name)
             try:
                 if stat.S_ISDIR(st.st_mode):
-                    shutil.rmtree(part)  # follows no link, in it or at its path
+                    os.rmdir(part)  # only when empty: never a tree (a mount inside would be emptied with it)
                 else:
                     part.unlink()
+            except FileNotFoundError:
+                pass
             except OSError as exc:
                 raise FetchError(url, f"cannot remove {part.name} (not a file) from the cache's tmp/: "
-                                      f"{_short(exc)}") from None
+                                      f"{_short(exc)}; the cache's sweep removes it later", retryable=True) from None
     flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
     try:
         fd = os.open(part, flags, 0o666)

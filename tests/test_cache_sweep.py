@@ -332,12 +332,14 @@ def test_fifos_in_tmp_do_not_hang_the_check_at_start(tmp_path: Path) -> None:
 
 
 def test_downloads_get_past_fifos_links_and_directories_in_tmp(srv: FaultServer, cache: ContentCache,
-                                                               tmp_path: Path) -> None:
+                                                               mono: FakeClock, tmp_path: Path) -> None:
     """What a broken tool may leave where a download keeps its partial and sidecar: a FIFO (reading it blocked the
-    download for good), a directory, a symbolic link (the download wrote through it, outside the cache)."""
+    download for good), a directory, a symbolic link (the download wrote through it, outside the cache). A
+    directory with content is never removed by the download (a file system mounted inside would be emptied with
+    it): a retryable error until the sweep removed it."""
     outside = tmp_path / "outside.txt"
     outside.write_bytes(b"not the cache's")
-    urls = {name: srv.url(f"/{name}") for name in ("p", "s", "d", "l", "k")}
+    urls = {name: srv.url(f"/{name}") for name in ("p", "s", "d", "e", "l", "k")}
     for name in urls:
         srv.set_file(f"/{name}", f"content of {name}\n".encode() * 100)
 
@@ -350,15 +352,26 @@ def test_downloads_get_past_fifos_links_and_directories_in_tmp(srv: FaultServer,
     paths("d")[0].mkdir()  # directory partial, not empty
     (paths("d")[0] / "x").write_bytes(b"x")
     (paths("d")[0] / "link").symlink_to(outside)
+    paths("e")[0].mkdir()  # directory partial, empty
     paths("l")[0].symlink_to(outside)  # partial linked outside the cache
     paths("k")[1].symlink_to(outside)  # sidecar linked outside the cache
     fifos = [paths("p")[0], paths("s")[1]]
     with Downloader(cache, retries=0) as dl:
         results = guarded(lambda: dl.fetch_many(urls.values()), fifos)
-    for name, url in urls.items():
-        got = results[url]
-        assert not isinstance(got, FetchError), got
-        assert cache.read_bytes(got.sha) == f"content of {name}\n".encode() * 100
+        for name, url in urls.items():
+            got = results[url]
+            if name == "d":
+                assert isinstance(got, FetchError) and "sweep removes it later" in str(got), got
+                assert (paths("d")[0] / "x").read_bytes() == b"x"
+                continue
+            assert not isinstance(got, FetchError), got
+            assert cache.read_bytes(got.sha) == f"content of {name}\n".encode() * 100
+        assert names(cache) == {paths("d")[0].name}
+        assert cache.sweep_tmp() == []
+        mono.t += HOUR
+        assert cache.sweep_tmp() == [f"tmp/{paths('d')[0].name}"]
+        got = dl.fetch(urls["d"])
+        assert cache.read_bytes(got.sha) == b"content of d\n" * 100
     assert names(cache) == set()
     assert outside.read_bytes() == b"not the cache's"
 
@@ -483,3 +496,113 @@ def test_a_temp_file_that_cannot_be_removed_is_logged_once_not_at_every_pass() -
     assert sweeps[8] == {"removed": [], "warnings": []}
     assert sweeps[9]["removed"] == sorted(f"tmp/{n}" for n in (dead, part_a, part_b, "stray.bin")), sweeps[9]
     assert sweeps[9]["warnings"] == []
+
+
+MOUNTED = """
+import hashlib, json, logging, os, subprocess, sys, threading
+from http.server import ThreadingHTTPServer, BaseHTTPRequestHandler
+from pathlib import Path
+from player.cache import ContentCache
+from player.fetch import Downloader, FetchError
+base = Path(sys.argv[1])
+warnings = []
+class Keep(logging.Handler):
+    def emit(self, record):
+        if record.levelno >= logging.WARNING and "mounted" in record.getMessage():
+            warnings.append(record.getMessage())
+logging.getLogger("player.cache").addHandler(Keep())
+class H(BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def do_GET(self):
+        self.send_response(200); self.send_header("Content-Length", "5"); self.end_headers(); self.wfile.write(b"hello")
+srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
+threading.Thread(target=srv.serve_forever, daemon=True).start()
+url = f"http://127.0.0.1:{srv.server_port}/a.png"
+mono = [0.0]
+cache = ContentCache(base / "cache", quota_bytes=1_000_000, monotonic=lambda: mono[0])
+part = cache.tmp_dir / (hashlib.sha256(url.encode()).hexdigest() + ".part")
+places = {"part": part, "stray": cache.tmp_dir / "stray-dir", "old": cache.tmp_dir / "old-dir",
+          "files": cache.files_dir / "junk"}
+mounts = []
+for name, d in places.items():
+    (d / "usb").mkdir(parents=True)
+    (d / "beside.txt").write_text("same file system: goes")
+    subprocess.run(["mount", "-t", "tmpfs", "none", str(d / "usb")], check=True)
+    mounts.append(d / "usb")
+    (d / "usb" / "precious.txt").write_text("user data on another file system")
+os.utime(places["old"], (1e9, 1e9))  # before this process started: check_consistency removes it
+out = {}
+def state():
+    return {n: [(d / "usb" / "precious.txt").exists(), (d / "beside.txt").exists()] for n, d in places.items()}
+try:
+    try:
+        out["fetch"] = "ok " + Downloader(cache, retries=0).fetch(url).sha
+    except FetchError as exc:
+        out["fetch"] = "error " + str(exc)
+    out["after_fetch"] = state()
+    out["check"] = sorted(cache.check_consistency().removed_temp)
+    out["after_check"] = state()
+    swept = []
+    for _ in range(4):
+        swept += cache.sweep_tmp()
+        mono[0] += 3600
+    out["swept"] = swept
+    out["after_sweep"] = state()
+    out["warnings"] = list(warnings)
+finally:
+    for m in mounts:
+        subprocess.run(["umount", str(m)], check=True)
+out["after_umount"] = cache.sweep_tmp()
+mono[0] += 3600
+out["after_umount"] = sorted(out["after_umount"] + cache.sweep_tmp())
+out["part"] = part.name
+out["check_again"] = sorted(cache.check_consistency().removed_files)
+out["fetch_again"] = Downloader(cache, retries=0).fetch(url).sha == hashlib.sha256(b"hello").hexdigest()
+out["left"] = sorted(p.name for p in cache.tmp_dir.iterdir())
+print(json.dumps(out))
+"""
+
+
+def _mount_namespace() -> list[str]:
+    """How to run a process that may mount a tmpfs in a mount namespace of its own (its mounts vanish with it): as
+    root ``unshare -m``; otherwise ``unshare -rm`` (a user namespace), where the kernel allows it. Without either:
+    a skip outside CI, a failure under CI (the tests run as root there)."""
+    unshare = shutil.which("unshare")
+    if unshare is not None:
+        cmd = [unshare, "-m"] if os.geteuid() == 0 else [unshare, "-rm"]
+        probe = subprocess.run([*cmd, "true"], capture_output=True, text=True, timeout=30)
+        if probe.returncode == 0:
+            return cmd
+        why = f"{' '.join(cmd)} fails: {probe.stderr.strip()}"
+    else:
+        why = "no unshare"
+    if os.geteuid() == 0:
+        return []  # mounts in our own namespace; the script unmounts them
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"cannot mount a tmpfs for this test: not root, {why}")
+    pytest.skip(f"cannot mount a tmpfs: not root, {why}")
+
+
+def test_a_file_system_mounted_inside_tmp_keeps_its_files(tmp_path: Path) -> None:
+    """shutil.rmtree descends into a mount point and deletes the files on the other file system (only the final
+    rmdir of the mount point fails, EBUSY): a directory where a partial should be (the download), a stray
+    directory (the sweep), an old one (the check at start) and a stray directory in files/ took a USB stick's or
+    a tmpfs's files with them. Now what is on another file system stays, with the directories holding it; the
+    rest goes, and all of it once unmounted."""
+    cmd = _mount_namespace()
+    res = subprocess.run([*cmd, sys.executable, "-c", MOUNTED, str(tmp_path)], capture_output=True, text=True,
+                         timeout=120, cwd=Path(__file__).resolve().parents[1])
+    assert res.returncode == 0, res.stderr[-3000:]
+    out = json.loads(res.stdout)
+    assert out["fetch"].startswith("error ") and "sweep removes it later" in out["fetch"], out["fetch"]
+    assert out["after_fetch"]["part"] == [True, True]  # the download removes no tree
+    assert out["after_check"] == {"part": [True, False], "stray": [True, True], "old": [True, False],
+                                  "files": [True, False]}, out["after_check"]
+    assert out["check"] == [], out["check"]  # a directory kept is not reported removed
+    assert out["after_sweep"] == {n: [True, False] for n in ("part", "stray", "old", "files")}, out["after_sweep"]
+    assert out["swept"] == [], out["swept"]
+    assert len(out["warnings"]) == 4, out["warnings"]  # one per mount, not one per pass
+    assert out["after_umount"] == sorted(["tmp/old-dir", "tmp/stray-dir", f"tmp/{out['part']}"]), out["after_umount"]
+    assert out["check_again"] == ["files/junk"], out["check_again"]
+    assert out["fetch_again"] is True
+    assert out["left"] == [], out["left"]
