@@ -245,10 +245,32 @@ class ContentCache:
         self._lock = threading.RLock()
         self._pending_touches: dict[str, float] = {}
         self._last_touch_flush = clock()
-        self.files_dir.mkdir(parents=True, exist_ok=True)
-        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._real_dir(self.files_dir)
+        self._real_dir(self.tmp_dir)
         self._db = self._open_db()
         self._closed = False
+
+    def _real_dir(self, path: Path) -> None:
+        """Make *path* (``files/``, ``tmp/``) a directory of the cache's own. A symbolic link there (an installer
+        that put ``tmp/`` on a stick, a user's folder) is replaced by an empty directory: the link is unlinked, its
+        target never touched. Cleaning through it would delete the target's files (everything in ``tmp/`` that is
+        no partial goes); keeping it but not cleaning would let tmp/ fill the disk, and files/ hold content the
+        check could not repair. To keep the cache elsewhere, point the cache root there."""
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            st = None
+        if st is not None and stat.S_ISLNK(st.st_mode):
+            try:
+                target = os.readlink(path)
+            except OSError:
+                target = "?"  # replaced meanwhile (another process opening the cache)
+            log.warning("cache: %s is a symbolic link (to %s); replaced by a directory of the cache's own, the "
+                        "link's target left as it is (to keep the cache elsewhere, set its root there)",
+                        path, target)
+            path.unlink(missing_ok=True)
+        path.mkdir(exist_ok=True)
 
     # ------------------------------------------------------------------ database
 
@@ -667,15 +689,17 @@ class ContentCache:
         """
         report = ConsistencyReport()
         with self._lock:
+            self._real_dir(self.files_dir)  # a link put there meanwhile is never cleaned through
+            self._real_dir(self.tmp_dir)
             rows = dict(self._db.execute("SELECT sha, size FROM files").fetchall())
             on_disk: dict[str, Path] = {}
             for sub in list(self.files_dir.iterdir()):
-                if not sub.is_dir() or not re.fullmatch(r"[0-9a-f]{2}", sub.name):
+                if sub.is_symlink() or not sub.is_dir() or not re.fullmatch(r"[0-9a-f]{2}", sub.name):
                     if _remove_any(sub):
                         report.removed_files.append(str(sub.relative_to(self.root)))
                     continue
                 for f in list(sub.iterdir()):
-                    if f.is_file() and re.fullmatch(r"[0-9a-f]{64}", f.name) and f.name[:2] == sub.name:
+                    if not f.is_symlink() and f.is_file() and re.fullmatch(r"[0-9a-f]{64}", f.name) and f.name[:2] == sub.name:
                         on_disk[f.name] = f
                     else:
                         if _remove_any(f):
@@ -785,6 +809,7 @@ class ContentCache:
         with self._sweep_lock:
             now = self._monotonic()
             try:
+                self._real_dir(self.tmp_dir)  # a link put there meanwhile is never cleaned through
                 listing = list(os.scandir(self.tmp_dir))
             except OSError as exc:
                 log.warning("cache: cannot look for abandoned temp files in %s: %s", self.tmp_dir, exc)

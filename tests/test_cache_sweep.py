@@ -606,3 +606,59 @@ def test_a_file_system_mounted_inside_tmp_keeps_its_files(tmp_path: Path) -> Non
     assert out["check_again"] == ["files/junk"], out["check_again"]
     assert out["fetch_again"] is True
     assert out["left"] == [], out["left"]
+
+
+def test_a_linked_tmp_or_files_is_replaced_never_cleaned_through(tmp_path: Path, mono: FakeClock,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    """An installer put tmp/ on a stick (a link to a user's folder): the check at start removed the folder's
+    photos and subfolders as stray temp files, and the sweep would have too; files/ linked likewise, and a link
+    in files/ where a two-hex subdirectory should be. Now a link is unlinked and a directory of the cache's own
+    takes its place, with one line each; the targets keep their files."""
+    old = 1e9  # long before this process started: a stray temp file by its time
+
+    def folder(name: str) -> Path:
+        d = tmp_path / name
+        (d / "docs").mkdir(parents=True)
+        (d / "holiday.jpg").write_bytes(b"jpg")
+        (d / "docs" / "a.txt").write_text("a")
+        (d / "ab").mkdir()
+        (d / "ab" / "notes.txt").write_text("n")
+        for p in (d / "holiday.jpg", d / "docs", d / "ab"):
+            os.utime(p, (old, old))
+        return d
+
+    def contents(d: Path) -> list[str]:
+        return sorted(str(p.relative_to(d)) for p in d.rglob("*"))
+
+    stick, other, third = folder("stick"), folder("other"), folder("third")
+    before = contents(stick)
+    root = tmp_path / "cache"
+    root.mkdir()
+    (root / "tmp").symlink_to(stick, target_is_directory=True)
+    (root / "files").symlink_to(other, target_is_directory=True)
+    with caplog.at_level(logging.WARNING, logger="player.cache"):
+        c = ContentCache(root, quota_bytes=1_000_000, monotonic=mono)
+        try:
+            report = c.check_consistency()
+            for _ in range(3):
+                c.sweep_tmp()
+                mono.t += HOUR
+            assert contents(stick) == before and contents(other) == before, report
+            assert report.removed_temp == [] and report.removed_files == [], report
+            assert not c.tmp_dir.is_symlink() and c.tmp_dir.is_dir()
+            assert not c.files_dir.is_symlink() and c.files_dir.is_dir()
+            (c.files_dir / "ab").symlink_to(third / "ab", target_is_directory=True)
+            assert c.check_consistency().removed_files == ["files/ab"]
+            c.tmp_dir.rmdir()  # replaced while running: the next sweep does not clean through it either
+            c.tmp_dir.symlink_to(stick, target_is_directory=True)
+            for _ in range(3):
+                c.sweep_tmp()
+                mono.t += HOUR
+            assert not c.tmp_dir.is_symlink()
+            c.put_bytes(b"still works")
+        finally:
+            c.close()
+    assert contents(stick) == before
+    assert contents(other) == before and contents(third) == before
+    links = [r.getMessage() for r in caplog.records if "symbolic link" in r.getMessage()]
+    assert len(links) == 3 and all("replaced by a directory" in m for m in links), links
