@@ -530,7 +530,8 @@ class ParseClient:
             base["keys"] = keys if isinstance(keys, str) else ",".join(keys)
         path = f"/classes/{self._cls(class_name)}"
         results: list[dict[str, Any]] = []
-        keyset = order is None and skip is None and not (where and "objectId" in where)
+        # a $nearSphere query keeps the hub's distance order: an explicit order overrides it on MongoDB
+        keyset = order is None and skip is None and not (where and "objectId" in where) and not _asks_near(where)
         order_text = (order if isinstance(order, str) else ",".join(order)) if order else None
         if order_text and "objectId" not in order_text.replace("-", "").split(","):
             order_text += ",objectId"  # a total order: skip-paging over ties would repeat or lose rows

@@ -114,6 +114,16 @@ def test_skip_paging_without_an_order_asks_for_one(hub: CountingHub) -> None:
     assert len(hub.queries) >= 6 and all(q.get("order") == ["objectId"] for q in hub.queries)
 
 
+def test_a_near_query_asks_for_no_order(hub: CountingHub) -> None:
+    """The weather feed's nearest station: on a MongoDB hub an explicit order overrides $nearSphere's distance order
+    (the screen would show the station with the lowest objectId); found in review."""
+    fill(hub, 3)
+    near = {"geopoint": {"$nearSphere": {"__type": "GeoPoint", "latitude": 51.5, "longitude": 7.4}}}
+    ParseClient(hub.url, "app").query("Thing", where=near, limit=1)
+    ParseClient(hub.url, "app").query("Thing", where=near)
+    assert hub.queries and all("order" not in q for q in hub.queries)
+
+
 def test_query_on_a_hub_without_a_cap_asks_no_more_pages_than_before(hub: CountingHub) -> None:
     fill(hub, 250)
     client = ParseClient(hub.url, "app")
