@@ -534,6 +534,7 @@ class ProofChannel:
         if give_up:
             log.error("proof of play: dropping %d record(s) the hub refused %d times", len(give_up), MAX_FAILURES)
         self.outbox.remove(done + [r.id for r in give_up])
+        self.outbox.unmark_attempted([r.id for r in failed if r not in give_up])  # answered: not stored
         self.outbox.note_failure([r.id for r in failed if r not in give_up])
         self.sent += len(done)
         self.given_up += len(give_up)

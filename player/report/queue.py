@@ -422,8 +422,10 @@ class Outbox:
         self._update("UPDATE outbox SET attempted = 0 WHERE id IN ({})", ids)
 
     def note_failure(self, ids: Sequence[int]) -> None:
-        """The hub refused these records (a Parse error for the item, not an outage)."""
-        self._update("UPDATE outbox SET failures = failures + 1, attempted = 0 WHERE id IN ({})", ids)
+        """The hub refused these records (a Parse error for the item, not an outage). Whether a send of theirs has an
+        unknown outcome is kept (`unmark_attempted` when the hub's answer settled it): a refusal counted after the
+        run may be older than a later send of the record that the hub stored but whose answer timed out."""
+        self._update("UPDATE outbox SET failures = failures + 1 WHERE id IN ({})", ids)
 
     def remove(self, ids: Sequence[int]) -> None:
         """Delivered (or given up): gone for good."""
