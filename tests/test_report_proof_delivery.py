@@ -231,6 +231,22 @@ def test_the_batch_size_grows_back_when_the_hub_takes_batches_again(
     outbox.close()
 
 
+def five_minutes_of_plays(hub: ParseStandIn, client: ParseClient, tmp_path: Path
+                          ) -> tuple[Outbox, ProofChannel, DeliveryLoop, list[float]]:
+    """60 plays waiting, then five minutes of a new play every 10 s with the loop looking every 10 s; the channel is
+    always due (flush_s=0), so only its backoff holds it. Returns what the test asserts on (the clock as a list)."""
+    outbox = Outbox(tmp_path / "o.sqlite")
+    fill(outbox, 60)
+    channel = ProofChannel(outbox, client, screen_on(hub), flush_s=0)
+    clock = [1000.0]
+    loop = DeliveryLoop([channel], monotonic=lambda: clock[0])
+    for _ in range(30):
+        fill(outbox, 1)
+        loop.run_once()
+        clock[0] += 10
+    return outbox, channel, loop, clock
+
+
 @pytest.mark.parametrize("refusal", ["rate limit", "login"])
 def test_a_refusal_that_is_not_about_size_backs_the_channel_off_and_blames_no_record(
         hub: ParseStandIn, tmp_path: Path, refusal: str) -> None:
@@ -242,16 +258,7 @@ def test_a_refusal_that_is_not_about_size_backs_the_channel_off_and_blames_no_re
         hub.faults.append(lambda method, path, body: (404, {"code": 101, "error": "Invalid username/password."})
                           if path == "/login" else None)
         client = ParseClient(hub.url, "app", username="stele", password="old")
-    ref = screen_on(hub)
-    outbox = Outbox(tmp_path / "o.sqlite")
-    fill(outbox, 60)
-    channel = ProofChannel(outbox, client, ref, flush_s=0)  # always due: only the backoff holds it
-    clock = [1000.0]
-    loop = DeliveryLoop([channel], monotonic=lambda: clock[0])
-    for _ in range(30):  # five minutes, a new play every 10 s and the loop looking every 10 s
-        fill(outbox, 1)
-        loop.run_once()
-        clock[0] += 10
+    outbox, channel, loop, clock = five_minutes_of_plays(hub, client, tmp_path)
     tries = hub.count("POST", "/batch") + hub.count("POST", "/login")
     assert 1 <= tries <= 5  # 60 s, 120 s, 240 s, ... of backoff: not one request (or login) per new play
     assert channel.batch_size == 50  # not halved: smaller batches would not help

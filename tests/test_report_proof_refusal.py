@@ -23,7 +23,7 @@ import pytest
 from player.parse_rest import ParseClient
 from player.report.proof import ProofChannel
 from player.report.queue import ERROR_RETRY_S, DeliveryLoop, Outbox
-from test_report_proof_delivery import ParseStandIn, fill, proof_rows, screen_on
+from test_report_proof_delivery import ParseStandIn, fill, five_minutes_of_plays, proof_rows, screen_on
 
 SCRIPT = "<script>alert(1)</script>"
 LONG = "x" * 5000
@@ -150,16 +150,7 @@ def test_a_hub_that_refuses_every_batch_blames_no_record(hub: ParseStandIn, tmp_
         hub.faults.append(lambda method, path, body: (403, {"code": 101, "error": "Invalid username/password."})
                           if path == "/login" else None)
         client = ParseClient(hub.url, "app", username="stele", password="old")
-    ref = screen_on(hub)
-    outbox = Outbox(tmp_path / "o.sqlite")
-    fill(outbox, 60)
-    channel = ProofChannel(outbox, client, ref, flush_s=0)  # always due: only the backoff holds it
-    clock = [1000.0]
-    loop = DeliveryLoop([channel], monotonic=lambda: clock[0])
-    for _ in range(30):  # five minutes, a new play every 10 s and the loop looking every 10 s
-        fill(outbox, 1)
-        loop.run_once()
-        clock[0] += 10
+    outbox, channel, loop, clock = five_minutes_of_plays(hub, client, tmp_path)
     tries = hub.count("POST", "/batch") + hub.count("POST", "/login")
     runs = 3  # at 0 s, after 60 s (+-20 %) and after 120 s more: the next one is beyond five minutes
     per_run = 3 if refusal == "every batch 403" else 1  # a 403 may be about a record: two more requests to see
