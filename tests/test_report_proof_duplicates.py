@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -59,4 +60,38 @@ def test_a_record_the_hub_answered_with_an_error_is_known_not_stored(hub: ParseS
     DeliveryLoop([channel], monotonic=lambda: 0.0).run_once()
     assert len(proof_rows(hub)) == 2 and outbox.count() == 0
     assert hub.count("GET", "/classes/SteleProofOfPlay") == 0  # no lookup was needed
+    outbox.close()
+
+
+def test_a_second_send_with_an_unknown_outcome_restarts_the_settle_wait(hub: ParseStandIn, tmp_path: Path) -> None:
+    # Seen in review: a record whose first send long ago had an unknown outcome is looked up, not found and sent
+    # again; the slow hub answers 503 and stores it later. The settle wait counted from the first send, so 600 s later
+    # the record (not there yet) went a third time at once: two rows with one clientId.
+    outbox = Outbox(tmp_path / "o.sqlite")
+    (client_id,) = fill(outbox, 1)
+    (record,) = outbox.pending("proof")
+    outbox.mark_attempted([record.id], at=1.0)  # a send long ago whose answer was lost
+    late: list[dict[str, Any]] = []
+    slow = [True]
+
+    def stores_later(method: str, path: str, body: Any) -> tuple[int, Any] | None:
+        if path == "/batch" and slow[0]:
+            late.extend(r["body"] for r in body["requests"])
+            return 503, {"error": "gateway timeout"}
+        return None
+
+    hub.faults.append(stores_later)
+    channel = ProofChannel(outbox, ParseClient(hub.url, "app"), screen_on(hub), flush_s=0, settle_s=3600)
+    clock = [0.0]
+    loop = DeliveryLoop([channel], monotonic=lambda: clock[0])
+    loop.run_once()
+    (after,) = outbox.pending("proof")
+    assert after.attempted and after.attempted_at > 1.0  # the second send is the one the wait counts from
+    clock[0] += 600
+    slow[0] = False
+    loop.run_once()
+    for body in late:  # the slow hub finishes the request it answered with 503
+        hub.add("SteleProofOfPlay", body)
+    assert [r["clientId"] for r in proof_rows(hub)] == [client_id]
+    assert outbox.count() == 1  # still settling: looked up again after the wait
     outbox.close()

@@ -474,8 +474,9 @@ class ProofChannel:
         refusal of the request as a whole when it may be about a record in it (`_refuses_records`) or, for more than
         one record, about its size (`_batch_too_large`; the batch size is halved): nothing of it was stored. Any
         other error is raised (the channel's own: the sender backs off; no record is to blame)."""
-        fresh = [r.id for r in records if not r.attempted]
-        self.outbox.mark_attempted(fresh)
+        # Every record sent is stamped with this send's time: the settle wait counts from the latest send (the hub
+        # may finish this one late even when an earlier one of the record was looked up and not found).
+        self.outbox.mark_attempted([r.id for r in records])
         self._requests += 1
         number = self._requests
         path = f"/classes/{self.class_name}"
@@ -483,8 +484,10 @@ class ProofChannel:
             results = self.client.batch([{"method": "POST", "path": path, "body": _hub_fields(r, screen)}
                                          for r in records])
         except HubUnavailable as exc:
-            if exc.never_sent:  # no connection at all: nothing reached the hub, the outcome is known
-                self.outbox.unmark_attempted(fresh)
+            if exc.never_sent:  # no connection at all: nothing reached the hub, each record is as it was before
+                self.outbox.unmark_attempted([r.id for r in records if not r.attempted])
+                for at in {r.attempted_at for r in records if r.attempted}:
+                    self.outbox.mark_attempted([r.id for r in records if r.attempted and r.attempted_at == at], at=at)
             raise
         except HubError as exc:
             if isinstance(exc, HubUnavailable) or exc.status is None or not 400 <= exc.status < 500:

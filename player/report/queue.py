@@ -411,11 +411,12 @@ class Outbox:
         return self._bytes
 
     # ------------------------------------------------------------------------------------------ delivery
-    def mark_attempted(self, ids: Sequence[int]) -> None:
+    def mark_attempted(self, ids: Sequence[int], at: float | None = None) -> None:
         """Before a send: from now on the outcome of these records is unknown until confirmed. The column holds the
-        time of the send, so a restart can wait until the hub has surely finished with it."""
-        now = max(1.0, round(time.time(), 3))  # SQLite keeps the REAL in the INTEGER column as it is
-        self._update(f"UPDATE outbox SET attempted = {now!r} WHERE attempted = 0 AND id IN ({{}})", ids)
+        time of the latest send (``at``, wall-clock seconds, default now; an earlier one is replaced), so a restart
+        waits until the hub has surely finished with every send of theirs."""
+        now = max(1.0, round(time.time() if at is None else at, 3))  # SQLite keeps the REAL in the INTEGER column
+        self._update(f"UPDATE outbox SET attempted = {now!r} WHERE id IN ({{}})", ids)
 
     def unmark_attempted(self, ids: Sequence[int]) -> None:
         """The send never left this machine (no connection): the outcome of these records is known again."""
