@@ -1006,8 +1006,12 @@ _mounts_logged: set[tuple[int, int, str]] = set()
 _mounts_logged_lock = threading.Lock()
 
 
-def _log_mount_kept(path: str, st: os.stat_result) -> None:
-    """One warning per mounted entry (by device, inode and path) for the life of the process, not one per sweep."""
+_MAX_DEPTH = 128  # levels below a directory being removed; deeper entries stay (logged once)
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _log_kept(path: str, st: os.stat_result, why: str) -> None:
+    """One warning per kept entry (by device, inode and path) for the life of the process, not one per sweep."""
     key = (st.st_dev, st.st_ino, path)
     with _mounts_logged_lock:
         if key in _mounts_logged:
@@ -1015,8 +1019,12 @@ def _log_mount_kept(path: str, st: os.stat_result) -> None:
         if len(_mounts_logged) > 1000:
             _mounts_logged.clear()
         _mounts_logged.add(key)
-    log.warning("cache: not removing %s: another file system is mounted there (it and the directories holding it "
-                "stay; unmount it to let the cache clean up)", path)
+    log.warning("cache: not removing %s: %s", path, why)
+
+
+def _log_mount_kept(path: str, st: os.stat_result) -> None:
+    _log_kept(path, st, "another file system is mounted there (it and the directories holding it stay; unmount it "
+                        "to let the cache clean up)")
 
 
 def remove_same_device(path: Path) -> bool:
@@ -1025,8 +1033,10 @@ def remove_same_device(path: Path) -> bool:
     mounted in there by some tool) is skipped with one warning, and the directories holding it stay. Links are
     never followed, in the tree or at *path* (the walk goes by descriptors opened with O_NOFOLLOW). Unlike
     shutil.rmtree, which descends into a mount point and empties the other file system before its final rmdir
-    fails with EBUSY. True when *path* is gone (or was missing), False when something was kept; raises OSError when
-    a removal fails (EACCES, a read-only disk)."""
+    fails with EBUSY. The walk is iterative (no recursion, whatever the depth), holds at most three descriptors,
+    and goes at most ``_MAX_DEPTH`` levels down: deeper directories stay, with one warning. True when *path* is
+    gone (or was missing), False when something was kept; raises OSError when a removal fails (EACCES, a
+    read-only disk) or the tree is moved while being removed."""
     try:
         st = os.lstat(path)
     except FileNotFoundError:
@@ -1041,44 +1051,119 @@ def remove_same_device(path: Path) -> bool:
         os.close(parent_fd)
 
 
-def _remove_dir_at(parent_fd: int, name: str, dev: int, shown: str) -> bool:
-    """Remove directory *name* of *parent_fd* with its content on device *dev* (see :func:`remove_same_device`)."""
+class _Frame:
+    """One directory on the walk's path: its name in its parent, its inode (to check the way back up through
+    ``..``), whether all of it went so far, and the subdirectories still to remove."""
+
+    __slots__ = ("name", "ino", "clean", "subdirs")
+
+    def __init__(self, name: str, ino: int) -> None:
+        self.name = name
+        self.ino = ino
+        self.clean = True
+        self.subdirs: list[str] = []
+
+
+def _open_dir_at(parent_fd: int, name: str) -> int | None:
+    """A descriptor of directory *name* of *parent_fd*; None when it is gone or no longer a directory (a link or a
+    file put there meanwhile: the entry itself is unlinked)."""
     try:
-        fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent_fd)
+        return os.open(name, _DIR_FLAGS, dir_fd=parent_fd)
     except FileNotFoundError:
-        return True
+        return None
     except OSError as exc:
         if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
             raise
-        os.unlink(name, dir_fd=parent_fd)  # replaced meanwhile by a link or a file: the entry itself goes
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name, dir_fd=parent_fd)
+        return None
+
+
+def _remove_dir_at(parent_fd: int, name: str, dev: int, shown: str) -> bool:
+    """Remove directory *name* of *parent_fd* with its content on device *dev* (see :func:`remove_same_device`).
+
+    Depth first, one directory descriptor at a time: going down opens the child (O_NOFOLLOW) and closes the
+    parent; going up opens ``..`` and checks it is the directory we came from (same inode), else OSError (the tree
+    was moved meanwhile: nothing outside it is touched)."""
+    fd = _open_dir_at(parent_fd, name)
+    if fd is None:
         return True
+    st = os.fstat(fd)
+    if st.st_dev != dev:
+        os.close(fd)
+        _log_mount_kept(shown, st)
+        return False
+    stack = [_Frame(name, st.st_ino)]
+    names = [shown]
     try:
-        st = os.fstat(fd)
-        if st.st_dev != dev:
-            _log_mount_kept(shown, st)
-            return False
-        with os.scandir(fd) as it:
-            entries = list(it)
-        clean = True
-        for entry in entries:
-            try:
-                est = entry.stat(follow_symlinks=False)
-            except FileNotFoundError:
+        _scan(fd, stack[-1], dev, names[-1])
+        while True:
+            top = stack[-1]
+            if top.subdirs:
+                child = top.subdirs.pop()
+                cfd = _open_dir_at(fd, child)
+                if cfd is None:
+                    continue
+                cst = os.fstat(cfd)
+                cshown = f"{names[-1]}/{child}"
+                if cst.st_dev != dev:
+                    os.close(cfd)
+                    _log_mount_kept(cshown, cst)
+                    top.clean = False
+                    continue
+                if len(stack) > _MAX_DEPTH:
+                    os.close(cfd)
+                    _log_kept(cshown, cst, f"more than {_MAX_DEPTH} directory levels deep (it and the directories "
+                                           "holding it stay)")
+                    top.clean = False
+                    continue
+                os.close(fd)
+                fd = cfd
+                stack.append(_Frame(child, cst.st_ino))
+                names.append(cshown)
+                _scan(fd, stack[-1], dev, cshown)
                 continue
-            if stat.S_ISDIR(est.st_mode):
-                clean = _remove_dir_at(fd, entry.name, dev, f"{shown}/{entry.name}") and clean
-            elif est.st_dev != dev:  # a file bind-mounted there
-                _log_mount_kept(f"{shown}/{entry.name}", est)
-                clean = False
-            else:
+            done = stack.pop()
+            names.pop()
+            if not stack:
+                break
+            up = os.open("..", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=fd)
+            ust = os.fstat(up)
+            os.close(fd)
+            fd = up
+            if (ust.st_dev, ust.st_ino) != (dev, stack[-1].ino):
+                raise OSError(errno.ESTALE, "directory moved while being removed", names[-1])
+            if done.clean:
                 with contextlib.suppress(FileNotFoundError):
-                    os.unlink(entry.name, dir_fd=fd)
+                    os.rmdir(done.name, dir_fd=fd)
+            else:
+                stack[-1].clean = False
     finally:
         os.close(fd)
-    if clean:
+    if done.clean:
         with contextlib.suppress(FileNotFoundError):
             os.rmdir(name, dir_fd=parent_fd)
-    return clean
+    return done.clean
+
+
+def _scan(fd: int, frame: _Frame, dev: int, shown: str) -> None:
+    """Unlink what directory *fd* holds on device *dev* except directories, which go into *frame*'s to-do list; a
+    file bind-mounted there (another device) stays, logged once."""
+    with os.scandir(fd) as it:
+        entries = list(it)
+    for entry in entries:
+        try:
+            est = entry.stat(follow_symlinks=False)
+        except FileNotFoundError:
+            continue
+        if stat.S_ISDIR(est.st_mode):
+            frame.subdirs.append(entry.name)
+        elif est.st_dev != dev:  # a file bind-mounted there
+            _log_mount_kept(f"{shown}/{entry.name}", est)
+            frame.clean = False
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(entry.name, dir_fd=fd)
 
 
 def _remove_any(path: Path) -> bool:

@@ -317,7 +317,12 @@ class SyncService:
                                           lines=(f"unexpected error: {exc!r}",))
             finally:
                 self.cache.unpin(PENDING_PIN)
-            self.downloader.sweep_tmp()  # abandoned partial downloads and temp files (docs/cache.md)
+            try:
+                self.downloader.sweep_tmp()  # abandoned partial downloads and temp files (docs/cache.md)
+            except Exception as exc:  # a bug in the sweep must never stop syncing; logged once per kind of error
+                if getattr(self, "_sweep_error", None) != repr(exc):
+                    self._sweep_error = repr(exc)
+                    log.error("sync: sweeping the cache's tmp/ failed (syncing goes on): %r", exc)
             outcome = SyncOutcome(**{**asdict(outcome), "seconds": time.monotonic() - started})
         # after the locks: the error callback may probe the network for seconds (the setup screen says why the
         # hub cannot be reached), and `osc-player sync --once` must not find the cache busy meanwhile

@@ -20,7 +20,8 @@ from typing import TypeVar
 
 import pytest
 
-from player.cache import ContentCache
+import player.cache
+from player.cache import ContentCache, remove_same_device
 from player.fetch import Downloader, FetchError
 
 try:
@@ -662,3 +663,60 @@ def test_a_linked_tmp_or_files_is_replaced_never_cleaned_through(tmp_path: Path,
     assert contents(other) == before and contents(third) == before
     links = [r.getMessage() for r in caplog.records if "symbolic link" in r.getMessage()]
     assert len(links) == 3 and all("replaced by a directory" in m for m in links), links
+
+
+def _nest(top: Path, depth: int) -> None:
+    """*depth* directories nested in *top* (made by descriptors: the path would pass PATH_MAX), a file at the
+    bottom and one halfway down."""
+    top.mkdir()
+    cur = os.open(top, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for i in range(depth):
+            os.mkdir("d", dir_fd=cur)
+            nxt = os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=cur)
+            os.close(cur)
+            cur = nxt
+            if i in (depth // 2, depth - 1):
+                os.close(os.open("f", os.O_WRONLY | os.O_CREAT, dir_fd=cur))
+    finally:
+        os.close(cur)
+
+
+def test_a_very_deep_directory_in_tmp_neither_stops_the_start_nor_the_sweep(
+        tmp_path: Path, mono: FakeClock, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """1,200 nested directories in tmp/ made the recursive removal raise RecursionError, which nothing caught:
+    the player's start (check_consistency) failed at every restart, and the sync thread died (sweep_tmp). Now the
+    walk is iterative and goes at most _MAX_DEPTH levels down: such a tree stays with one warning, whatever the
+    number of passes; a tree just within the limit goes whole."""
+    cache = ContentCache(tmp_path / "cache", quota_bytes=50_000_000, monotonic=mono)
+    try:
+        _nest(cache.tmp_dir / "deep", 1200)
+        _nest(cache.tmp_dir / "ok", 100)
+        for p in ("deep", "ok"):
+            os.utime(cache.tmp_dir / p, (1e9, 1e9))  # before this process started: the check at start removes it
+        caplog.set_level(logging.WARNING, logger="player.cache")
+        report = cache.check_consistency()
+        assert report.removed_temp == ["tmp/ok"]
+        assert names(cache) == {"deep"}
+        swept = []
+        for _ in range(4):
+            swept += cache.sweep_tmp()
+            mono.t += 2 * HOUR
+        assert swept == []
+        assert names(cache) == {"deep"}
+        kept = [r.getMessage() for r in caplog.records if "levels deep" in r.getMessage()]
+        assert len(kept) == 1, kept
+        assert kept[0].startswith(f"cache: not removing {cache.tmp_dir / 'deep'}/d/d/"), kept[0][:200]
+        # only the chain of directories holding the deep part stays
+        top = os.open(cache.tmp_dir / "deep", os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            assert os.listdir(top) == ["d"]
+        finally:
+            os.close(top)
+        # with the limit raised the same walk removes it all (one descriptor at a time, no recursion); pytest's own
+        # clean-up (shutil.rmtree, recursive) could not
+        monkeypatch.setattr(player.cache, "_MAX_DEPTH", 5000)
+        assert remove_same_device(cache.tmp_dir / "deep") is True
+        assert names(cache) == set()
+    finally:
+        cache.close()
