@@ -1023,8 +1023,8 @@ def _log_kept(path: str, st: os.stat_result, why: str) -> None:
 
 
 def _log_mount_kept(path: str, st: os.stat_result) -> None:
-    _log_kept(path, st, "another file system is mounted there (it and the directories holding it stay; unmount it "
-                        "to let the cache clean up)")
+    _log_kept(path, st, "a file system or a bind mount is mounted there (it and the directories holding it stay; "
+                        "unmount it to let the cache clean up)")
 
 
 def remove_same_device(path: Path) -> bool:
@@ -1044,11 +1044,44 @@ def remove_same_device(path: Path) -> bool:
     if not stat.S_ISDIR(st.st_mode):
         path.unlink(missing_ok=True)
         return True
+    mounts = _mount_points_under(path)
     parent_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        return _remove_dir_at(parent_fd, path.name, os.fstat(parent_fd).st_dev, str(path))
+        return _remove_dir_at(parent_fd, path.name, os.fstat(parent_fd).st_dev, str(path), mounts)
     finally:
         os.close(parent_fd)
+
+
+def _unescape_mountinfo(field: bytes) -> str:
+    """A path of /proc/self/mountinfo: space, tab, newline and backslash are written as octal escapes (``\\040``)."""
+    return os.fsdecode(re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m.group(1), 8) & 0xFF]), field))
+
+
+def _mount_points_under(path: Path) -> frozenset[tuple[int, int]]:
+    """(device, inode) of what is mounted at or below *path* (from /proc/self/mountinfo, field 5 the mount point),
+    as seen through the mount point. A bind mount from the same file system has the device of the directory
+    holding it, so the device check alone cannot see it (and old shutil.rmtree emptied it): the walk keeps these
+    too. Empty when mountinfo cannot be read (no /proc): the device check still holds."""
+    try:
+        with open("/proc/self/mountinfo", "rb") as fh:
+            lines = fh.read().splitlines()
+    except OSError:
+        return frozenset()
+    top = os.path.realpath(path)
+    found: set[tuple[int, int]] = set()
+    for line in lines:
+        fields = line.split(b" ")
+        if len(fields) < 5:
+            continue
+        point = _unescape_mountinfo(fields[4])
+        if point != top and not point.startswith(top.rstrip("/") + "/"):
+            continue
+        try:
+            st = os.stat(point, follow_symlinks=False)
+        except OSError:  # gone, or hidden by a mount above it
+            continue
+        found.add((st.st_dev, st.st_ino))
+    return frozenset(found)
 
 
 class _Frame:
@@ -1079,24 +1112,26 @@ def _open_dir_at(parent_fd: int, name: str) -> int | None:
         return None
 
 
-def _remove_dir_at(parent_fd: int, name: str, dev: int, shown: str) -> bool:
+def _remove_dir_at(parent_fd: int, name: str, dev: int, shown: str,
+                   mounts: frozenset[tuple[int, int]] = frozenset()) -> bool:
     """Remove directory *name* of *parent_fd* with its content on device *dev* (see :func:`remove_same_device`).
 
     Depth first, one directory descriptor at a time: going down opens the child (O_NOFOLLOW) and closes the
     parent; going up opens ``..`` and checks it is the directory we came from (same inode), else OSError (the tree
-    was moved meanwhile: nothing outside it is touched)."""
+    was moved meanwhile: nothing outside it is touched). An entry whose (device, inode) is in *mounts* (see
+    :func:`_mount_points_under`) is a mount point like one on another device: it stays."""
     fd = _open_dir_at(parent_fd, name)
     if fd is None:
         return True
     st = os.fstat(fd)
-    if st.st_dev != dev:
+    if st.st_dev != dev or (st.st_dev, st.st_ino) in mounts:
         os.close(fd)
         _log_mount_kept(shown, st)
         return False
     stack = [_Frame(name, st.st_ino)]
     names = [shown]
     try:
-        _scan(fd, stack[-1], dev, names[-1])
+        _scan(fd, stack[-1], dev, names[-1], mounts)
         while True:
             top = stack[-1]
             if top.subdirs:
@@ -1106,7 +1141,7 @@ def _remove_dir_at(parent_fd: int, name: str, dev: int, shown: str) -> bool:
                     continue
                 cst = os.fstat(cfd)
                 cshown = f"{names[-1]}/{child}"
-                if cst.st_dev != dev:
+                if cst.st_dev != dev or (cst.st_dev, cst.st_ino) in mounts:
                     os.close(cfd)
                     _log_mount_kept(cshown, cst)
                     top.clean = False
@@ -1121,7 +1156,7 @@ def _remove_dir_at(parent_fd: int, name: str, dev: int, shown: str) -> bool:
                 fd = cfd
                 stack.append(_Frame(child, cst.st_ino))
                 names.append(cshown)
-                _scan(fd, stack[-1], dev, cshown)
+                _scan(fd, stack[-1], dev, cshown, mounts)
                 continue
             done = stack.pop()
             names.pop()
@@ -1146,7 +1181,7 @@ def _remove_dir_at(parent_fd: int, name: str, dev: int, shown: str) -> bool:
     return done.clean
 
 
-def _scan(fd: int, frame: _Frame, dev: int, shown: str) -> None:
+def _scan(fd: int, frame: _Frame, dev: int, shown: str, mounts: frozenset[tuple[int, int]]) -> None:
     """Unlink what directory *fd* holds on device *dev* except directories, which go into *frame*'s to-do list; a
     file bind-mounted there (another device) stays, logged once."""
     with os.scandir(fd) as it:
@@ -1158,7 +1193,7 @@ def _scan(fd: int, frame: _Frame, dev: int, shown: str) -> None:
             continue
         if stat.S_ISDIR(est.st_mode):
             frame.subdirs.append(entry.name)
-        elif est.st_dev != dev:  # a file bind-mounted there
+        elif est.st_dev != dev or (est.st_dev, est.st_ino) in mounts:  # a file bind-mounted there
             _log_mount_kept(f"{shown}/{entry.name}", est)
             frame.clean = False
         else:

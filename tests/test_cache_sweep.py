@@ -720,3 +720,78 @@ def test_a_very_deep_directory_in_tmp_neither_stops_the_start_nor_the_sweep(
         assert names(cache) == set()
     finally:
         cache.close()
+
+
+BIND_MOUNTED = """
+import json, logging, os, subprocess, sys
+from pathlib import Path
+from player.cache import ContentCache
+base = Path(sys.argv[1])
+warnings = []
+class Keep(logging.Handler):
+    def emit(self, record):
+        if record.levelno >= logging.WARNING:
+            warnings.append(record.getMessage())
+logging.getLogger("player.cache").addHandler(Keep())
+mono = [0.0]
+cache = ContentCache(base / "cache", quota_bytes=1_000_000, monotonic=lambda: mono[0])
+(base / "precious").mkdir()
+(base / "precious" / "photo.jpg").write_text("user data on the same file system")
+(base / "album.txt").write_text("a bind-mounted file")
+stray, old = cache.tmp_dir / ("stray dir" + chr(92) + "on"), cache.tmp_dir / "old"  # mountinfo escapes the space, backslash
+stray.mkdir()
+(old / "sub" / "pics").mkdir(parents=True)
+(old / "sub" / "beside.txt").write_text("goes")
+(old / "album.txt").write_text("")
+mounts = [stray, old / "sub" / "pics", old / "album.txt"]
+for src, dst in zip([base / "precious", base / "precious", base / "album.txt"], mounts):
+    subprocess.run(["mount", "--bind", str(src), str(dst)], check=True)
+os.utime(old, (1e9, 1e9))  # before this process started: check_consistency removes it
+os.utime(stray, (1e9, 1e9))
+out = {}
+def state():
+    return [(base / "precious" / "photo.jpg").exists(), (base / "album.txt").exists(),
+            (old / "sub" / "beside.txt").exists(), stray.is_dir()]
+try:
+    out["check"] = sorted(cache.check_consistency().removed_temp)
+    out["after_check"] = state()
+    swept = []
+    for _ in range(4):
+        swept += cache.sweep_tmp()
+        mono[0] += 3600
+    out["swept"] = swept
+    out["after_sweep"] = state()
+    out["warnings"] = list(warnings)
+finally:
+    for m in mounts:
+        subprocess.run(["umount", str(m)], check=True)
+swept = []
+for _ in range(2):
+    swept += cache.sweep_tmp()
+    mono[0] += 3600
+out["after_umount"] = sorted(swept)
+out["left"] = sorted(p.name for p in cache.tmp_dir.iterdir())
+out["precious_left"] = [(base / "precious" / "photo.jpg").exists(), (base / "album.txt").exists()]
+print(json.dumps(out))
+"""
+
+
+def test_a_bind_mount_of_the_same_file_system_inside_tmp_keeps_its_files(tmp_path: Path) -> None:
+    """A bind mount has the device of the directory holding it, so the device check let the walk empty it (as
+    shutil.rmtree did): a directory of the user's photos bind-mounted into tmp/ by some tool lost its files at the
+    next start. Now mount points are read from /proc/self/mountinfo and stay like another file system, with the
+    directories holding them (a bind-mounted file too); the rest goes, and all of it once unmounted."""
+    cmd = _mount_namespace()
+    res = subprocess.run([*cmd, sys.executable, "-c", BIND_MOUNTED, str(tmp_path)], capture_output=True, text=True,
+                         timeout=120, cwd=Path(__file__).resolve().parents[1])
+    assert res.returncode == 0, res.stderr[-3000:]
+    out = json.loads(res.stdout)
+    assert out["after_check"] == [True, True, False, True], out["after_check"]
+    assert out["check"] == [], out["check"]
+    assert out["after_sweep"] == [True, True, False, True], out["after_sweep"]
+    assert out["swept"] == [], out["swept"]
+    assert len(out["warnings"]) == 3 and all("bind mount is mounted there" in w for w in out["warnings"]), \
+        out["warnings"]  # one per mount, not one per pass
+    assert out["after_umount"] == ["tmp/old", "tmp/stray dir\\on"], out["after_umount"]
+    assert out["left"] == [], out["left"]
+    assert out["precious_left"] == [True, True]
