@@ -499,6 +499,27 @@ def test_a_temp_file_that_cannot_be_removed_is_logged_once_not_at_every_pass() -
     assert sweeps[9]["warnings"] == []
 
 
+# shared by the mount scripts below: the start-up check and four hourly sweeps with the mounts in place, then the
+# mounts go (``first``: what the script does before the check, still with the mounts unmounted on failure)
+CHECK_AND_SWEEP = """
+def check_and_sweep(out, state, mounts, first=None):
+    try:
+        if first is not None:
+            first()
+        out["check"] = sorted(cache.check_consistency().removed_temp)
+        out["after_check"] = state()
+        swept = []
+        for _ in range(4):
+            swept += cache.sweep_tmp()
+            mono[0] += 3600
+        out["swept"] = swept
+        out["after_sweep"] = state()
+        out["warnings"] = list(warnings)
+    finally:
+        for m in mounts:
+            subprocess.run(["umount", str(m)], check=True)
+"""
+
 MOUNTED = """
 import hashlib, json, logging, os, subprocess, sys, threading
 from http.server import ThreadingHTTPServer, BaseHTTPRequestHandler
@@ -521,6 +542,7 @@ threading.Thread(target=srv.serve_forever, daemon=True).start()
 url = f"http://127.0.0.1:{srv.server_port}/a.png"
 mono = [0.0]
 cache = ContentCache(base / "cache", quota_bytes=1_000_000, monotonic=lambda: mono[0])
+""" + CHECK_AND_SWEEP + """
 part = cache.tmp_dir / (hashlib.sha256(url.encode()).hexdigest() + ".part")
 places = {"part": part, "stray": cache.tmp_dir / "stray-dir", "old": cache.tmp_dir / "old-dir",
           "files": cache.files_dir / "junk"}
@@ -535,24 +557,13 @@ os.utime(places["old"], (1e9, 1e9))  # before this process started: check_consis
 out = {}
 def state():
     return {n: [(d / "usb" / "precious.txt").exists(), (d / "beside.txt").exists()] for n, d in places.items()}
-try:
+def fetch():
     try:
         out["fetch"] = "ok " + Downloader(cache, retries=0).fetch(url).sha
     except FetchError as exc:
         out["fetch"] = "error " + str(exc)
     out["after_fetch"] = state()
-    out["check"] = sorted(cache.check_consistency().removed_temp)
-    out["after_check"] = state()
-    swept = []
-    for _ in range(4):
-        swept += cache.sweep_tmp()
-        mono[0] += 3600
-    out["swept"] = swept
-    out["after_sweep"] = state()
-    out["warnings"] = list(warnings)
-finally:
-    for m in mounts:
-        subprocess.run(["umount", str(m)], check=True)
+check_and_sweep(out, state, mounts, first=fetch)
 out["after_umount"] = cache.sweep_tmp()
 mono[0] += 3600
 out["after_umount"] = sorted(out["after_umount"] + cache.sweep_tmp())
@@ -735,6 +746,7 @@ class Keep(logging.Handler):
 logging.getLogger("player.cache").addHandler(Keep())
 mono = [0.0]
 cache = ContentCache(base / "cache", quota_bytes=1_000_000, monotonic=lambda: mono[0])
+""" + CHECK_AND_SWEEP + """
 (base / "precious").mkdir()
 (base / "precious" / "photo.jpg").write_text("user data on the same file system")
 (base / "album.txt").write_text("a bind-mounted file")
@@ -752,19 +764,7 @@ out = {}
 def state():
     return [(base / "precious" / "photo.jpg").exists(), (base / "album.txt").exists(),
             (old / "sub" / "beside.txt").exists(), stray.is_dir()]
-try:
-    out["check"] = sorted(cache.check_consistency().removed_temp)
-    out["after_check"] = state()
-    swept = []
-    for _ in range(4):
-        swept += cache.sweep_tmp()
-        mono[0] += 3600
-    out["swept"] = swept
-    out["after_sweep"] = state()
-    out["warnings"] = list(warnings)
-finally:
-    for m in mounts:
-        subprocess.run(["umount", str(m)], check=True)
+check_and_sweep(out, state, mounts)
 swept = []
 for _ in range(2):
     swept += cache.sweep_tmp()

@@ -70,6 +70,13 @@ def arrived(hub: ParseStandIn) -> list[str]:
     return sorted(r["clientId"] for r in proof_rows(hub))
 
 
+def deliverer(hub: ParseStandIn, outbox: Outbox, clock: list[float], flush_s: float = 300
+              ) -> tuple[ProofChannel, DeliveryLoop]:
+    """The proof channel to *hub* and the delivery loop on the test's *clock* (a one-item list, moved by the test)."""
+    channel = ProofChannel(outbox, ParseClient(hub.url, "app"), screen_on(hub), flush_s=flush_s)
+    return channel, DeliveryLoop([channel], monotonic=lambda: clock[0])
+
+
 def set_aside_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if "set aside" in r.getMessage()]
 
@@ -83,8 +90,7 @@ def test_a_batch_refused_for_one_record_is_narrowed_and_that_record_set_aside(
     good = fill(outbox, 7)
     bad = poison(outbox)
     good += fill(outbox, 52)  # 60 waiting, the 8th is poisoned: the first batch of 50 is refused as a whole
-    channel = ProofChannel(outbox, ParseClient(hub.url, "app"), screen_on(hub), flush_s=300)
-    loop = DeliveryLoop([channel], monotonic=lambda: clock[0])
+    channel, loop = deliverer(hub, outbox, clock, flush_s=300)
     with caplog.at_level(logging.INFO, logger="player.report"):
         loop.run_once()
         assert arrived(hub) == sorted(good)  # the 59 good ones went through in the first run
@@ -117,8 +123,7 @@ def test_refused_records_at_the_head_of_the_queue_do_not_hold_the_others(
     outbox = Outbox(tmp_path / "o.sqlite")
     bad = [poison(outbox), poison(outbox, LONG)]  # the two oldest, one after the other
     good = fill(outbox, 40)
-    channel = ProofChannel(outbox, ParseClient(hub.url, "app"), screen_on(hub), flush_s=0)
-    loop = DeliveryLoop([channel], monotonic=lambda: clock[0])
+    channel, loop = deliverer(hub, outbox, clock, flush_s=0)
     with caplog.at_level(logging.INFO, logger="player.report"):
         for _ in range(10):  # ten minutes, the loop looking every minute
             loop.run_once()
@@ -199,8 +204,7 @@ def test_a_rate_rule_answering_403_sets_no_good_play_aside(
     hub.faults.append(rule)
     outbox = Outbox(tmp_path / "o.sqlite")
     good = fill(outbox, 300)  # a backlog after an outage
-    channel = ProofChannel(outbox, ParseClient(hub.url, "app"), screen_on(hub), flush_s=300)
-    loop = DeliveryLoop([channel], monotonic=lambda: clock[0])
+    channel, loop = deliverer(hub, outbox, clock, flush_s=300)
     with caplog.at_level(logging.INFO, logger="player.report"):
         for _ in range(6 * 60):  # six hours, a new play every minute, the loop looking every minute
             good += fill(outbox, 1)
@@ -237,8 +241,7 @@ def test_a_hub_refusing_requests_at_random_loses_no_play(hub: ParseStandIn, tmp_
     clock = [1000.0]
     outbox = Outbox(tmp_path / "o.sqlite")
     good = fill(outbox, 200)
-    channel = ProofChannel(outbox, ParseClient(hub.url, "app"), screen_on(hub), flush_s=60)
-    loop = DeliveryLoop([channel], monotonic=lambda: clock[0])
+    channel, loop = deliverer(hub, outbox, clock, flush_s=60)
     for _ in range(10 * 60):  # ten hours, a new play every minute
         good += fill(outbox, 1)
         loop.run_once()
@@ -264,8 +267,7 @@ def test_a_record_set_aside_is_kept_tried_once_a_day_and_delivered_when_the_hub_
     outbox = Outbox(tmp_path / "o.sqlite")
     good = fill(outbox, 20)
     bad = poison(outbox)
-    channel = ProofChannel(outbox, ParseClient(hub.url, "app"), screen_on(hub), flush_s=300)
-    loop = DeliveryLoop([channel], monotonic=lambda: clock[0])
+    channel, loop = deliverer(hub, outbox, clock, flush_s=300)
 
     def hours(n: int) -> None:  # two new plays every 5 minutes, the loop looking every 5 minutes
         for _ in range(n * 12):
@@ -322,8 +324,7 @@ def test_a_suspect_gone_from_the_outbox_does_not_keep_a_waiting_record_idle(
     outbox = Outbox(tmp_path / "o.sqlite", max_records=10)
     poison(outbox)
     fill(outbox, 3)
-    channel = ProofChannel(outbox, ParseClient(hub.url, "app"), screen_on(hub), flush_s=300)
-    loop = DeliveryLoop([channel], monotonic=lambda: clock[0])
+    channel, loop = deliverer(hub, outbox, clock, flush_s=300)
     loop.run_once()  # the poisoned record refused on its own, the 3 others taken
     assert outbox.count("proof") == 1
     fill(outbox, 10)  # 11 > 10: the poisoned record is pruned
@@ -356,8 +357,7 @@ def test_half_of_the_plays_refused_by_a_firewall_do_not_hold_the_good_ones(
     clock = [1000.0]
     hub.faults.append(Firewall(clock))
     outbox = Outbox(tmp_path / "o.sqlite")
-    channel = ProofChannel(outbox, ParseClient(hub.url, "app"), screen_on(hub), flush_s=300)
-    loop = DeliveryLoop([channel], monotonic=lambda: clock[0])
+    channel, loop = deliverer(hub, outbox, clock, flush_s=300)
     rng = random.Random(1)
     good: list[str] = []
     bad: list[str] = []
@@ -445,8 +445,7 @@ def test_a_poisoned_record_on_a_low_traffic_screen_is_set_aside_within_a_day(
     outbox = Outbox(tmp_path / "o.sqlite")
     bad = poison(outbox)
     good = fill(outbox, 1)
-    channel = ProofChannel(outbox, ParseClient(hub.url, "app"), screen_on(hub), flush_s=300)
-    loop = DeliveryLoop([channel], monotonic=lambda: clock[0])
+    channel, loop = deliverer(hub, outbox, clock, flush_s=300)
     for minute in range(24 * 60):
         if minute % 20 == 0:
             good.append(play(outbox, "long-video", minute))
@@ -471,8 +470,7 @@ def test_a_backlog_of_one_refused_play_at_the_head_does_not_starve_the_good_ones
     outbox = Outbox(tmp_path / "o.sqlite")
     bad = [poison(outbox) for _ in range(60)]
     good = fill(outbox, 100)
-    channel = ProofChannel(outbox, ParseClient(hub.url, "app"), screen_on(hub), flush_s=300)
-    loop = DeliveryLoop([channel], monotonic=lambda: clock[0])
+    channel, loop = deliverer(hub, outbox, clock, flush_s=300)
     loop.run_once()
     assert len(arrived(hub)) == 100  # the first run already: the bad play left out after its refusal alone
     with caplog.at_level(logging.INFO, logger="player.report"):
@@ -501,8 +499,7 @@ def test_more_records_of_a_refused_play_than_one_look_reads_do_not_idle_the_chan
     outbox = Outbox(tmp_path / "o.sqlite")
     bad = [poison(outbox) for _ in range(30)]
     good = fill(outbox, 5)
-    channel = ProofChannel(outbox, ParseClient(hub.url, "app"), screen_on(hub), flush_s=300)
-    loop = DeliveryLoop([channel], monotonic=lambda: clock[0])
+    channel, loop = deliverer(hub, outbox, clock, flush_s=300)
     for minute in range(180):  # three hours, a new play every 10 minutes
         if minute % 10 == 0:
             good += fill(outbox, 1)
@@ -528,8 +525,7 @@ def test_a_play_is_set_aside_whole_only_after_its_refusals_counted_in_this_proce
     good = [play(outbox, "Markt", n) for n in range(1, 6)]
     hub.faults.append(lambda method, path, body: (403, {"error": "Request blocked"}) if path == "/batch" and any(
         sub.get("body", {}).get("clientId") == unlucky for sub in body["requests"]) else None)
-    channel = ProofChannel(outbox, ParseClient(hub.url, "app"), screen_on(hub), flush_s=0)
-    loop = DeliveryLoop([channel], monotonic=lambda: clock[0])
+    channel, loop = deliverer(hub, outbox, clock, flush_s=0)
     loop.run_once()
     later = [play(outbox, "Rathaus", n) for n in range(10, 15)]  # the same play, which the hub takes
     for _ in range(20):

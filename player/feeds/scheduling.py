@@ -66,10 +66,6 @@ class _RandomId:
         raw[8] = raw[8] & 0x3F | 0x80  # variant 10
         self.hex = raw.hex()
 
-    def __str__(self) -> str:
-        h = self.hex
-        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-
 
 def _uuid4() -> _RandomId:
     return _RandomId()
