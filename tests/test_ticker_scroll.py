@@ -8,8 +8,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from PySide6.QtCore import QEvent, QObject, QRect
-from PySide6.QtGui import QColor, QImage
+from PySide6.QtCore import QEvent, QObject, QRect, Qt
+from PySide6.QtGui import QColor, QFontMetrics, QImage, QPainter
 from PySide6.QtWidgets import QApplication, QWidget
 
 import player.ui.widgets  # noqa: F401  (registers the widget views)
@@ -20,6 +20,7 @@ from player.model import TextStyle, TickerItem, VAlign, WidgetItem
 from player.ui.bridge import shared_bridge
 from player.ui.items import RenderContext, TickerView, make_view
 from player.ui.scroller import ScrollPace
+from player.ui.strip import CHUNK_PX, pieces
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 TEXT = "Weihnachtsmarkt bis 23. Dezember   +++   Linie 3: Umleitung über die Goethestraße"
@@ -139,7 +140,7 @@ def test_ticker_offset_follows_the_elapsed_time(qapp: Any) -> None:
         assert view.scroller.shown == 138  # 140 px/s, in whole steps of 3 px
         step_to(qapp, view, clock, 1000.0 + 30_000)
         assert view.scroller.shown == 4338
-        assert view.offset() == 4338 % view._tile.width()
+        assert view.offset() == 4338 % view.strip.width
     finally:
         view.stop()
         zone.close()
@@ -163,7 +164,7 @@ def test_a_step_paints_only_the_exposed_column(qapp: Any) -> None:
 def test_scrolled_strip_equals_a_fresh_drawing_across_the_wrap(qapp: Any) -> None:
     view, zone, clock = shown_ticker(qapp, ticker_view)
     try:
-        tile_w = view._tile.width()
+        tile_w = view.strip.width
         ms = 0.0
         # step by step through the point where the tile starts over (and a little beyond)
         while view.scroller.shown < tile_w + 40:
@@ -222,6 +223,84 @@ def test_news_ticker_on_a_translucent_background_is_repainted_whole(qapp: Any) -
         step_to(qapp, view, clock, 100.0)
         assert view.scroller.shown == 12
         assert log.rects == [view.rect()]  # what lies below shows through: no shifting of old pixels
+    finally:
+        view.stop()
+        zone.close()
+
+
+# ------------------------------------------------------------------------------------------- drawn in chunks
+LONG = " ".join(f"Meldung {i:04d}: Straßensperrung in der Königsallee" for i in range(400))  # ~400,000 px
+
+
+def long_ticker_view(zone: QWidget) -> TickerView:
+    item = TickerItem(id="k", duration=60, text=LONG, speed=140, separator="   +++   ",
+                      style=TextStyle(font_size=30, color="#0b2540", bold=True, valign=VAlign.MIDDLE))
+    view = make_view(item, render_ctx(), zone)
+    assert isinstance(view, TickerView)
+    return view
+
+
+def test_a_long_text_is_held_in_a_few_chunks_and_shown_right_far_along(qapp: Any) -> None:
+    view, zone, clock = shown_ticker(qapp, long_ticker_view)
+    try:
+        strip = view.strip
+        assert strip.width > 100_000  # as one pixmap: 100,000 x 60 px, 24 MB
+        for ms in (1_000.0, 600_000.0, 600_500.0, 2_000_000.0):  # 140 px/s: up to 280,000 px along
+            step_to(qapp, view, clock, ms)
+            assert on_screen(zone) == fresh(view), f"wrong pixels at {view.scroller.shown} px"
+            assert strip.cached_px() <= 3 * CHUNK_PX
+        assert view.strip is strip
+    finally:
+        view.stop()
+        zone.close()
+
+
+def test_the_chunks_look_like_the_line_drawn_whole(qapp: Any) -> None:
+    zone = Zone()
+    zone.resize(4000, 60)
+    view = ticker_view(zone)
+    view.setGeometry(0, 0, 4000, 60)
+    chunked = fresh(view)
+    whole = QImage(4000, 60, QImage.Format.Format_RGB32)
+    whole.fill(QColor("#ffcc00"))
+    p = QPainter(whole)
+    font = view.ctx.font(view.item.style)
+    p.setFont(font)
+    p.setPen(QColor("#0b2540"))
+    pad = view.ctx.px(view.item.style.padding)
+    p.drawText(QRect(pad, 0, 4000, 60), int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
+               TEXT + "   +++   ")
+    p.end()
+    width = QFontMetrics(font).horizontalAdvance(TEXT + "   +++   ")
+    assert view.strip.width == width and len(view.strip.texts) > 2  # drawn in pieces, at least one per chunk
+    # every glyph on the pixel it has in the line drawn whole (the repeat starts at a whole pixel, as before)
+    assert chunked.copy(0, 0, pad + width, 60) == whole.copy(0, 0, pad + width, 60)
+    zone.close()
+
+
+def test_pieces_join_to_the_text_and_keep_words_and_right_to_left_lines_whole() -> None:
+    text = "Weihnachtsmarkt auf dem Marktplatz bis 23. Dezember, täglich 11–21 Uhr   +++   "
+    parts = pieces(text)
+    assert "".join(parts) == text and len(parts) > 1
+    assert all(part.endswith(" ") or part is parts[-1] for part in parts)  # cut after spaces only
+    word = "Donaudampfschifffahrtsgesellschaftskapitänsmütze" * 3
+    assert pieces(f"a {word} b") == [f"a {word} ", "b"]
+    arabic = "سوق عيد الميلاد في ساحة السوق حتى 23 ديسمبر يوميا من 11 إلى 21"
+    assert pieces(arabic) == [arabic]  # Qt orders the words of a right-to-left line; split, they would run reversed
+    assert pieces("") == []
+
+
+def test_a_translucent_news_ticker_keeps_its_width_in_chunks_and_does_not_redraw_them_per_step(qapp: Any) -> None:
+    view, zone, clock = shown_ticker(qapp, news_ticker({"speed": 120, "background": "#800b2540"}))
+    try:
+        ms = 0.0
+        step_to(qapp, view, clock, ms)
+        drawn = view.strip.drawn
+        for _ in range(20):  # 20 steps of 2 px: the whole strip is repainted each time
+            ms += view.scroller.pace.ms_to_next_step(ms)
+            step_to(qapp, view, clock, ms)
+        assert view.scroller.shown == 40
+        assert view.strip.drawn - drawn <= 1  # at most the chunk that came into view
     finally:
         view.stop()
         zone.close()

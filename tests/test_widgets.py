@@ -214,13 +214,17 @@ def test_every_listed_kind_has_a_view_and_unknown_kinds_a_neutral_tile(qapp: Any
     assert "Diese Anzeige ist hier nicht verfügbar" in " ".join(r.text for r in tile.runs)
 
 
-def test_news_ticker_prerenders_tiles_and_scrolls(qapp: Any) -> None:
+def test_news_ticker_measures_its_titles_once_and_draws_each_chunk_once(qapp: Any) -> None:
     view = make("news_ticker", VALUES["news_ticker"], (1920, 80))
     paint(view)
-    assert len(view.tiles) == 5 and all(t.height() == 80 for t in view.tiles)
-    tiles = list(view.tiles)
+    strip = view.strip
+    assert "".join(strip.texts) == "".join(f"Meldung {i} über Öffnungszeiten   +++   " for i in range(5))
+    assert strip.height == 80
+    drawn = strip.drawn
+    assert drawn > 0
     paint(view)
-    assert view.tiles == tiles  # nothing re-rendered per frame
+    assert view.strip is strip  # nothing measured again per frame
+    assert strip.drawn == drawn  # and the chunks in view are not drawn again (translucent: it keeps its width)
 
 
 def test_html_in_titles_is_drawn_as_text(qapp: Any) -> None:

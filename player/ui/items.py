@@ -17,7 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from PySide6.QtCore import QDate, QDateTime, QElapsedTimer, QLocale, QRect, QRectF, Qt, QTime, QTimer, Signal
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPaintEvent, QPixmap
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPaintEvent
 from PySide6.QtWidgets import QWidget
 
 from player.clock import Clock
@@ -25,6 +25,7 @@ from player.model import ClockItem, HAlign, ImageItem, Item, TextItem, TextStyle
 from player.ui.bridge import WorkerBridge
 from player.ui.imaging import decode_for_zone
 from player.ui.scroller import StripScroller
+from player.ui.strip import TextStrip
 
 log = logging.getLogger(__name__)
 
@@ -245,20 +246,21 @@ class TextView(ItemView):
 
 
 class TickerView(ItemView):
-    """Scrolling text. The text is drawn once into an opaque pixmap (the tile); the strip moves in equal whole-pixel
-    steps (player/ui/scroller.py): what is on screen is shifted and only the newly exposed column is painted."""
+    """Scrolling text. The text is drawn on demand into narrow opaque pixmaps (player/ui/strip.py); the strip moves in
+    equal whole-pixel steps (player/ui/scroller.py): what is on screen is shifted and only the newly exposed column is
+    painted."""
 
     item: TickerItem
 
     def __init__(self, item: TickerItem, ctx: RenderContext, parent: QWidget):
         super().__init__(item, ctx, parent)
-        self._tile: QPixmap | None = None
+        self.strip: TextStrip | None = None
         speed = item.speed * ctx.scale
-        # the tile is opaque (zone colour or black), so the strip is always moved by scrolling
+        # the strip is opaque (zone colour or black), so it is always moved by scrolling
         self.scroller = StripScroller(self, speed, lambda: True) if speed > 0 else None
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)
 
-    def _make_tile(self) -> QPixmap:
+    def _make_strip(self) -> TextStrip:
         style = self.item.style
         font = self.ctx.font(style)
         text = self.ctx.substitute(self.item.text).replace("\n", " ") + self.item.separator
@@ -267,16 +269,8 @@ class TickerView(ItemView):
         while metrics.height() > self.height() and font.pixelSize() > 8:
             font.setPixelSize(font.pixelSize() - 1)
             metrics = QFontMetrics(font)
-        width = max(1, metrics.horizontalAdvance(text))
-        tile = QPixmap(width, max(1, self.height()))
-        tile.fill(self._background())  # opaque: each frame is a plain copy, no blending, no clearing
-        p = QPainter(tile)
-        p.setFont(font)
-        p.setPen(qcolor(style.color))
-        p.drawText(QRect(0, 0, width, tile.height()), int(Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft),
-                   text)
-        p.end()
-        return tile
+        # opaque: each step is a plain copy, no blending, no clearing
+        return TextStrip([text], font, qcolor(style.color), self.height(), self._background())
 
     def _background(self) -> QColor:
         if self.item.style.background:
@@ -286,7 +280,7 @@ class TickerView(ItemView):
         return color if color.alpha() == 255 else QColor("#000000")
 
     def resizeEvent(self, _event: object) -> None:  # noqa: N802
-        self._tile = None
+        self.strip = None
 
     def start(self) -> None:
         super().start()
@@ -299,26 +293,20 @@ class TickerView(ItemView):
         super().stop()
 
     def offset(self) -> int:
-        """Pixels scrolled so far, within the repeating tile."""
-        if self._tile is None or self.scroller is None:
+        """Pixels scrolled so far, within the repeating strip."""
+        if self.strip is None or self.scroller is None or self.strip.width <= 0:
             return 0
-        return self.scroller.shown % self._tile.width()
+        return self.scroller.shown % self.strip.width
 
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
-        if self._tile is None:
-            self._tile = self._make_tile()
-        tile, tile_w = self._tile, self._tile.width()
+        if self.strip is None:
+            self.strip = self._make_strip()
         area = event.rect()  # after a step: only the exposed column
-        left, right = area.left(), area.right() + 1
-        x = self.ctx.px(self.item.style.padding) - self.offset()
-        if x > 0:  # the tile repeats leftwards too
-            x -= tile_w
         p = QPainter(self)
-        while x < right:
-            if x + tile_w > left:
-                sx = max(0, left - x)
-                p.drawPixmap(x + sx, 0, tile, sx, 0, min(tile_w, right - x) - sx, tile.height())
-            x += tile_w
+        if self.strip.width <= 0:
+            p.fillRect(area, self._background())
+        else:
+            self.strip.paint(p, self.ctx.px(self.item.style.padding) - self.offset(), area.left(), area.right() + 1)
         p.end()
 
 

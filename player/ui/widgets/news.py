@@ -1,8 +1,9 @@
 """NewsList (titles with date and an optional excerpt) and NewsTicker (titles scrolling along a strip).
 
-Both read press releases (PressReleases) or a generic JSON feed (GenericItems). The ticker draws each title once
-into a pixmap when the data changes; the strip then moves in equal whole-pixel steps (player/ui/scroller.py, as
-TickerView does): on an opaque background only the newly exposed column is painted per step.
+Both read press releases (PressReleases) or a generic JSON feed (GenericItems). The ticker measures its titles once
+when the data changes and draws them on demand into narrow pixmaps (player/ui/strip.py); the strip moves in equal
+whole-pixel steps (player/ui/scroller.py, as TickerView does): on an opaque background only the newly exposed column
+is painted per step.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 from PySide6.QtCore import QRect, Qt
-from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPaintEvent, QPixmap
+from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPaintEvent
 from PySide6.QtWidgets import QWidget
 
 from player.feeds.generic import GenericItems
@@ -19,10 +20,11 @@ from player.feeds.press import PressReleases
 from player.model import WidgetItem
 from player.ui.items import RenderContext
 from player.ui.scroller import StripScroller
-from player.ui.widgets.base import CENTER, LEFT, Canvas, LiveWidget, one_line, wrap_lines
+from player.ui.strip import CHUNK_PX, TextStrip
+from player.ui.widgets.base import CENTER, Canvas, LiveWidget, one_line, wrap_lines
 
 MAX_ENTRIES = 200  # a feed with 10,000 items: only the first ones can ever be seen
-MAX_TILE_PX = 16_000  # one title never becomes a wider pixmap than this
+MAX_TITLE_PX = 16_000  # one title is cut (with an ellipsis) at this width: two minutes at 120 px/s
 
 
 @dataclass(frozen=True)
@@ -99,16 +101,15 @@ class NewsList(LiveWidget):
 
 
 class NewsTicker(LiveWidget):
-    """Titles scrolling right to left. No per-frame allocation: titles are pre-rendered pixmaps."""
+    """Titles scrolling right to left. No per-frame allocation: the titles are measured once per data change and drawn
+    in chunks as they come into view."""
 
     value_types = (PressReleases, GenericItems)
 
     def __init__(self, item: WidgetItem, ctx: RenderContext, parent: QWidget):
-        self.tiles: list[QPixmap] = []
-        self.tile_texts: list[str] = []
+        self.strip: TextStrip | None = None
         self._tiles_for: bool | None = None
         super().__init__(item, ctx, parent)
-        self._total = 0
         # moved by scrolling only when the strip paints every pixel opaquely (else what lies below must show)
         self.scroller = StripScroller(self, self.speed * ctx.scale, self._opaque)
 
@@ -171,10 +172,9 @@ class NewsTicker(LiveWidget):
             return
         stale = self.stale_text(now)
         self._tiles_for = True
-        self.tiles, self.tile_texts = [], []
+        self.strip = None
         entries = news_entries(self.value)[:50]
         if not entries:
-            self._total = 0
             return
         separator = self.options.get("separator", "   +++   ")
         separator = separator if isinstance(separator, str) and len(separator) <= 50 else "   +++   "
@@ -184,21 +184,14 @@ class NewsTicker(LiveWidget):
         bold = self.options.get("bold", True) is not False
         font = self.sized_font(self._font_px(), bold=bold)
         metrics = QFontMetrics(font)
-        color = self.fg
-        for text in texts:
-            shown = metrics.elidedText(text, Qt.TextElideMode.ElideRight, MAX_TILE_PX)
-            width = max(1, metrics.horizontalAdvance(shown))
-            tile = QPixmap(width, max(1, self.height()))
-            tile.fill(Qt.GlobalColor.transparent)
-            p = QPainter(tile)
-            p.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
-            p.setFont(font)
-            p.setPen(color)
-            p.drawText(QRect(0, 0, width, tile.height()), int(LEFT), shown)
-            p.end()
-            self.tiles.append(tile)
-            self.tile_texts.append(shown)
-        self._total = sum(t.width() for t in self.tiles)
+        shown = [metrics.elidedText(text, Qt.TextElideMode.ElideRight, MAX_TITLE_PX) for text in texts]
+        # scrolled (opaque): the chunk at the right edge and the next; else the whole width is repainted at each step
+        keep = 3 if self._opaque() else self.width() // CHUNK_PX + 3
+        self.strip = TextStrip(shown, font, self.fg, self.height(), keep=keep)
+
+    @property
+    def _total(self) -> int:
+        return self.strip.width if self.strip is not None else 0
 
     def offset(self) -> int:
         """Pixels scrolled so far, within the repeating row of titles."""
@@ -217,7 +210,7 @@ class NewsTicker(LiveWidget):
         background = self.background()
         if background.alpha() > 0:
             p.fillRect(area, background)
-        if self._total <= 0:
+        if self.strip is None or self.strip.width <= 0:
             self.runs = []
             font = self.sized_font(self._font_px() * 0.8)
             canvas = Canvas(p, self.runs)
@@ -225,16 +218,5 @@ class NewsTicker(LiveWidget):
                         font, self.muted, CENTER)
             p.end()
             return
-        left, right = area.left(), area.right() + 1
-        x = self.ctx.px(16) - self.offset()
-        if x > 0:
-            x -= self._total
-        while x < right:
-            for tile in self.tiles:
-                w = tile.width()
-                if x + w > left and x < right:
-                    p.drawPixmap(x, 0, tile)  # clipped to the exposed area by the paint event
-                x += w
-                if x >= right:
-                    break
+        self.strip.paint(p, self.ctx.px(16) - self.offset(), area.left(), area.right() + 1)
         p.end()
