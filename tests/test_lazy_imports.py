@@ -26,6 +26,7 @@ from player.ui.app import run_player
 cfg = load_config(Path(sys.argv[2]), env={{}})
 run_player(cfg, Path(sys.argv[1]), windowed=(640, 360), exit_after=float(sys.argv[3]))
 print("LOADED " + json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))
+print("PLAYER " + json.dumps(sorted(m for m in sys.modules if m.startswith(("player.ui.widgets.", "player.feeds.")))))
 import linecache
 print("SOURCES " + json.dumps({{name: sum(map(len, entry[2])) for name, entry in linecache.cache.items()
                                 if len(entry) > 2}}))
@@ -48,7 +49,7 @@ def play_and_probe(tmp_path: Path, doc: dict, seconds: float = 2.0, files: dict[
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr[-2000:]
     return {key: json.loads(line.removeprefix(key + " ")) for line in res.stdout.splitlines()
-            for key in ("LOADED", "SOURCES") if line.startswith(key + " ")}
+            for key in ("LOADED", "SOURCES", "PLAYER") if line.startswith(key + " ")}
 
 
 def loaded_after_playing(tmp_path: Path, doc: dict, seconds: float = 2.0,
@@ -88,6 +89,23 @@ def test_live_data_loads_the_scheduler_but_not_what_it_imports_without_use(tmp_p
                    feeds={"wetter": {"type": "sample", "file": "weather.json", "interval_s": 60}})
     loaded = play_and_probe(tmp_path, doc, 3.0, {"weather.json": json.dumps(weather)})["LOADED"]
     assert loaded == ["apscheduler"]
+
+
+def test_a_screen_loads_the_views_of_its_own_widget_kinds_and_the_warning_view(tmp_path: Path) -> None:
+    """Widget views are imported by kind (player/ui/widgets/__init__.py): a weather screen does not carry the map,
+    the digital-twin messages or the departure board; a feed that can bring severe warnings gets the warning view
+    loaded with the content, not on the GUI thread when a warning comes."""
+    weather = {"kind": "weather", "station": "Musterstadt",
+               "values": {"lufttemperatur": {"name": "Lufttemperatur", "unit": "°C", "value": 3.5}}}
+    doc = one_zone([{"type": "widget", "widget": "weather", "feed": "wetter", "duration": 5}],
+                   feeds={"wetter": {"type": "sample", "file": "weather.json", "interval_s": 60}})
+    loaded = play_and_probe(tmp_path, doc, 3.0, {"weather.json": json.dumps(weather)})["PLAYER"]
+    assert isinstance(loaded, list)
+    assert "player.ui.widgets.weather" in loaded and "player.ui.widgets.warnings" in loaded
+    for module in ("player.ui.widgets.twin", "player.ui.widgets.places", "player.ui.widgets.departures",
+                   "player.ui.widgets.sensors", "player.ui.widgets.news", "player.ui.widgets.clock",
+                   "player.feeds.twin", "player.feeds.places"):
+        assert module not in loaded
 
 
 RUNNER = """

@@ -24,6 +24,7 @@ from player.feeds.press import PressRelease, PressReleases
 from player.feeds.sensors import SensorReading, SensorReadings
 from player.feeds.warnings import PublicWarning, Warnings
 from player.feeds.weather import WeatherReport, WeatherValue
+from player.layouts import WIDGET_KINDS
 from player.model import WidgetItem
 from player.ui.bridge import shared_bridge
 from player.ui.items import RenderContext, make_view
@@ -203,6 +204,19 @@ def test_wrong_feed_type_shows_the_placeholder(qapp: Any) -> None:
     view = make("departures", VALUES["weather"], (480, 880))
     paint(view)
     assert "Zurzeit keine Abfahrten" in [r.text for r in view.runs]
+
+
+def test_widget_classes_are_reachable_by_name_and_kind() -> None:
+    import player.ui.widgets as widgets
+    from player.ui.widgets import PlaceMap, WarningBanner
+
+    assert WIDGET_VIEWS["map"] is PlaceMap and widgets.widget_view("warning_banner") is WarningBanner
+    assert widgets.widget_view("nope") is None and "nope" not in WIDGET_VIEWS
+    with pytest.raises(KeyError):
+        WIDGET_VIEWS["nope"]
+    with pytest.raises(AttributeError):
+        widgets.NoSuchWidget  # noqa: B018
+    assert set(WIDGET_VIEWS) >= set(WIDGET_KINDS) - {"image"}  # every kind a document may name has a view
 
 
 def test_every_listed_kind_has_a_view_and_unknown_kinds_a_neutral_tile(qapp: Any) -> None:

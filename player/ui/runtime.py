@@ -155,6 +155,17 @@ def preload_views(screen: Screen) -> None:
             load_view_module(kind)
         except Exception as exc:  # noqa: BLE001 - the GUI thread tries again and shows a placeholder
             log.warning("could not load the display for '%s' items: %s", kind, exc)
+    # a warnings feed may put a warning widget on screen at any time (player/ui/live.py, WarningOverlay)
+    warns = any(isinstance(conf, dict) and conf.get("type") in ("warnings", "nina", "sample")
+                for conf in screen.feeds.values())
+    if "widget" in screen.item_kinds() or warns:
+        try:
+            load_view_module("widget")
+            from player.ui.widgets import preload_widget_views
+
+            preload_widget_views(screen.layouts.values(), ("warnings",) if warns else ())
+        except Exception as exc:  # noqa: BLE001 - as above: the GUI thread tries again
+            log.warning("could not load the display for widget items: %s", exc)
     if screen.feeds:
         import player.ui.live  # noqa: F401
 
