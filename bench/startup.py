@@ -143,7 +143,7 @@ def main() -> None:
         cfg.write_text(f'[player]\nstate_dir = "{tmp}/state"\ncache_dir = "{tmp}/cache"\n')
         # the player sets these through mallopt before it imports Qt (player/memory.py); the environment does the
         # same for a program that does not
-        tuned = {**env, "MALLOC_MMAP_THRESHOLD_": "131072", "MALLOC_TRIM_THRESHOLD_": "131072", "MALLOC_ARENA_MAX": "2"}
+        tuned = {**env, "MALLOC_MMAP_THRESHOLD_": "65536", "MALLOC_TRIM_THRESHOLD_": "131072", "MALLOC_ARENA_MAX": "2"}
         layout = [PY, "bench/_baseline_layout.py", str(ROOT / "player" / "demo" / "media"), life]
 
         def player(folder: Path) -> list[str]:

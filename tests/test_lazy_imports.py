@@ -365,3 +365,27 @@ def test_the_stand_in_metadata_reads_apscheduler_s_own_dist_info(tmp_path: Path)
     metadata = own_metadata()  # the real one in this environment
     assert metadata.version("APScheduler") == metadata.version("apscheduler") != ""
     assert {entry.name for entry in metadata.entry_points(group="apscheduler.triggers")} >= {"interval", "cron", "date"}
+
+
+HEAP_PROBE = """
+import json
+from player.memory import tune_malloc
+tune_malloc()
+from PIL import Image
+piece = Image.new("RGB", (1440, 880), (10, 20, 30)).tobytes()  # made of 64 KiB pieces, joined
+blocks = [bytes(64 * 1024) for _ in range(8)]  # one of tobytes' pieces each
+heap = next(line.split()[0] for line in open("/proc/self/maps") if line.rstrip().endswith("[heap]"))
+lo, hi = (int(x, 16) for x in heap.split("-"))
+print(json.dumps([lo <= id(b) < hi for b in blocks]))
+"""
+
+
+def test_pillow_s_64_kib_pieces_are_served_by_mmap_not_the_heap() -> None:
+    """tobytes() builds a picture from pieces of ImageFile.MAXBLOCK bytes; on the heap they could keep it from
+    shrinking for good (player/memory.py). Served by mmap, they go back to the system when freed."""
+    from PIL import ImageFile
+
+    assert ImageFile.MAXBLOCK <= 64 * 1024  # Pillow's piece size: still at or below the player's threshold
+    res = subprocess.run([sys.executable, "-c", HEAP_PROBE], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert json.loads(res.stdout) == [False] * 8
