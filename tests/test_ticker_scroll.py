@@ -255,10 +255,14 @@ def test_a_long_text_is_held_in_a_few_chunks_and_shown_right_far_along(qapp: Any
         zone.close()
 
 
-def test_the_chunks_look_like_the_line_drawn_whole(qapp: Any) -> None:
+def chunked_and_whole(text: str, shown: str) -> tuple[QImage, QImage, int]:
+    """A 4000 px ticker of ``text`` drawn by the view (in chunks), and ``shown`` drawn as one line by QPainter, both
+    cut to the first repeat; and how many pieces the strip has."""
     zone = Zone()
     zone.resize(4000, 60)
-    view = ticker_view(zone)
+    item = TickerItem(id="k", duration=60, text=text, speed=140, separator="   +++   ",
+                      style=TextStyle(font_size=30, color="#0b2540", bold=True, valign=VAlign.MIDDLE))
+    view = make_view(item, render_ctx(), zone)
     view.setGeometry(0, 0, 4000, 60)
     chunked = fresh(view)
     whole = QImage(4000, 60, QImage.Format.Format_RGB32)
@@ -269,13 +273,35 @@ def test_the_chunks_look_like_the_line_drawn_whole(qapp: Any) -> None:
     p.setPen(QColor("#0b2540"))
     pad = view.ctx.px(view.item.style.padding)
     p.drawText(QRect(pad, 0, 4000, 60), int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
-               TEXT + "   +++   ")
+               shown + "   +++   ")
     p.end()
-    width = QFontMetrics(font).horizontalAdvance(TEXT + "   +++   ")
-    assert view.strip.width == width and len(view.strip.texts) > 2  # drawn in pieces, at least one per chunk
-    # every glyph on the pixel it has in the line drawn whole (the repeat starts at a whole pixel, as before)
-    assert chunked.copy(0, 0, pad + width, 60) == whole.copy(0, 0, pad + width, 60)
+    width = QFontMetrics(font).horizontalAdvance(shown + "   +++   ")
+    assert view.strip.width == width
     zone.close()
+    return chunked.copy(0, 0, pad + width, 60), whole.copy(0, 0, pad + width, 60), len(view.strip.texts)
+
+
+def test_the_chunks_look_like_the_line_drawn_whole(qapp: Any) -> None:
+    chunked, whole, n = chunked_and_whole(TEXT, TEXT)
+    assert n > 2  # drawn in pieces, at least one per chunk
+    # every glyph on the pixel it has in the line drawn whole (the repeat starts at a whole pixel, as before)
+    assert chunked == whole
+
+
+@pytest.mark.parametrize("breaks", ["\t", "\r\n", "\u2028", "\n\t"])
+def test_tabs_and_line_breaks_in_a_ticker_are_spaces(qapp: Any, breaks: str) -> None:
+    """A tab or a carriage return is measured wider or narrower than drawText draws it: a piece holding one left a
+    gap after it or ran into the next ("Umleitungüber")."""
+    text = TEXT.replace(" über ", f" über{breaks}").replace("Dezember ", f"Dezember{breaks}")
+    shown = TEXT.replace(" über ", " über" + " " * len(breaks)).replace("Dezember ", "Dezember" + " " * len(breaks))
+    chunked, whole, _ = chunked_and_whole(text, shown)
+    assert chunked == whole
+
+
+def test_a_line_with_a_bidi_override_stays_one_piece(qapp: Any) -> None:
+    text = "Weihnachtsmarkt bis 23. Dezember \u202eLinie 3: Umleitung über die\u202c Goethestraße"
+    chunked, whole, n = chunked_and_whole(text, text)
+    assert n == 1 and chunked == whole  # the override reverses the words in between, as in the line drawn whole
 
 
 def test_pieces_join_to_the_text_and_keep_words_and_right_to_left_lines_whole() -> None:

@@ -8,8 +8,10 @@ moved by scrolling paints only the newly exposed column at each step, so it need
 the next one: its pixmaps stay at a few hundred kB whatever the length of the text. A translucent ticker repaints
 its whole width at each step and keeps the chunks for its width.
 
-Text with right-to-left script is kept as one piece: placing words left to right one by one would reverse the order
-Qt's bidi algorithm gives a whole right-to-left line.
+Text with right-to-left script (or bidi controls) is kept as one piece: placing words left to right one by one would
+reverse the order Qt's bidi algorithm gives a whole right-to-left line. Line and paragraph breaks, tabs and the other
+control whitespace become spaces first: a strip is one line, and a tab or a carriage return is measured differently
+from how it is drawn (a piece holding one left a gap or ran into the next).
 """
 
 from __future__ import annotations
@@ -26,8 +28,18 @@ CHUNK_PX = 256
 PIECE_CHARS = 24  # words are gathered into pieces of about this many characters
 _ALIGN = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignAbsolute
              | Qt.TextFlag.TextDontClip)
-# Hebrew, Arabic, Syriac, Thaana, NKo, Samaritan, Mandaic, their presentation forms, and the RTL scripts beyond the BMP
-_RTL = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff\U00010800-\U00010fff\U0001e800-\U0001efff]")
+# Hebrew, Arabic, Syriac, Thaana, NKo, Samaritan, Mandaic, their presentation forms, the RTL scripts beyond the BMP,
+# and the bidi marks, embeddings, overrides and isolates (U+200F, U+202A-U+202E, U+2066-U+2069)
+_RTL = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff\U00010800-\U00010fff\U0001e800-\U0001efff"
+                  "\u200f\u202a-\u202e\u2066-\u2069]")
+# whitespace that is not a plain or no-break space: tab, line and paragraph breaks, vertical tab, form feed, the
+# information separators, NEL
+_BREAKS = re.compile("[\t\n\v\f\r\x1c-\x1f\x85\u2028\u2029]")
+
+
+def one_line(text: str) -> str:
+    """``text`` with every tab, line or paragraph break (and the like) made a space; other spaces stay as they are."""
+    return _BREAKS.sub(" ", text)
 
 
 def pieces(text: str) -> list[str]:
@@ -47,7 +59,8 @@ def pieces(text: str) -> list[str]:
 
 class TextStrip:
     """``texts`` one after another in ``font`` and ``color`` on a strip ``height`` px high, repeating every
-    :attr:`width` px. ``background`` None leaves the strip transparent. At most ``keep`` chunks are kept."""
+    :attr:`width` px, each made one line (:func:`one_line`). ``background`` None leaves the strip transparent. At most
+    ``keep`` chunks are kept."""
 
     def __init__(self, texts: Sequence[str], font: QFont, color: QColor, height: int,
                  background: QColor | None = None, keep: int = 3):
@@ -62,7 +75,7 @@ class TextStrip:
         self._text: list[str] = []
         x = 0.0
         for text in texts:
-            for piece in pieces(text):
+            for piece in pieces(one_line(text)):
                 w = metrics.horizontalAdvance(piece)
                 self._x.append(x)
                 self._w.append(w)
