@@ -21,6 +21,7 @@ from typing import TypeVar
 import pytest
 
 import player.cache
+import player.removal
 from player.cache import ContentCache, remove_same_device
 from player.fetch import Downloader, FetchError
 
@@ -726,7 +727,7 @@ def test_a_very_deep_directory_in_tmp_neither_stops_the_start_nor_the_sweep(
             os.close(top)
         # with the limit raised the same walk removes it all (one descriptor at a time, no recursion); pytest's own
         # clean-up (shutil.rmtree, recursive) could not
-        monkeypatch.setattr(player.cache, "_MAX_DEPTH", 5000)
+        monkeypatch.setattr(player.removal, "_MAX_DEPTH", 5000)
         assert remove_same_device(cache.tmp_dir / "deep") is True
         assert names(cache) == set()
     finally:
@@ -795,3 +796,67 @@ def test_a_bind_mount_of_the_same_file_system_inside_tmp_keeps_its_files(tmp_pat
     assert out["after_umount"] == ["tmp/old", "tmp/stray dir\\on"], out["after_umount"]
     assert out["left"] == [], out["left"]
     assert out["precious_left"] == [True, True]
+
+
+FOLDER_MOUNTED = """
+import json, logging, os, subprocess, sys
+from pathlib import Path
+from player.sources.folder import drop_unused_dirs
+from player.sources.folder_copy import FolderCopy
+
+base = Path(sys.argv[1])
+warnings = []
+class Keep(logging.Handler):
+    def emit(self, record):
+        if record.levelno >= logging.WARNING:
+            warnings.append(record.getMessage())
+logging.getLogger("player.sources").addHandler(Keep())
+parent = base / "folder-copy"
+own, other = parent / "stick-a", parent / "stick-b"
+(other / "bilder").mkdir(parents=True)
+own.mkdir()
+(other / "alt.jpg").write_text("an old copy")
+stick = other / "bilder"
+subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(stick)], check=True)
+(stick / "foto.jpg").write_text("on the other file system")
+os.utime(other, (1e9, 1e9))
+drop_unused_dirs(parent, own)
+out = {"dropped": [(other / "alt.jpg").exists(), (stick / "foto.jpg").exists()]}
+# the copy of a folder: an old folder where a file must go now, with a file system mounted in it
+copy = FolderCopy.__new__(FolderCopy)
+copy.root = own
+(own / "plan.pdf" / "mnt").mkdir(parents=True)
+(own / "plan.pdf" / "x.txt").write_text("old")
+subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(own / "plan.pdf" / "mnt")], check=True)
+(own / "plan.pdf" / "mnt" / "keep.txt").write_text("on the other file system")
+try:
+    copy._clear_way(own / "plan.pdf", {})
+    out["clear"] = "cleared"
+except OSError as exc:
+    out["clear"] = f"{exc.errno} {exc.strerror}"
+out["cleared"] = [(own / "plan.pdf" / "x.txt").exists(), (own / "plan.pdf" / "mnt" / "keep.txt").exists()]
+subprocess.run(["umount", str(stick)], check=True)
+subprocess.run(["umount", str(own / "plan.pdf" / "mnt")], check=True)
+os.utime(other, (1e9, 1e9))  # its last removal made it look in use again: the keep period is over once more
+drop_unused_dirs(parent, own)
+copy._clear_way(own / "plan.pdf", {})
+out["after_umount"] = [other.exists(), (own / "plan.pdf").exists()]
+out["warnings"] = warnings
+print(json.dumps(out))
+"""
+
+
+def test_the_folder_source_keeps_file_systems_mounted_in_directories_it_removes(tmp_path: Path) -> None:
+    """The folder source removed its own old directories (another stick's copy, a folder where a file now goes) with
+    shutil.rmtree, which empties a file system mounted inside. Now it removes them like the cache (player/removal.py):
+    what is mounted there stays, with one warning, and goes with the rest once unmounted."""
+    cmd = _mount_namespace()
+    res = subprocess.run([*cmd, sys.executable, "-c", FOLDER_MOUNTED, str(tmp_path)], capture_output=True, text=True,
+                         timeout=120, cwd=Path(__file__).resolve().parents[1])
+    assert res.returncode == 0, res.stderr[-3000:]
+    out = json.loads(res.stdout)
+    assert out["dropped"] == [False, True], out["dropped"]
+    assert out["clear"].startswith("16 "), out["clear"]  # EBUSY: the new file cannot go there yet
+    assert out["cleared"] == [False, True], out["cleared"]
+    assert out["after_umount"] == [False, False], out["after_umount"]
+    assert len(out["warnings"]) == 2 and all("not removing" in w for w in out["warnings"]), out["warnings"]

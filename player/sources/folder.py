@@ -6,7 +6,6 @@ import contextlib
 import logging
 import os
 import re
-import shutil
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -16,11 +15,13 @@ from typing import TYPE_CHECKING
 from player.atomic import open_regular, sweep_orphan_temps
 from player.content import MediaResolver
 from player.layouts import TEMPLATES_DIR, Loaded, load_screen
+from player.removal import Teller, remove_same_device
 
 if TYPE_CHECKING:
     from player.model import Screen
 
 log = logging.getLogger(__name__)
+_FOLDER = Teller(log, "folder")
 
 SCREEN_FILE = "screen.json"
 COPY_DIR = "folder-copy"  # below cache_dir: the copies of folder sources (player/sources/folder_copy.py)
@@ -83,7 +84,7 @@ def drop_unused_dirs(parent: Path, own: Path) -> None:
     for entry in others:
         try:
             if entry.is_dir(follow_symlinks=False) and now - entry.stat().st_mtime > OTHER_FOLDERS_KEPT_S:
-                shutil.rmtree(entry.path, ignore_errors=True)
+                remove_same_device(Path(entry.path), _FOLDER)  # a mount inside stays, with one warning
         except OSError:
             continue
 

@@ -32,13 +32,13 @@ from __future__ import annotations
 import errno
 import logging
 import os
-import shutil
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from player.atomic import copy_file_atomic, open_regular, sweep_orphan_temps, write_json_atomic
+from player.removal import Teller, remove_same_device
 from player.sources.folder import (
     COPY_DIR,
     FOLDER_PDF_DIR,
@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     from player.model import Screen
 
 log = logging.getLogger(__name__)
+_COPY = Teller(log, "folder copy")
 
 __all__ = ["COPY_DIR", "IN_USE_MARK_S", "OTHER_COPIES_KEPT_S", "STAMPS_FILE", "FolderCopy", "Stamp", "copy_dir",
            "file_stamp", "mark_in_use", "referenced_files"]
@@ -369,8 +370,8 @@ class FolderCopy:
             at = self.root / parent
             if at != self.root and at.is_file() and at not in wanted:
                 at.unlink()
-        if target.is_dir() and not target.is_symlink():
-            shutil.rmtree(target)
+        if target.is_dir() and not target.is_symlink() and not remove_same_device(target, _COPY):
+            raise OSError(errno.EBUSY, "a file system is mounted inside the old folder there", str(target))
 
     def _prune(self, keep: set[Path]) -> None:
         for path, _size in list(self._unused(keep)):
