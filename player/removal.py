@@ -64,7 +64,8 @@ def remove_same_device(path: Path, who: Teller = _OWN) -> bool:
     fails with EBUSY. The walk is iterative (no recursion, whatever the depth), holds at most three descriptors,
     and goes at most ``_MAX_DEPTH`` levels down: deeper directories stay, with one warning. True when *path* is
     gone (or was missing), False when something was kept; raises OSError when a removal fails (EACCES, a
-    read-only disk) or the tree is moved while being removed."""
+    read-only disk) or the tree is moved while being removed. *who* names the caller in the warning about what
+    stays (its logger, and the word the line starts with)."""
     try:
         st = os.lstat(path)
     except FileNotFoundError:
