@@ -22,8 +22,9 @@ import pytest
 
 import player.cache
 import player.removal
-from player.cache import ContentCache, remove_same_device
+from player.cache import ContentCache
 from player.fetch import Downloader, FetchError
+from player.removal import remove_same_device
 
 try:
     from tests.httpfaults import FaultServer
@@ -426,6 +427,19 @@ def test_links_in_tmp_go_their_targets_stay(cache: ContentCache, mono: FakeClock
     assert [p.name for p in outside.iterdir()] == ["keep.txt"] and (outside / "keep.txt").read_bytes() == b"keep"
 
 
+def keep_warnings(logger: str, into: str = "warnings", containing: str | None = None) -> str:
+    """Script text: the messages of warnings (and worse) logged under *logger* are collected in list *into*, those
+    containing *containing* only if it is given."""
+    test = f" and {containing!r} in record.getMessage()" if containing else ""
+    return f"""{into} = []
+class Keep(logging.Handler):
+    def emit(self, record):
+        if record.levelno >= logging.WARNING{test}:
+            {into}.append(record.getMessage())
+logging.getLogger({logger!r}).addHandler(Keep())
+"""
+
+
 UNREMOVABLE = """
 import json, logging, os, sys
 from player.cache import ContentCache
@@ -434,12 +448,7 @@ base = sys.argv[1]
 if os.geteuid() == 0:
     os.setgid(65534)
     os.setuid(65534)  # the service user: permissions count (root removes anything)
-lines = []
-class Keep(logging.Handler):
-    def emit(self, record):
-        if record.levelno >= logging.WARNING:
-            lines.append(record.getMessage())
-logging.getLogger("player.cache").addHandler(Keep())
+""" + keep_warnings("player.cache", "lines") + """
 mono = [0.0]
 cache = ContentCache(base + "/cache", quota_bytes=1_000_000, monotonic=lambda: mono[0])
 tmp = cache.tmp_dir
@@ -528,12 +537,7 @@ from pathlib import Path
 from player.cache import ContentCache
 from player.fetch import Downloader, FetchError
 base = Path(sys.argv[1])
-warnings = []
-class Keep(logging.Handler):
-    def emit(self, record):
-        if record.levelno >= logging.WARNING and "mounted" in record.getMessage():
-            warnings.append(record.getMessage())
-logging.getLogger("player.cache").addHandler(Keep())
+""" + keep_warnings("player.cache", containing="mounted") + """
 class H(BaseHTTPRequestHandler):
     def log_message(self, *a): pass
     def do_GET(self):
@@ -739,12 +743,7 @@ import json, logging, os, subprocess, sys
 from pathlib import Path
 from player.cache import ContentCache
 base = Path(sys.argv[1])
-warnings = []
-class Keep(logging.Handler):
-    def emit(self, record):
-        if record.levelno >= logging.WARNING:
-            warnings.append(record.getMessage())
-logging.getLogger("player.cache").addHandler(Keep())
+""" + keep_warnings("player.cache") + """
 mono = [0.0]
 cache = ContentCache(base / "cache", quota_bytes=1_000_000, monotonic=lambda: mono[0])
 """ + CHECK_AND_SWEEP + """
@@ -805,12 +804,7 @@ from player.sources.folder import drop_unused_dirs
 from player.sources.folder_copy import FolderCopy
 
 base = Path(sys.argv[1])
-warnings = []
-class Keep(logging.Handler):
-    def emit(self, record):
-        if record.levelno >= logging.WARNING:
-            warnings.append(record.getMessage())
-logging.getLogger("player.sources").addHandler(Keep())
+""" + keep_warnings("player.sources") + """
 parent = base / "folder-copy"
 own, other = parent / "stick-a", parent / "stick-b"
 (other / "bilder").mkdir(parents=True)

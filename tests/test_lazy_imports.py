@@ -371,12 +371,14 @@ HEAP_PROBE = """
 import json
 from player.memory import tune_malloc
 tune_malloc()
-from PIL import Image
-piece = Image.new("RGB", (1440, 880), (10, 20, 30)).tobytes()  # made of 64 KiB pieces, joined
-blocks = [bytes(64 * 1024) for _ in range(8)]  # one of tobytes' pieces each
-heap = next(line.split()[0] for line in open("/proc/self/maps") if line.rstrip().endswith("[heap]"))
-lo, hi = (int(x, 16) for x in heap.split("-"))
-print(json.dumps([lo <= id(b) < hi for b in blocks]))
+def heap():
+    line = next(line for line in open("/proc/self/maps") if line.rstrip().endswith("[heap]"))
+    lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
+    return lo, hi
+lo0, hi0 = heap()
+blocks = [bytes(64 * 1024) for _ in range(58)]  # what tobytes() makes of a 1440x880 slide: 58 pieces of 64 KiB
+lo, hi = heap()
+print(json.dumps({"growth": hi - hi0, "inside": sum(lo <= id(b) < hi for b in blocks)}))
 """
 
 
@@ -388,4 +390,7 @@ def test_pillow_s_64_kib_pieces_are_served_by_mmap_not_the_heap() -> None:
     assert ImageFile.MAXBLOCK <= 64 * 1024  # Pillow's piece size: still at or below the player's threshold
     res = subprocess.run([sys.executable, "-c", HEAP_PROBE], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr[-2000:]
-    assert json.loads(res.stdout) == [False] * 8
+    out = json.loads(res.stdout)
+    # a few may fit in room the heap already has (glibc takes a free chunk before it maps one); the heap does not grow
+    # for them (with a 128 KiB threshold: by 3.7 MB, all 58 inside)
+    assert out["growth"] < 512 * 1024 and out["inside"] <= 8, out

@@ -125,8 +125,8 @@ def step_to(qapp: Any, view: Any, clock: FakeMs, ms: float) -> None:
     qapp.processEvents()
 
 
-def ticker_view(zone: QWidget) -> TickerView:
-    item = TickerItem(id="k", duration=60, text=TEXT, speed=140, separator="   +++   ",
+def ticker_view(zone: QWidget, text: str = TEXT) -> TickerView:
+    item = TickerItem(id="k", duration=60, text=text, speed=140, separator="   +++   ",
                       style=TextStyle(font_size=30, color="#0b2540", bold=True, valign=VAlign.MIDDLE))
     view = make_view(item, render_ctx(), zone)
     assert isinstance(view, TickerView)
@@ -232,16 +232,8 @@ def test_news_ticker_on_a_translucent_background_is_repainted_whole(qapp: Any) -
 LONG = " ".join(f"Meldung {i:04d}: Straßensperrung in der Königsallee" for i in range(400))  # ~400,000 px
 
 
-def long_ticker_view(zone: QWidget) -> TickerView:
-    item = TickerItem(id="k", duration=60, text=LONG, speed=140, separator="   +++   ",
-                      style=TextStyle(font_size=30, color="#0b2540", bold=True, valign=VAlign.MIDDLE))
-    view = make_view(item, render_ctx(), zone)
-    assert isinstance(view, TickerView)
-    return view
-
-
 def test_a_long_text_is_held_in_a_few_chunks_and_shown_right_far_along(qapp: Any) -> None:
-    view, zone, clock = shown_ticker(qapp, long_ticker_view)
+    view, zone, clock = shown_ticker(qapp, lambda zone: ticker_view(zone, LONG))
     try:
         strip = view.strip
         assert strip.width > 100_000  # as one pixmap: 100,000 x 60 px, 24 MB
@@ -260,9 +252,7 @@ def chunked_and_whole(text: str, shown: str) -> tuple[QImage, QImage, int]:
     cut to the first repeat; and how many pieces the strip has."""
     zone = Zone()
     zone.resize(4000, 60)
-    item = TickerItem(id="k", duration=60, text=text, speed=140, separator="   +++   ",
-                      style=TextStyle(font_size=30, color="#0b2540", bold=True, valign=VAlign.MIDDLE))
-    view = make_view(item, render_ctx(), zone)
+    view = ticker_view(zone, text)
     view.setGeometry(0, 0, 4000, 60)
     chunked = fresh(view)
     whole = QImage(4000, 60, QImage.Format.Format_RGB32)

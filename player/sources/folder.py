@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from player.model import Screen
 
 log = logging.getLogger(__name__)
-_FOLDER = Teller(log, "folder")
+_FOLDER = Teller(log, "folder source")
 
 SCREEN_FILE = "screen.json"
 COPY_DIR = "folder-copy"  # below cache_dir: the copies of folder sources (player/sources/folder_copy.py)

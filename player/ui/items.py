@@ -263,7 +263,7 @@ class TickerView(ItemView):
     def _make_strip(self) -> TextStrip:
         style = self.item.style
         font = self.ctx.font(style)
-        text = self.ctx.substitute(self.item.text).replace("\n", " ") + self.item.separator
+        text = self.ctx.substitute(self.item.text) + self.item.separator  # the strip makes it one line
         metrics = QFontMetrics(font)
         # the text must fit the zone's height
         while metrics.height() > self.height() and font.pixelSize() > 8:

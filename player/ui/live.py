@@ -175,6 +175,10 @@ class FeedHub(QObject):
 
 
 # ------------------------------------------------------------------------------------------------ warnings
+# feed types whose values can hold severe warnings (a sample file may be of kind "warnings")
+WARNING_FEED_TYPES = frozenset({"warnings", "nina", "sample"})
+
+
 class SevereWarnings(QObject):
     """Turns severe warnings of warning feeds into run-time schedule entries of the window (overlay banner or
     interrupt screen), removed when the warning ends. Per feed option `severe`: "overlay" (default),
@@ -188,7 +192,7 @@ class SevereWarnings(QObject):
         self.modes: dict[str, tuple[EntryMode | None, int]] = {}
         for name, conf in hub.configs.items():
             kind = conf.get("type")
-            if kind not in ("warnings", "nina", "sample"):
+            if kind not in WARNING_FEED_TYPES:
                 continue
             mode = conf.get("severe", "overlay")
             if mode not in ("overlay", "interrupt", "off"):

@@ -155,9 +155,12 @@ def preload_views(screen: Screen) -> None:
             load_view_module(kind)
         except Exception as exc:  # noqa: BLE001 - the GUI thread tries again and shows a placeholder
             log.warning("could not load the display for '%s' items: %s", kind, exc)
-    # a warnings feed may put a warning widget on screen at any time (player/ui/live.py, WarningOverlay)
-    warns = any(isinstance(conf, dict) and conf.get("type") in ("warnings", "nina", "sample")
-                for conf in screen.feeds.values())
+    warns = False
+    if screen.feeds:
+        from player.ui.live import WARNING_FEED_TYPES  # the feed machinery: loaded here for the feeds anyway
+
+        # a warnings feed may put a warning widget on screen at any time (SevereWarnings in player/ui/live.py)
+        warns = any(isinstance(conf, dict) and conf.get("type") in WARNING_FEED_TYPES for conf in screen.feeds.values())
     if "widget" in screen.item_kinds() or warns:
         try:
             load_view_module("widget")
@@ -166,8 +169,6 @@ def preload_views(screen: Screen) -> None:
             preload_widget_views(screen.layouts.values(), ("warnings",) if warns else ())
         except Exception as exc:  # noqa: BLE001 - as above: the GUI thread tries again
             log.warning("could not load the display for widget items: %s", exc)
-    if screen.feeds:
-        import player.ui.live  # noqa: F401
 
 
 class ContentController(QObject):
